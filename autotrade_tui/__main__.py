@@ -1,0 +1,3 @@
+from autotrade_tui.cli import main
+
+raise SystemExit(main())

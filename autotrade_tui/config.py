@@ -1,0 +1,450 @@
+"""Settings: built-in defaults < TOML file < environment < CLI flags, validated once at start-up.
+
+Every key is declared once in `KEYS` (name, default, environment name, range, help); the TOML
+example, `config show` and the validation all read that table. A bad value raises ConfigError
+naming the key, where it came from and the value. Secrets are `Secret`s: they print masked.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from autotrade_tui.errors import ConfigError
+
+APP_NAME = "autotrade-tui"
+DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+class Secret:
+    """A string that never shows itself: repr/str are masked; `.get()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('****')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def mask_url(url: str) -> str:
+    """`postgresql://u:pw@h/db` → `postgresql://u:****@h/db`; other strings unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any
+    help: str
+    env: str | None = None
+    kind: type = float
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: value must be > low (not >=)
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    section: str = "general"
+
+
+def _k(name: str, default: Any, help: str, **kw: Any) -> Key:
+    kind = kw.pop("kind", type(default))
+    return Key(name, default, help, kind=kind, **kw)
+
+
+KEYS: tuple[Key, ...] = (
+    # --- account and engine (SPEC §8)
+    _k("initial_capital", 100_000.0, "Paper account size in USDT.", env="INITIAL_CAPITAL",
+       low=0, low_open=True, section="account"),
+    _k("leverage", 20.0, "Leverage of every new entry.", env="LEVERAGE", low=1, high=125,
+       section="account"),
+    _k("commission_rate", 0.001, "Fee rate on notional, per fill (0.001 = 0.1 %).",
+       env="COMMISSION_RATE", low=0, high=0.1, section="account"),
+    _k("maintenance_margin_rate", 0.005, "Maintenance margin rate m for liquidation.",
+       env="MAINTENANCE_MARGIN_RATE", low=0, high=0.5, section="account"),
+    _k("position_size_percent", 10.0, "Entry margin as % of free capital (the seed's 100 puts "
+       "the whole account into one trade).", env="POSITION_SIZE_PERCENT", low=0, high=100,
+       low_open=True, section="account"),
+    _k("max_positions", 100, "Most positions open at once (a stack is still one position).",
+       env="MAX_POSITIONS", low=1, high=10_000, section="account"),
+    _k("stop_loss_percent", 0.0, "Close a position when its loss reaches this % of its margin "
+       "(0 = off).", env="STOP_LOSS_PERCENT", low=0, high=100, section="account"),
+    _k("take_profit_percent", 0.0, "Close a position when its gain reaches this % of its "
+       "margin (0 = off).", env="TAKE_PROFIT_PERCENT", low=0, high=10_000, section="account"),
+    _k("max_drawdown_percent", 0.0, "Pause automatic trading when equity falls this % below "
+       "its peak (0 = off).", env="MAX_DRAWDOWN_PERCENT", low=0, high=100, section="account"),
+    # --- decisions (SPEC §7)
+    _k("trading_interval_minutes", 5.0, "Minutes between decision cycles.",
+       env="TRADING_INTERVAL_MINUTES", low=0, low_open=True, high=1440, section="decisions"),
+    _k("confidence_threshold", 0.60, "Minimum final confidence to execute with two answers.",
+       env="CONFIDENCE_THRESHOLD", low=0, high=1, section="decisions"),
+    _k("single_model_threshold", 0.55, "Minimum confidence when only one model answered.",
+       env="SINGLE_MODEL_THRESHOLD", low=0, high=1, section="decisions"),
+    _k("ai_voting_strategy", "majority", "How the two votes combine.", env="AI_VOTING_STRATEGY",
+       choices=("majority", "unanimous", "weighted"), section="decisions"),
+    _k("model_primary_weight", 0.5, "Weight of the primary model (weighted voting).",
+       env="MODEL_PRIMARY_WEIGHT", low=0, high=1, section="decisions"),
+    _k("model_secondary_weight", 0.5, "Weight of the secondary model (weighted voting).",
+       env="MODEL_SECONDARY_WEIGHT", low=0, high=1, section="decisions"),
+    _k("ai_model_primary", "deepseek/deepseek-chat-v3.1", "Primary model id.",
+       env="AI_MODEL_PRIMARY", section="decisions"),
+    _k("ai_model_secondary", "qwen/qwen3-vl-235b-a22b-instruct", "Secondary model id.",
+       env="AI_MODEL_SECONDARY", section="decisions"),
+    _k("ai_base_url", "https://openrouter.ai/api/v1", "OpenAI-compatible endpoint (OpenRouter, "
+       "Ollama, vLLM, llama.cpp ...).", env="AI_BASE_URL", section="decisions"),
+    _k("openrouter_api_key", Secret(""), "API key (bearer); empty = built-in offline models.",
+       env="OPENROUTER_API_KEY", kind=Secret, secret=True, section="decisions"),
+    _k("offline_models", False, "Force the built-in offline models even with a key.",
+       env="AUTOTRADE_OFFLINE_MODELS", section="decisions"),
+    _k("model_timeout_seconds", 30.0, "Per-call timeout of a model request.",
+       env="MODEL_TIMEOUT_SECONDS", low=0, low_open=True, high=600, section="decisions"),
+    _k("model_max_retries", 2, "Retries of a model call on 429/5xx/timeout.",
+       env="MODEL_MAX_RETRIES", low=0, high=10, section="decisions"),
+    _k("max_concurrent_model_calls", 8, "Model calls in flight at once.",
+       env="MAX_CONCURRENT_MODEL_CALLS", low=1, high=64, section="decisions"),
+    _k("event_triggered_decisions", False, "A CRITICAL event triggers an immediate decision "
+       "for its symbol.", env="EVENT_TRIGGERED_DECISIONS", section="decisions"),
+    # --- market (SPEC §5)
+    _k("market_source", "auto", "Where prices come from.", env="MARKET_SOURCE",
+       choices=("auto", "ccxt", "sim", "replay"), section="market"),
+    _k("exchange_id", "kraken", "ccxt exchange id.", env="EXCHANGE_ID", section="market"),
+    _k("exchange_api_url", "", "Override of the exchange's REST base URL (proxy, test server).",
+       env="EXCHANGE_API_URL", section="market"),
+    _k("symbols", list(DEFAULT_SYMBOLS), "Symbols traded.", env="SYMBOLS", kind=list,
+       section="market"),
+    _k("speed", 1.0, "Clock multiplier for sim/replay.", env="AUTOTRADE_SPEED", low=0,
+       low_open=True, high=100_000, section="market"),
+    _k("seed", 42, "Random seed of the simulated market.", env="AUTOTRADE_SEED", low=0,
+       section="market"),
+    _k("replay_file", "", "OHLCV file for --market replay.", env="REPLAY_FILE",
+       section="market"),
+    _k("stale_after_seconds", 60.0, "Prices older than this are stale: no trade on them.",
+       env="STALE_AFTER_SECONDS", low=0, low_open=True, section="market"),
+    _k("auto_probe_seconds", 5.0, "market=auto: how long ccxt gets to answer before sim.",
+       env="AUTO_PROBE_SECONDS", low=0, low_open=True, high=120, section="market"),
+    _k("fundamentals_enabled", True, "Fetch Fear & Greed and CoinGecko data.",
+       env="FUNDAMENTALS_ENABLED", section="market"),
+    _k("fear_greed_url", "https://api.alternative.me/fng/", "Fear & Greed endpoint.",
+       env="FEAR_GREED_URL", section="market"),
+    _k("coingecko_url", "https://api.coingecko.com/api/v3", "CoinGecko API base.",
+       env="COINGECKO_URL", section="market"),
+    # --- events (SPEC §9)
+    _k("event_interval_seconds", 5.0, "Seconds between event-monitor ticks.",
+       env="EVENT_INTERVAL_SECONDS", low=0, low_open=True, high=3600, section="events"),
+    _k("flash_move_percent", 2.0, "Price change (1/5/15 min) that is a flash move (MEDIUM).",
+       env="FLASH_MOVE_PERCENT", low=0, low_open=True, high=100, section="events"),
+    _k("flash_high_percent", 3.0, "Flash move that is HIGH.", env="FLASH_HIGH_PERCENT",
+       low=0, low_open=True, high=100, section="events"),
+    _k("flash_critical_percent", 5.0, "Flash move above which it is CRITICAL.",
+       env="FLASH_CRITICAL_PERCENT", low=0, low_open=True, high=100, section="events"),
+    _k("volume_spike_ratio", 2.0, "Volume / 24 h average that is a spike.",
+       env="VOLUME_SPIKE_RATIO", low=1, low_open=True, high=1000, section="events"),
+    _k("volume_dry_ratio", 0.2, "Volume / 24 h average that is a drought.",
+       env="VOLUME_DRY_RATIO", low=0, low_open=True, high=1, section="events"),
+    _k("volatility_spike_ratio", 1.5, "Short ATR / long ATR that is a volatility spike.",
+       env="VOLATILITY_SPIKE_RATIO", low=1, low_open=True, high=100, section="events"),
+    _k("liquidation_risk_percent", 10.0, "Distance to liquidation that is a risk (MEDIUM).",
+       env="LIQUIDATION_RISK_PERCENT", low=0, low_open=True, high=100, section="events"),
+    _k("liquidation_high_percent", 5.0, "Distance to liquidation that is HIGH.",
+       env="LIQUIDATION_HIGH_PERCENT", low=0, low_open=True, high=100, section="events"),
+    _k("liquidation_critical_percent", 2.0, "Distance to liquidation below which CRITICAL.",
+       env="LIQUIDATION_CRITICAL_PERCENT", low=0, low_open=True, high=100, section="events"),
+    _k("flash_cooldown_seconds", 300.0, "Cooldown of FLASH_CRASH / FLASH_RALLY per symbol.",
+       env="FLASH_COOLDOWN_SECONDS", low=0, section="events"),
+    _k("volume_spike_cooldown_seconds", 300.0, "Cooldown of VOLUME_SPIKE.",
+       env="VOLUME_SPIKE_COOLDOWN_SECONDS", low=0, section="events"),
+    _k("volume_dry_cooldown_seconds", 600.0, "Cooldown of VOLUME_DRY.",
+       env="VOLUME_DRY_COOLDOWN_SECONDS", low=0, section="events"),
+    _k("volatility_cooldown_seconds", 300.0, "Cooldown of VOLATILITY_SPIKE.",
+       env="VOLATILITY_COOLDOWN_SECONDS", low=0, section="events"),
+    _k("liquidation_cooldown_seconds", 120.0, "Cooldown of LIQUIDATION_RISK.",
+       env="LIQUIDATION_COOLDOWN_SECONDS", low=0, section="events"),
+    # --- storage and logs (SPEC §10)
+    _k("database_url", Secret(""), "SQLite path or sqlite:/// / postgresql:// URL; empty = the "
+       "user data dir.", env="DATABASE_URL", kind=Secret, secret=True, section="storage"),
+    _k("log_level", "INFO", "Log level of --headless.", env="LOG_LEVEL",
+       choices=("DEBUG", "INFO", "WARNING", "ERROR"), section="storage"),
+)
+KEY_BY_NAME = {k.name: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration; built by `load_settings`, passed down, never re-read."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        values = dict(self.values)
+        for name, value in changes.items():
+            values[name] = _coerce(KEY_BY_NAME[name], value, "override")
+        return Settings(values, {**self.sources, **dict.fromkeys(changes, "override")},
+                        self.config_path)
+
+    @property
+    def api_key(self) -> str:
+        return self.values["openrouter_api_key"].get()
+
+    @property
+    def use_offline_models(self) -> bool:
+        return bool(self.values["offline_models"]) or not self.api_key
+
+    def shown(self) -> dict[str, Any]:
+        """Effective values with secrets masked (for `config show` and logs)."""
+        out: dict[str, Any] = {}
+        for key in KEYS:
+            value = self.values[key.name]
+            if key.name == "database_url":
+                value = mask_url(value.get()) if value else ""
+            elif isinstance(value, Secret):
+                value = "****" if value else ""
+            out[key.name] = value
+        return out
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_path as _ucp
+
+    return _ucp(APP_NAME, appauthor=False) / "config.toml"
+
+
+def user_data_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def default_db_path() -> Path:
+    return user_data_dir() / "autotrade.db"
+
+
+def _where(source: str, path: Path | None) -> str:
+    if source == "file":
+        return f"config file {path}"
+    return source
+
+
+def _coerce(key: Key, raw: Any, source: str, path: Path | None = None) -> Any:
+    """Turn `raw` into the key's type and check its range; ConfigError otherwise."""
+
+    def bad(why: str) -> ConfigError:
+        shown = "****" if key.secret else repr(raw)
+        return ConfigError(f"config key '{key.name}' from {_where(source, path)}: {shown} {why}")
+
+    from_text = isinstance(raw, str) and source != "file"
+    value: Any
+    if key.kind is bool:
+        if isinstance(raw, bool):
+            value = raw
+        elif from_text and raw.strip().lower() in ("1", "true", "yes", "on"):
+            value = True
+        elif from_text and raw.strip().lower() in ("0", "false", "no", "off", ""):
+            value = False
+        else:
+            raise bad("is not a boolean (true/false)")
+    elif key.kind in (int, float):
+        if isinstance(raw, bool):
+            raise bad(f"is not a {'whole ' if key.kind is int else ''}number")
+        try:
+            value = key.kind(raw.strip()) if from_text else raw
+        except ValueError:
+            raise bad(f"is not a {'whole ' if key.kind is int else ''}number") from None
+        if key.kind is int and not isinstance(value, int):
+            raise bad("is not a whole number")
+        if key.kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, int | float) or value != value:  # NaN
+            raise bad("is not a number")
+        _check_range(key, value, bad)
+    elif key.kind is list:
+        if from_text:
+            value = [s.strip() for s in raw.split(",") if s.strip()]
+        elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+            value = [s.strip() for s in raw]
+        else:
+            raise bad("is not a list of strings")
+        if not value:
+            raise bad("is empty")
+        for sym in value:
+            if "/" not in sym or sym.startswith("/") or sym.endswith("/"):
+                raise bad(f"has '{sym}', which is not a BASE/QUOTE symbol")
+        value = [s.upper() for s in value]
+    elif key.kind is Secret:
+        if isinstance(raw, Secret):
+            value = raw
+        elif isinstance(raw, str):
+            value = Secret(raw.strip())
+        else:
+            raise bad("is not a string")
+    else:
+        if not isinstance(raw, str):
+            raise bad("is not a string")
+        value = raw.strip()
+        if key.choices:
+            norm = value.upper() if key.name == "log_level" else value.lower()
+            if norm not in key.choices:
+                raise bad(f"is not one of {', '.join(key.choices)}")
+            value = norm
+    return value
+
+
+def _check_range(key: Key, value: float, bad: Callable[[str], ConfigError]) -> None:
+    if key.low is not None:
+        if key.low_open and value <= key.low:
+            raise bad(f"is out of range (must be > {key.low:g})")
+        if not key.low_open and value < key.low:
+            raise bad(f"is out of range (must be ≥ {key.low:g})")
+    if key.high is not None and value > key.high:
+        raise bad(f"is out of range (must be ≤ {key.high:g})")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read the config file; sections are only for grouping, keys are flat and unique."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, dict) and name not in KEY_BY_NAME:
+            for sub, subvalue in value.items():
+                flat[sub] = subvalue
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: str | Path | None = None,
+) -> Settings:
+    """Build Settings from defaults < TOML < env < flags. Raises ConfigError on any bad value.
+
+    `flags` holds only the options the user gave (None values are ignored).
+    `config_path`: explicit path (`--config`); else AUTOTRADE_CONFIG; else the user config
+    file if it exists.
+    """
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    explicit = config_path or env.get("AUTOTRADE_CONFIG") or None
+    path = Path(explicit).expanduser() if explicit else user_config_path()
+    file_values = read_toml(path) if (explicit or path.exists()) else {}
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in file_values:
+        if name not in KEY_BY_NAME:
+            raise ConfigError(f"config file {path}: unknown key '{name}' "
+                              "(see config.toml.example for the keys)")
+    for key in KEYS:
+        value, source = key.default, "default"
+        if key.name in file_values:
+            value, source = _coerce(key, file_values[key.name], "file", path), "file"
+        if key.env and key.env in env:
+            source = f"environment variable {key.env}"
+            value = _coerce(key, env[key.env], source)
+        if key.name in flags:
+            source = f"flag --{key.name.replace('_', '-')}"
+            value = _coerce(key, flags[key.name], source)
+        values[key.name] = value
+        sources[key.name] = source
+    _check_consistency(values, sources)
+    return Settings(values, sources, path if file_values or explicit else None)
+
+
+def _check_consistency(values: dict[str, Any], sources: dict[str, str]) -> None:
+    crit, high, med = (values[f"flash_{n}_percent"] for n in ("critical", "high", "move"))
+    if not med <= high <= crit:
+        raise ConfigError("config keys 'flash_move_percent' ≤ 'flash_high_percent' ≤ "
+                          f"'flash_critical_percent' must hold; got {med:g}, {high:g}, {crit:g}")
+    lc, lh, lm = (values[f"liquidation_{n}_percent"] for n in ("critical", "high", "risk"))
+    if not lc <= lh <= lm:
+        raise ConfigError("config keys 'liquidation_critical_percent' ≤ 'liquidation_high_"
+                          f"percent' ≤ 'liquidation_risk_percent' must hold; got {lc:g}, {lh:g},"
+                          f" {lm:g}")
+    if values["market_source"] == "replay" and not values["replay_file"]:
+        raise ConfigError(f"config key 'market_source' from {sources['market_source']}: 'replay' "
+                          "needs 'replay_file' (a CSV/JSON OHLCV file)")
+
+
+def defaults(**overrides: Any) -> Settings:
+    """Built-in defaults only, plus validated overrides (tests, benchmarks, backtests)."""
+    base = Settings({k.name: k.default for k in KEYS}, dict.fromkeys(KEY_BY_NAME, "default"))
+    return base.replace(**overrides) if overrides else base
+
+
+def example_toml() -> str:
+    """The commented example config: every key, its default, its environment name."""
+    lines = ["# autotrade-tui configuration. Every key is optional; shown with its default.",
+             "# Precedence: command-line flags > environment variables > this file > defaults.",
+             "# Keys may sit at the top level or under any of the [section] headers below.", ""]
+    section = None
+    for key in KEYS:
+        if key.section != section:
+            section = key.section
+            lines += [f"[{section}]"]
+        env = f" (env {key.env})" if key.env else ""
+        lines.append(f"# {key.help}{env}")
+        if key.choices:
+            lines.append(f"# one of: {', '.join(key.choices)}")
+        lines.append(f"{key.name} = {_toml_value(key.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, Secret):
+        return '""'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+__all__ = ["KEYS", "Key", "Secret", "Settings", "defaults", "load_settings", "mask_url"]

@@ -1,0 +1,45 @@
+"""The project's own small exception tree. Foreign errors (ccxt, httpx, SQLAlchemy) are
+translated into these once, in the adapter that sees them; only `TemporaryError`s are retried.
+Every message is written for the user: it names what was wrong and where."""
+
+from __future__ import annotations
+
+
+class AutotradeError(Exception):
+    """Base of every error this program raises on purpose."""
+
+
+class UserError(AutotradeError):
+    """Bad input from the user (config, flags, data files): one clear message, exit code 2."""
+
+
+class ConfigError(UserError):
+    """A configuration key is unknown, of the wrong type or out of range."""
+
+
+class DataFileError(UserError):
+    """A replay/backtest data file is unreadable or invalid (names the file and the row)."""
+
+
+class TemporaryError(AutotradeError):
+    """May succeed if tried again later (network, timeout, rate limit, exchange down)."""
+
+
+class PermanentError(AutotradeError):
+    """Will fail the same way again (bad symbol, auth, malformed answer): report, don't retry."""
+
+
+class MarketDataError(PermanentError):
+    """The exchange answered with something unusable, or rejected the request for good."""
+
+
+class ModelError(AutotradeError):
+    """A decision model failed to give a vote (after its retries): becomes that model's error vote."""
+
+
+class StoreError(AutotradeError):
+    """The database could not be read or written."""
+
+
+class EngineLockedError(StoreError):
+    """Another engine already trades on this database."""
