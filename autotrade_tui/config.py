@@ -266,64 +266,81 @@ def _coerce(key: Key, raw: Any, source: str, path: Path | None = None) -> Any:
         shown = "****" if key.secret else repr(raw)
         return ConfigError(f"config key '{key.name}' from {_where(source, path)}: {shown} {why}")
 
+    # Environment variables and flags arrive as text; TOML values arrive typed.
     from_text = isinstance(raw, str) and source != "file"
-    value: Any
-    if key.kind is bool:
-        if isinstance(raw, bool):
-            value = raw
-        elif from_text and raw.strip().lower() in ("1", "true", "yes", "on"):
-            value = True
-        elif from_text and raw.strip().lower() in ("0", "false", "no", "off", ""):
-            value = False
-        else:
-            raise bad("is not a boolean (true/false)")
-    elif key.kind in (int, float):
-        if isinstance(raw, bool):
-            raise bad(f"is not a {'whole ' if key.kind is int else ''}number")
-        try:
-            value = key.kind(raw.strip()) if from_text else raw
-        except ValueError:
-            raise bad(f"is not a {'whole ' if key.kind is int else ''}number") from None
-        if key.kind is int and not isinstance(value, int):
-            raise bad("is not a whole number")
-        if key.kind is float and isinstance(value, int):
-            value = float(value)
-        if not isinstance(value, int | float) or value != value:  # NaN
-            raise bad("is not a number")
-        _check_range(key, value, bad)
-    elif key.kind is list:
-        if from_text:
-            value = [s.strip() for s in raw.split(",") if s.strip()]
-        elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-            value = [s.strip() for s in raw]
-        else:
-            raise bad("is not a list of strings")
-        if not value:
-            raise bad("is empty")
-        for sym in value:
-            if "/" not in sym or sym.startswith("/") or sym.endswith("/"):
-                raise bad(f"has '{sym}', which is not a BASE/QUOTE symbol")
-        value = [s.upper() for s in value]
-    elif key.kind is Secret:
-        if isinstance(raw, Secret):
-            value = raw
-        elif isinstance(raw, str):
-            value = Secret(raw.strip())
-        else:
-            raise bad("is not a string")
+    converter = _CONVERTERS.get(key.kind, _to_str)
+    return converter(key, raw, from_text, bad)
+
+
+Bad = Callable[[str], ConfigError]
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _to_bool(key: Key, raw: Any, from_text: bool, bad: Bad) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if from_text and raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise bad("is not a boolean (true/false)")
+
+
+def _to_number(key: Key, raw: Any, from_text: bool, bad: Bad) -> float | int:
+    what = "a whole number" if key.kind is int else "a number"
+    if isinstance(raw, bool):
+        raise bad(f"is not {what}")
+    try:
+        value = key.kind(raw.strip()) if from_text else raw
+    except ValueError:
+        raise bad(f"is not {what}") from None
+    if key.kind is int and not isinstance(value, int):
+        raise bad(f"is not {what}")
+    if not isinstance(value, int | float) or value != value:  # NaN is not a number here
+        raise bad(f"is not {what}")
+    _check_range(key, value, bad)
+    return float(value) if key.kind is float else value
+
+
+def _to_list(key: Key, raw: Any, from_text: bool, bad: Bad) -> list[str]:
+    if from_text:
+        value = [s.strip() for s in raw.split(",") if s.strip()]
+    elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        value = [s.strip() for s in raw]
     else:
-        if not isinstance(raw, str):
-            raise bad("is not a string")
-        value = raw.strip()
-        if key.choices:
-            norm = value.upper() if key.name == "log_level" else value.lower()
-            if norm not in key.choices:
-                raise bad(f"is not one of {', '.join(key.choices)}")
-            value = norm
+        raise bad("is not a list of strings")
+    if not value:
+        raise bad("is empty")
+    for sym in value:
+        base, _, quote = sym.partition("/")
+        if not base or not quote:
+            raise bad(f"has '{sym}', which is not a BASE/QUOTE symbol")
+    return [s.upper() for s in value]
+
+
+def _to_secret(key: Key, raw: Any, from_text: bool, bad: Bad) -> Secret:
+    if isinstance(raw, Secret):
+        return raw
+    if isinstance(raw, str):
+        return Secret(raw.strip())
+    raise bad("is not a string")
+
+
+def _to_str(key: Key, raw: Any, from_text: bool, bad: Bad) -> str:
+    if not isinstance(raw, str):
+        raise bad("is not a string")
+    value = raw.strip()
+    if key.choices:
+        value = value.upper() if key.name == "log_level" else value.lower()
+        if value not in key.choices:
+            raise bad(f"is not one of {', '.join(key.choices)}")
     return value
 
 
-def _check_range(key: Key, value: float, bad: Callable[[str], ConfigError]) -> None:
+_CONVERTERS: dict[type, Callable[[Key, Any, bool, Bad], Any]] = {
+    bool: _to_bool, int: _to_number, float: _to_number, list: _to_list, Secret: _to_secret,
+}
+
+
+def _check_range(key: Key, value: float, bad: Bad) -> None:
     if key.low is not None:
         if key.low_open and value <= key.low:
             raise bad(f"is out of range (must be > {key.low:g})")

@@ -34,7 +34,7 @@ class MarketDataError(PermanentError):
 
 
 class ModelError(AutotradeError):
-    """A decision model failed to give a vote (after its retries): becomes that model's error vote."""
+    """A model gave no usable vote (after its retries): it becomes that model's error vote."""
 
 
 class StoreError(AutotradeError):
