@@ -1,5 +1,195 @@
-"""Command line entry point (filled in by the foundation work)."""
+"""Command line: parse arguments, load Settings once, hand over to a front end or a command.
+
+User mistakes (flags, config, data files) end with one line on stderr and exit code 2;
+database trouble with exit code 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from autotrade_tui import __version__
+from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
+
+# flag name → settings key (flags the user did not give are absent from the namespace)
+FLAG_KEYS = {
+    "db": "database_url", "market": "market_source", "exchange": "exchange_id",
+    "symbols": "symbols", "speed": "speed", "seed": "seed", "offline_models": "offline_models",
+    "data": "replay_file",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS  # so a subcommand's defaults never overwrite the main parser's
+    p.add_argument("--config", metavar="PATH", default=s, help="config file (TOML)")
+    p.add_argument("--db", metavar="URL-or-PATH", default=s,
+                   help="SQLite file or sqlite:/// / postgresql:// URL (DATABASE_URL)")
+    p.add_argument("--market", choices=("auto", "sim", "ccxt", "replay"), default=s,
+                   help="market data source (MARKET_SOURCE)")
+    p.add_argument("--exchange", metavar="ID", default=s, help="ccxt exchange id (EXCHANGE_ID)")
+    p.add_argument("--symbols", metavar="A/B,C/D", default=s, help="symbols (SYMBOLS)")
+    p.add_argument("--speed", metavar="N", default=s,
+                   help="clock multiplier for sim/replay (AUTOTRADE_SPEED)")
+    p.add_argument("--seed", metavar="N", default=s, help="simulated-market seed")
+    p.add_argument("--offline-models", action="store_true", default=s,
+                   help="force the built-in offline models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="autotrade-tui",
+                description="Autonomous crypto paper trading in the terminal. No real orders "
+                            "are ever sent: the exchange is read-only market data.")
+    p.add_argument("--version", action="version", version=f"autotrade-tui {__version__}")
+    p.add_argument("--headless", action="store_true", help="run the engine with no UI; log "
+                   "lines to stdout (Ctrl-C / SIGTERM stop cleanly)")
+    _common(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    bt = sub.add_parser("backtest", help="replay history through the same engine")
+    _common(bt)
+    bt.add_argument("--data", metavar="FILE", default=argparse.SUPPRESS,
+                    help="OHLCV file (CSV/JSON); default: fetch history through ccxt")
+    bt.add_argument("--from", dest="date_from", metavar="DATE", help="start (YYYY-MM-DD)")
+    bt.add_argument("--to", dest="date_to", metavar="DATE", help="end (YYYY-MM-DD)")
+    bt.add_argument("--timeframe", default="5m", help="candle timeframe (default 5m)")
+    bt.add_argument("--models", choices=("offline", "configured"), default="offline",
+                    help="offline models (default) or the configured LLM models (cached)")
+    bt.add_argument("--json", action="store_true", help="print one JSON object")
+
+    rp = sub.add_parser("report", help="performance, positions, recent trades and decisions")
+    _common(rp)
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ex = sub.add_parser("export", help="trades, decisions or events as CSV or JSON")
+    _common(ex)
+    ex.add_argument("what", choices=("trades", "decisions", "events"))
+    ex.add_argument("--format", choices=("csv", "json"), default="csv")
+    ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    ex.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
+
+    cf = sub.add_parser("config", help="init | show | path")
+    _common(cf)
+    cf.add_argument("action", choices=("init", "show", "path"))
+    cf.add_argument("--force", action="store_true", help="init: overwrite an existing file")
+    cf.add_argument("--json", action="store_true", help="show: print JSON")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from autotrade_tui.config import load_settings
+
+    flags = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if hasattr(args, flag)}
+    if flags.get("replay_file") and "market_source" not in flags:
+        flags["market_source"] = "replay"
+    return load_settings(flags=flags, config_path=getattr(args, "config", None))
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"autotrade-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except EngineLockedError as exc:
+        print(f"autotrade-tui: {exc}", file=sys.stderr)
+        return 3
+    except AutotradeError as exc:
+        print(f"autotrade-tui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader left; not an error worth a traceback
+        sys.stderr.close()
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "config" and args.action == "path":
+        return _config_path(args)
+    settings = settings_from_args(args)
+    if args.command == "config":
+        return _config(args, settings)
+    if args.command == "report":
+        return _report(args, settings)
+    if args.command == "export":
+        return _export(args, settings)
+    if args.command == "backtest":
+        from autotrade_tui.backtest import run_backtest_cli
+
+        return run_backtest_cli(args, settings)
+    if args.headless:
+        from autotrade_tui.headless import run_headless
+
+        return run_headless(settings)
+    from autotrade_tui.tui.app import run_tui
+
+    return run_tui(settings)
+
+
+def _config_path(args: argparse.Namespace) -> int:
+    import os
+
+    from autotrade_tui.config import default_db_path, mask_url, user_config_path
+
+    explicit = getattr(args, "config", None) or os.environ.get("AUTOTRADE_CONFIG")
+    cfg = Path(explicit).expanduser() if explicit else user_config_path()
+    db = getattr(args, "db", None) or os.environ.get("DATABASE_URL") or str(default_db_path())
+    print(f"config file: {cfg}{'' if cfg.exists() else '  (not present: defaults in use)'}")
+    print(f"database:    {mask_url(db)}")
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Any) -> int:
+    from autotrade_tui.config import example_toml, user_config_path
+
+    if args.action == "init":
+        target = Path(args.config).expanduser() if getattr(args, "config", None) \
+            else user_config_path()
+        if target.exists() and not args.force:
+            raise UserError(f"{target} already exists (use --force to overwrite)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(example_toml(), encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    shown = settings.shown()
+    if args.json:
+        print(json.dumps(shown, indent=2))
+        return 0
+    for name, value in shown.items():
+        src = settings.sources.get(name, "default")
+        print(f"{name} = {json.dumps(value)}" + ("" if src == "default" else f"   # {src}"))
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Any) -> int:
+    from autotrade_tui.report import build_report, render_report
+    from autotrade_tui.store.store import Store
+
+    with Store(settings.database_url.get()) as store:
+        rep = build_report(store, settings)
+    print(json.dumps(rep, indent=2, default=str) if args.json else render_report(rep))
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Any) -> int:
+    from autotrade_tui.report import export_rows, format_rows
+    from autotrade_tui.store.store import Store
+
+    with Store(settings.database_url.get()) as store:
+        text = format_rows(export_rows(store, args.what, args.limit), args.format, args.what)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0

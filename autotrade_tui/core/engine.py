@@ -99,11 +99,11 @@ class TradingEngine:
         return EngineState(self.ledger, self.positions)
 
     def unrealized_pnl(self, prices: Mapping[str, float]) -> float:
-        return sum(p.unrealized_pnl(prices.get(s, p.entry_price))
-                   for s, p in self.positions.items())
+        return sum((p.unrealized_pnl(prices.get(s, p.entry_price))
+                    for s, p in self.positions.items()), 0.0)
 
     def open_margin(self) -> float:
-        return sum(p.margin for p in self.positions.values())
+        return sum((p.margin for p in self.positions.values()), 0.0)
 
     def equity(self, prices: Mapping[str, float]) -> float:
         return self.ledger.capital + self.open_margin() + self.unrealized_pnl(prices)

@@ -1,0 +1,125 @@
+"""`autotrade-tui report` and `export`: read-only views of the account from the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
+from autotrade_tui.core.models import Position
+from autotrade_tui.store.store import Store
+from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
+
+EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
+
+
+def position_dict(pos: Position, mark: float, mmr: float) -> dict[str, Any]:
+    liq = pos.liquidation_price(mmr)
+    return {
+        "symbol": pos.symbol, "side": pos.side.value, "quantity": pos.quantity,
+        "entry_price": pos.entry_price, "mark_price": mark, "margin": pos.margin,
+        "leverage": pos.leverage, "liquidation_price": liq,
+        "liquidation_distance_pct": abs(mark - liq) / mark * 100.0 if mark else None,
+        "unrealized_pnl": pos.unrealized_pnl(mark), "entries": len(pos.entries),
+        "opened_at": pos.opened_at,
+    }
+
+
+def account_dict(engine: TradingEngine, prices: dict[str, float]) -> dict[str, Any]:
+    """The account figures every front end shows (percentages are 0–100)."""
+    lg: Ledger = engine.ledger
+    marks = {s: prices.get(s, p.entry_price) for s, p in engine.positions.items()}
+    return {
+        "equity": engine.equity(marks), "capital": lg.capital,
+        "realized_pnl": lg.realized_pnl, "unrealized_pnl": engine.unrealized_pnl(marks),
+        "total_fees": lg.total_fees, "total_trades": lg.total_trades,
+        "winning_trades": lg.winning_trades, "losing_trades": lg.losing_trades,
+        "win_rate": lg.win_rate * 100.0, "liquidations": lg.liquidations,
+        "initial_capital": lg.initial_capital, "open_margin": engine.open_margin(),
+        "halted_reason": lg.halted_reason,
+        "positions": [position_dict(p, marks[s], engine.config.maintenance_margin_rate)
+                      for s, p in sorted(engine.positions.items())],
+    }
+
+
+def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any]:
+    loaded = store.load_state()
+    engine = TradingEngine(EngineConfig.from_settings(settings), loaded[0] if loaded else None)
+    prices = store.last_prices()
+    out = account_dict(engine, prices)
+    out["max_drawdown"] = store.max_drawdown_pct(out["equity"])
+    out["return_pct"] = (out["equity"] / out["initial_capital"] - 1.0) * 100.0
+    out["paused"] = bool(loaded and loaded[1])
+    tokens, cost = store.usage_totals()
+    out["model_tokens"], out["model_cost"] = tokens, cost
+    out["database"] = store.shown_url
+    out["recent_trades"] = [_row(r) for r in store.rows(TradeRow, recent)]
+    out["recent_decisions"] = [
+        {k: v for k, v in _row(r).items() if k != "input_data"}
+        for r in store.rows(DecisionRow, recent)
+    ]
+    return out
+
+
+def render_report(rep: dict[str, Any]) -> str:
+    lines = [
+        f"autotrade-tui report  ({rep['database']})",
+        f"  equity        {rep['equity']:>16,.2f} USDT   return {rep['return_pct']:+.2f} %",
+        f"  free capital  {rep['capital']:>16,.2f}   initial {rep['initial_capital']:,.2f}",
+        f"  realized P&L  {rep['realized_pnl']:>+16,.2f}   unrealized "
+        f"{rep['unrealized_pnl']:+,.2f}",
+        f"  fees          {rep['total_fees']:>16,.2f}   max drawdown {rep['max_drawdown']:.2f} %",
+        f"  closed trades {rep['total_trades']:>16}   won {rep['winning_trades']} / lost "
+        f"{rep['losing_trades']}   win rate {rep['win_rate']:.1f} %   liquidations "
+        f"{rep['liquidations']}",
+        f"  model usage   {rep['model_tokens']:>16,} tokens   cost ${rep['model_cost']:.4f}",
+    ]
+    if rep["paused"] or rep["halted_reason"]:
+        lines.append(f"  automatic trading PAUSED {rep['halted_reason']}")
+    lines.append("")
+    lines.append(f"Open positions ({len(rep['positions'])})")
+    for p in rep["positions"]:
+        lines.append(f"  {p['symbol']:<10} {p['side']:<5} qty {p['quantity']:.6g}  entry "
+                     f"{p['entry_price']:,.2f}  mark {p['mark_price']:,.2f}  liq "
+                     f"{p['liquidation_price']:,.2f}  margin {p['margin']:,.2f}  "
+                     f"{p['leverage']:.0f}x  uPnL {p['unrealized_pnl']:+,.2f}")
+    lines.append("")
+    lines.append("Recent trades")
+    for t in rep["recent_trades"]:
+        lines.append(f"  {t['timestamp']}  {t['symbol']:<10} {t['order_type']:<11} {t['side']:<5}"
+                     f" {t['amount']:.6g} @ {t['price']:,.2f}  pnl {t['pnl']:+,.2f}  fee "
+                     f"{t['fee']:,.2f}  [{t['source']}]")
+    lines.append("")
+    lines.append("Recent decisions")
+    for d in rep["recent_decisions"]:
+        lines.append(f"  {d['timestamp']}  {d['symbol']:<10} {d['model_1_decision'] or 'ERR':<4}"
+                     f" / {d['model_2_decision'] or 'ERR':<4} → {d['final_decision']:<4} "
+                     f"{'executed' if d['executed'] else 'not executed'}: "
+                     f"{d['execution_note'] or d['vote_reason']}")
+    return "\n".join(lines)
+
+
+def _row(row: Any) -> dict[str, Any]:
+    d = row.model_dump()
+    d["timestamp"] = d["timestamp"].isoformat(sep=" ", timespec="seconds")
+    return d
+
+
+def export_rows(store: Store, kind: str, limit: int | None = None) -> list[dict[str, Any]]:
+    rows = store.rows(EXPORT_TABLES[kind], limit, newest_first=False)
+    return [_row(r) for r in rows]
+
+
+def format_rows(rows: list[dict[str, Any]], fmt: str, kind: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str)
+    buf = io.StringIO()
+    fields = list(rows[0]) if rows else list(EXPORT_TABLES[kind].model_fields)
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                         for k, v in r.items()})
+    return buf.getvalue()

@@ -1,0 +1,293 @@
+"""Persistence and recovery (SPEC §10). Synchronous: the runtime calls it off the event loop.
+
+A trade and the ledger/position change it causes commit in ONE transaction, so after a crash
+the database holds either both or neither; `load_state` gives the engine back exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel
+
+from autotrade_tui.config import default_db_path, mask_url
+from autotrade_tui.core.engine import EngineState, Ledger
+from autotrade_tui.core.models import (
+    Entry,
+    MarketEvent,
+    ModelVote,
+    Position,
+    Side,
+    Trade,
+    VoteResult,
+)
+from autotrade_tui.errors import StoreError
+from autotrade_tui.store import lock as locks
+from autotrade_tui.store.db import create_db_engine, is_postgres, resolve_url, sqlite_path
+from autotrade_tui.store.tables import (
+    SCHEMA_VERSION,
+    AccountStateRow,
+    DecisionRow,
+    EventRow,
+    PositionEntryRow,
+    SchemaMetaRow,
+    SnapshotRow,
+    TradeRow,
+)
+
+
+def to_dt(ts: float) -> datetime:
+    """Epoch seconds → timezone-aware UTC datetime (the `timestamp` columns)."""
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Store:
+    """The database of one account. `writer=True` takes the one-engine-per-database lock."""
+
+    def __init__(self, db: str | Path | None = None, *, writer: bool = False) -> None:
+        self.url = resolve_url(db, default_db_path())
+        self.shown_url = mask_url(self.url)
+        self.engine = create_db_engine(self.url)
+        self._lock: locks.EngineLock = locks.NoLock()
+        try:
+            self._init_schema()
+            if writer:
+                path = sqlite_path(self.url)
+                if path is not None:
+                    self._lock = locks.FileLock(path)
+                elif is_postgres(self.url):
+                    self._lock = locks.AdvisoryLock(self.engine)
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the database {self.shown_url}: "
+                             f"{_short(exc)}") from None
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self._lock.release()
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _init_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)  # idempotent: creates only what is missing
+        with Session(self.engine) as s:
+            row = s.get(SchemaMetaRow, "schema_version")
+            if row is None:
+                s.add(SchemaMetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+                s.commit()
+            elif int(row.value) > SCHEMA_VERSION:
+                raise StoreError(f"the database {self.shown_url} has schema version "
+                                 f"{row.value}, newer than this program ({SCHEMA_VERSION}); "
+                                 "upgrade autotrade-tui")
+
+    @contextmanager
+    def _txn(self) -> Iterator[Session]:
+        """One transaction: committed whole, or rolled back whole and reported as StoreError."""
+        with Session(self.engine) as s:
+            try:
+                yield s
+                s.commit()
+            except SQLAlchemyError as exc:
+                s.rollback()
+                raise StoreError(f"database write failed: {_short(exc)}") from None
+
+    # ---- engine state
+    def load_state(self) -> tuple[EngineState, bool] | None:
+        """The engine state and the paused flag as last committed; None on a new database."""
+        with Session(self.engine) as s:
+            acc = s.get(AccountStateRow, 1)
+            if acc is None:
+                return None
+            ledger = Ledger(acc.initial_capital, acc.capital, acc.realized_pnl, acc.total_fees,
+                            acc.total_trades, acc.winning_trades, acc.losing_trades,
+                            acc.liquidations, acc.peak_equity, acc.halted_reason)
+            positions: dict[str, Position] = {}
+            rows = s.exec(select(PositionEntryRow).order_by(  # type: ignore[call-overload]
+                PositionEntryRow.symbol, PositionEntryRow.seq)).scalars()
+            for r in rows:
+                pos = positions.setdefault(r.symbol, Position(r.symbol, Side(r.side), [],
+                                                              r.opened_at))
+                pos.entries.append(Entry(r.price, r.quantity, r.margin, r.leverage, r.fee, r.ts))
+            return EngineState(ledger, positions), acc.paused
+
+    def last_prices(self) -> dict[str, float]:
+        with Session(self.engine) as s:
+            acc = s.get(AccountStateRow, 1)
+            return dict(acc.last_prices or {}) if acc else {}
+
+    def save_state(self, state: EngineState, *, paused: bool | None = None,
+                   prices: Mapping[str, float] | None = None, ts: float = 0.0,
+                   trades: Sequence[Trade] = (), decision_id: int | None = None) -> None:
+        """Write the ledger and positions, with the trades that changed them, in one txn."""
+        with self._txn() as s:
+            for t in trades:
+                s.add(_trade_row(t, decision_id))
+            self._put_state(s, state, paused, prices, ts)
+
+    def record_trades(self, trades: Sequence[Trade], state: EngineState,
+                      decision_id: int | None = None, ts: float = 0.0) -> None:
+        self.save_state(state, trades=trades, decision_id=decision_id, ts=ts)
+
+    def _put_state(self, s: Session, state: EngineState, paused: bool | None,
+                   prices: Mapping[str, float] | None, ts: float) -> None:
+        lg = state.ledger
+        acc = s.get(AccountStateRow, 1)
+        if acc is None:
+            acc = AccountStateRow(id=1, initial_capital=lg.initial_capital, capital=lg.capital,
+                                  realized_pnl=0, total_fees=0, total_trades=0, winning_trades=0,
+                                  losing_trades=0, liquidations=0, peak_equity=0)
+        acc.initial_capital, acc.capital = lg.initial_capital, lg.capital
+        acc.realized_pnl, acc.total_fees = lg.realized_pnl, lg.total_fees
+        acc.total_trades, acc.winning_trades = lg.total_trades, lg.winning_trades
+        acc.losing_trades, acc.liquidations = lg.losing_trades, lg.liquidations
+        acc.peak_equity, acc.halted_reason = lg.peak_equity, lg.halted_reason
+        if paused is not None:
+            acc.paused = paused
+        if prices:
+            acc.last_prices = {**(acc.last_prices or {}), **prices}
+        acc.updated_ts = ts or acc.updated_ts
+        s.add(acc)
+        s.exec(delete(PositionEntryRow))  # type: ignore[call-overload]
+        for pos in state.positions.values():
+            for seq, e in enumerate(pos.entries):
+                s.add(PositionEntryRow(symbol=pos.symbol, side=pos.side.value, price=e.price,
+                                       quantity=e.quantity, margin=e.margin,
+                                       leverage=e.leverage, fee=e.fee, ts=e.ts,
+                                       opened_at=pos.opened_at, seq=seq))
+
+    # ---- records
+    def record_decision(self, *, symbol: str, ts: float, price: float, votes: Sequence[ModelVote],
+                        result: VoteResult, executed: bool, note: str,
+                        input_data: dict[str, Any], source: str = "auto") -> int:
+        v1, v2 = votes
+        row = DecisionRow(
+            timestamp=to_dt(ts), ts=ts, symbol=symbol, price=price, source=source,
+            model_1_name=v1.model, model_2_name=v2.model,
+            model_1_decision=v1.decision.value if v1.ok and v1.decision else None,
+            model_2_decision=v2.decision.value if v2.ok and v2.decision else None,
+            model_1_confidence=v1.confidence, model_2_confidence=v2.confidence,
+            model_1_reasoning=v1.reasoning, model_2_reasoning=v2.reasoning,
+            model_1_error=v1.error, model_2_error=v2.error,
+            final_decision=result.decision.value, final_confidence=result.confidence,
+            vote_reason=result.reason, executed=executed, execution_note=note,
+            input_data=_jsonable(input_data),
+            tokens=sum(v.prompt_tokens + v.completion_tokens for v in votes),
+            cost=sum(v.cost for v in votes), latency_s=max(v.latency_s for v in votes),
+        )
+        with self._txn() as s:
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def set_decision_executed(self, decision_id: int, executed: bool, note: str) -> None:
+        with self._txn() as s:
+            row = s.get(DecisionRow, decision_id)
+            if row is not None:
+                row.executed, row.execution_note = executed, note
+                s.add(row)
+
+    def record_events(self, events: Iterable[MarketEvent]) -> None:
+        with self._txn() as s:
+            for e in events:
+                s.add(EventRow(timestamp=to_dt(e.ts), ts=e.ts, symbol=e.symbol,
+                               event_type=e.event_type.value, severity=e.severity.value,
+                               description=e.description, suggested_action=e.suggested_action,
+                               metrics=_jsonable(e.metrics)))
+
+    def record_snapshot(self, ts: float, *, equity: float, capital: float, unrealized: float,
+                        positions: list[dict[str, Any]], ledger: Ledger,
+                        prices: Mapping[str, float]) -> None:
+        with self._txn() as s:
+            s.add(SnapshotRow(timestamp=to_dt(ts), ts=ts, total_equity=equity,
+                              total_capital=capital, unrealized_pnl=unrealized,
+                              open_positions=_jsonable(positions),
+                              total_trades=ledger.total_trades,
+                              winning_trades=ledger.winning_trades,
+                              losing_trades=ledger.losing_trades,
+                              win_rate=ledger.win_rate * 100.0, total_fees=ledger.total_fees))
+            acc = s.get(AccountStateRow, 1)
+            if acc is not None and prices:
+                acc.last_prices = {**(acc.last_prices or {}), **prices}
+                s.add(acc)
+
+    # ---- reading
+    def rows(self, table: type[SQLModel], limit: int | None = None,
+             newest_first: bool = True, since_ts: float | None = None) -> list[Any]:
+        col = table.id  # type: ignore[attr-defined]
+        q = select(table).order_by(col.desc() if newest_first else col)
+        if since_ts is not None:
+            q = q.where(table.ts >= since_ts)  # type: ignore[attr-defined]
+        if limit:
+            q = q.limit(limit)
+        with Session(self.engine) as s:
+            return list(s.exec(q).scalars())  # type: ignore[call-overload]
+
+    def equity_curve(self, limit: int = 2000) -> list[tuple[float, float]]:
+        rows = self.rows(SnapshotRow, limit)
+        return [(r.ts, r.total_equity) for r in reversed(rows)]
+
+    def max_drawdown_pct(self, current_equity: float | None = None) -> float:
+        """Largest peak-to-trough fall of the snapshot equity curve, in percent."""
+        with Session(self.engine) as s:
+            series = list(s.exec(select(SnapshotRow.total_equity)  # type: ignore[call-overload]
+                                 .order_by(SnapshotRow.id)).scalars())
+        if current_equity is not None:
+            series.append(current_equity)
+        peak, worst = 0.0, 0.0
+        for eq in series:
+            peak = max(peak, eq)
+            if peak > 0:
+                worst = max(worst, (peak - eq) / peak * 100.0)
+        return worst
+
+    def usage_totals(self, since_ts: float | None = None) -> tuple[int, float]:
+        """Model tokens and cost summed over decisions (since a time, or ever)."""
+        q = select(func.coalesce(func.sum(DecisionRow.tokens), 0),
+                   func.coalesce(func.sum(DecisionRow.cost), 0.0))
+        if since_ts is not None:
+            q = q.where(DecisionRow.ts >= since_ts)  # type: ignore[arg-type]
+        with Session(self.engine) as s:
+            tokens, cost = s.exec(q).one()  # type: ignore[call-overload]
+        return int(tokens), float(cost)
+
+
+def _trade_row(t: Trade, decision_id: int | None) -> TradeRow:
+    return TradeRow(timestamp=to_dt(t.ts), ts=t.ts, symbol=t.symbol, order_type=t.order_type.value,
+                    side=t.side.value, amount=t.amount, price=t.price, pnl=t.pnl, fee=t.fee,
+                    margin=t.margin, leverage=t.leverage, source=t.source.value,
+                    reason=t.reason, decision_id=decision_id)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON values only: NaN/inf become null, numpy scalars floats, the rest strings."""
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalar
+        return _jsonable(obj.item())
+    return str(obj)
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
