@@ -1,0 +1,601 @@
+"""Market-event detection (SPEC §9): rolling candle windows, snapshots, detectors, cooldowns.
+
+Pure and cheap: no I/O, no clock of its own (time is whatever `now`/`snap.ts` the caller passes),
+plain floats so that a 5-second tick over 100 symbols costs a few milliseconds.
+
+Definitions (the SPEC names the measures; these are the exact ones used):
+
+* A `CandleWindow` holds 1-minute bars of one symbol. The last bar is the *live* bar (still
+  growing); every earlier bar is *sealed*. Volume and ATR statistics use sealed bars only, so a
+  half-formed minute never looks like a volume drought or a calm market; the cost is that a
+  bar counts about one minute late, which the 5-minute cooldowns dwarf.
+* Volume ratio = volume of the latest sealed bar / mean volume of the sealed bars of the 24 h
+  before it (at most 1440 bars, the reference bar itself excluded, so a spike does not inflate
+  its own baseline). Needs `min_baseline_bars` (60) bars of baseline, else None.
+* Short ATR = Wilder's ATR(14) over 1-minute true ranges: the ATR traders know (TA-Lib's), which
+  reacts within ~15 minutes. Long ATR = simple mean of the 1-minute true ranges over the trailing
+  24 h (the latest sealed bar included): the normal one-minute range, taken over exactly the bars
+  the window stores and kept with a running sum. A Wilder ATR(1440) instead would need ~3000
+  bars of memory to settle, more than the window keeps. Both are O(1) per bar.
+* Price N minutes ago = close of the latest bar that had *closed* at or before now − N min, so a
+  "1 min" move always spans at least one minute (between N and N + 1 minutes). None when that
+  bar is 2+ bars older than now − N min (a hole in the data) or there is no such bar.
+
+Severities (SPEC §9 for flash moves and liquidation; the others are chosen here, scaled from the
+configured threshold T so a changed threshold keeps its bands):
+
+* FLASH_CRASH / FLASH_RALLY, |move| %: MEDIUM [2, 3), HIGH [3, 5], CRITICAL > 5.
+* VOLUME_SPIKE, ratio: MEDIUM [2, 3), HIGH [3, 5], CRITICAL > 5  (1.5·T and 2.5·T).
+* VOLUME_DRY, ratio: MEDIUM ≤ 0.2, HIGH ≤ 0.05 (T/4). Never CRITICAL: a quiet market moves
+  nothing by itself, and CRITICAL may trigger an out-of-cycle trade decision.
+* VOLATILITY_SPIKE, short/long ATR: MEDIUM [1.5, 2), HIGH [2, 3], CRITICAL > 3  (4/3·T, 2·T).
+* LIQUIDATION_RISK, distance %: MEDIUM (5, 10], HIGH [2, 5], CRITICAL < 2.
+
+Percentages and ratios are rounded to 9 decimals before any comparison, so 100 → 98 is exactly a
+2.0 % move despite binary floating point.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from autotrade_tui.core.models import Candle, EventType, MarketEvent, Position, Severity, Side
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
+
+FLASH_WINDOWS_MIN: tuple[int, ...] = (1, 5, 15)
+_DIGITS = 9  # rounding before comparisons: absorbs float error, far below any real threshold
+
+# Severity bands of the measures the SPEC leaves open, as multiples of the configured threshold.
+_SPIKE_HIGH, _SPIKE_CRITICAL = 1.5, 2.5
+_DRY_HIGH = 0.25
+_VOLATILITY_HIGH, _VOLATILITY_CRITICAL = 4.0 / 3.0, 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventThresholds:
+    """Thresholds, severity bands and cooldowns of every event type (defaults: SPEC §9)."""
+
+    flash_move_percent: float = 2.0
+    flash_high_percent: float = 3.0
+    flash_critical_percent: float = 5.0
+    volume_spike_ratio: float = 2.0
+    volume_spike_high_ratio: float = 3.0
+    volume_spike_critical_ratio: float = 5.0
+    volume_dry_ratio: float = 0.2
+    volume_dry_high_ratio: float = 0.05
+    volatility_spike_ratio: float = 1.5
+    volatility_high_ratio: float = 2.0
+    volatility_critical_ratio: float = 3.0
+    liquidation_risk_percent: float = 10.0
+    liquidation_high_percent: float = 5.0
+    liquidation_critical_percent: float = 2.0
+    flash_cooldown_seconds: float = 300.0
+    volume_spike_cooldown_seconds: float = 300.0
+    volume_dry_cooldown_seconds: float = 600.0
+    volatility_cooldown_seconds: float = 300.0
+    liquidation_cooldown_seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventThresholds:
+        """The configured thresholds; the bands not in the config scale with their threshold."""
+        spike = float(settings.volume_spike_ratio)
+        dry = float(settings.volume_dry_ratio)
+        vol = float(settings.volatility_spike_ratio)
+        return cls(
+            flash_move_percent=float(settings.flash_move_percent),
+            flash_high_percent=float(settings.flash_high_percent),
+            flash_critical_percent=float(settings.flash_critical_percent),
+            volume_spike_ratio=spike,
+            volume_spike_high_ratio=spike * _SPIKE_HIGH,
+            volume_spike_critical_ratio=spike * _SPIKE_CRITICAL,
+            volume_dry_ratio=dry,
+            volume_dry_high_ratio=dry * _DRY_HIGH,
+            volatility_spike_ratio=vol,
+            volatility_high_ratio=vol * _VOLATILITY_HIGH,
+            volatility_critical_ratio=vol * _VOLATILITY_CRITICAL,
+            liquidation_risk_percent=float(settings.liquidation_risk_percent),
+            liquidation_high_percent=float(settings.liquidation_high_percent),
+            liquidation_critical_percent=float(settings.liquidation_critical_percent),
+            flash_cooldown_seconds=float(settings.flash_cooldown_seconds),
+            volume_spike_cooldown_seconds=float(settings.volume_spike_cooldown_seconds),
+            volume_dry_cooldown_seconds=float(settings.volume_dry_cooldown_seconds),
+            volatility_cooldown_seconds=float(settings.volatility_cooldown_seconds),
+            liquidation_cooldown_seconds=float(settings.liquidation_cooldown_seconds),
+        )
+
+    def cooldown_seconds(self, event_type: EventType) -> float:
+        if event_type is EventType.VOLUME_SPIKE:
+            return self.volume_spike_cooldown_seconds
+        if event_type is EventType.VOLUME_DRY:
+            return self.volume_dry_cooldown_seconds
+        if event_type is EventType.VOLATILITY_SPIKE:
+            return self.volatility_cooldown_seconds
+        if event_type is EventType.LIQUIDATION_RISK:
+            return self.liquidation_cooldown_seconds
+        return self.flash_cooldown_seconds  # FLASH_CRASH and FLASH_RALLY
+
+
+def _true_range(bar: Candle, prev_close: float | None) -> float:
+    if prev_close is None:
+        return bar.high - bar.low
+    return max(bar.high - bar.low, abs(bar.high - prev_close), abs(bar.low - prev_close))
+
+
+class CandleWindow:
+    """Rolling window of one symbol's 1-minute bars with O(1) volume and ATR statistics.
+
+    Feed it bars in time order with `update`/`extend`: a bar with a newer `ts` is appended (the
+    previous live bar becomes sealed), a bar with the live bar's `ts` replaces it (the live bar
+    grows), a bar with the `ts` of a stored sealed bar revises it (costs O(bars after it)).
+    Anything else (older than the window, inside a hole, non-finite values, negative volume) is
+    ignored and `update` returns False. Keeps about `baseline_seconds` of bars (24 h + a bit).
+    """
+
+    _KEEP = 34  # bars always retained: price_ago lookbacks up to ~30 minutes with tiny baselines
+    _COMPACT_SLACK = 64  # dead prefix length that triggers a compaction (amortised O(1))
+
+    def __init__(
+        self,
+        bar_seconds: float = 60.0,
+        baseline_seconds: float = 86_400.0,
+        atr_period: int = 14,
+        min_baseline_bars: int = 60,
+        resync_every: int = 2048,
+    ) -> None:
+        if bar_seconds <= 0 or baseline_seconds < bar_seconds:
+            raise ValueError("need bar_seconds > 0 and baseline_seconds >= bar_seconds")
+        if atr_period < 1 or min_baseline_bars < 1 or resync_every < 1:
+            raise ValueError("atr_period, min_baseline_bars and resync_every must be >= 1")
+        self.bar_seconds = float(bar_seconds)
+        self.baseline_seconds = float(baseline_seconds)
+        self.atr_period = atr_period
+        self.min_baseline_bars = min_baseline_bars
+        self._cap = max(1, int(baseline_seconds // bar_seconds))  # bars in a full baseline
+        self._resync_every = resync_every
+        self._bars: list[Candle] = []
+        self._ts: list[float] = []  # parallel to _bars, for bisect
+        self._tr: list[float] = []  # true range of each sealed bar (len = len(_bars) - 1)
+        self._atr: list[float] = []  # Wilder ATR after each sealed bar
+        self._dropped = 0  # bars compacted away, so global bar numbers stay known
+        self._fv = 0  # first bar of the volume baseline [_fv, last sealed)
+        self._sum_v = 0.0
+        self._ft = 0  # first bar of the long-ATR window [_ft, last sealed]
+        self._sum_tr = 0.0
+        self._since_resync = 0
+
+    # --- feeding
+    def update(self, candle: Candle) -> bool:
+        """Append, replace the live bar, or revise a stored bar; False when ignored."""
+        if not _is_sane(candle):
+            return False
+        ts = self._ts
+        if not ts or candle.ts > ts[-1]:
+            self._bars.append(candle)
+            ts.append(candle.ts)
+            if len(ts) > 1:
+                self._seal(len(ts) - 2)
+                self._compact()
+            return True
+        if candle.ts == ts[-1]:
+            self._bars[-1] = candle  # the live bar is in no statistic: nothing else to do
+            return True
+        i = bisect_right(ts, candle.ts) - 1
+        if i < 0 or ts[i] != candle.ts or (i == 0 and self._dropped):
+            return False  # unknown bar, or the oldest one whose previous close is gone
+        self._revise(i, candle)
+        return True
+
+    def extend(self, candles: Iterable[Candle]) -> int:
+        """`update` each candle (initial history); returns how many were used."""
+        return sum(1 for c in candles if self.update(c))
+
+    # --- reading
+    def __len__(self) -> int:
+        return len(self._bars)
+
+    @property
+    def last(self) -> Candle | None:
+        return self._bars[-1] if self._bars else None
+
+    def candles(self) -> list[Candle]:
+        """The stored bars, oldest first (a copy)."""
+        return list(self._bars)
+
+    def is_fresh(self, now: float) -> bool:
+        """Whether the live bar is recent enough for its statistics to describe `now`."""
+        return bool(self._ts) and now - self._ts[-1] < 3 * self.bar_seconds
+
+    def price_ago(self, minutes: float, now: float) -> float | None:
+        """Close of the latest bar that had closed by `now − minutes`; None without such data."""
+        target = now - minutes * 60.0
+        i = bisect_right(self._ts, target - self.bar_seconds) - 1
+        if i < 0 or target - (self._ts[i] + self.bar_seconds) >= 2 * self.bar_seconds:
+            return None
+        return self._bars[i].close
+
+    def reference_volume(self) -> float | None:
+        """Volume of the latest sealed bar (the numerator of `volume_ratio`)."""
+        return self._bars[-2].volume if len(self._bars) > 1 else None
+
+    def average_volume(self) -> float | None:
+        """Mean volume of the 24 h of sealed bars before the reference bar."""
+        count = len(self._bars) - 2 - self._fv
+        if count < self.min_baseline_bars:
+            return None
+        return max(self._sum_v, 0.0) / count
+
+    def volume_ratio(self) -> float | None:
+        avg, ref = self.average_volume(), self.reference_volume()
+        if avg is None or ref is None or avg <= 0:
+            return None
+        return ref / avg
+
+    def atr_short(self) -> float | None:
+        """Wilder ATR(atr_period) over sealed bars; None before `atr_period` bars."""
+        if self._dropped + len(self._atr) < self.atr_period:
+            return None
+        return self._atr[-1]
+
+    def atr_long(self) -> float | None:
+        """Mean true range of the sealed bars of the trailing 24 h."""
+        count = len(self._tr) - self._ft
+        if count < self.min_baseline_bars:
+            return None
+        return max(self._sum_tr, 0.0) / count
+
+    def atr_ratio(self) -> float | None:
+        short, long = self.atr_short(), self.atr_long()
+        if short is None or long is None or long <= 0:
+            return None
+        return short / long
+
+    # --- internals
+    def _wilder(self, j: int, tr: float) -> float:
+        """ATR after sealed bar j: the running mean for the first `period` bars, then Wilder."""
+        k = self._dropped + j + 1  # how many bars have been sealed, this one included
+        if k == 1:
+            return tr
+        prev = self._atr[j - 1]
+        return prev + (tr - prev) / min(k, self.atr_period)
+
+    def _seal(self, s: int) -> None:
+        """Bar s stopped being live: fold it into the statistics."""
+        bars, ts = self._bars, self._ts
+        tr = _true_range(bars[s], bars[s - 1].close if s > 0 else None)
+        atr = self._wilder(s, tr)
+        self._tr.append(tr)
+        self._atr.append(atr)
+        cutoff = ts[s] - self.baseline_seconds
+        if s > 0:
+            self._sum_v += bars[s - 1].volume  # the previous reference bar joins the baseline
+        while self._fv < s and (ts[self._fv] < cutoff or s - self._fv > self._cap):
+            self._sum_v -= bars[self._fv].volume
+            self._fv += 1
+        self._sum_tr += tr
+        while self._ft <= s and (ts[self._ft] <= cutoff or s + 1 - self._ft > self._cap):
+            self._sum_tr -= self._tr[self._ft]
+            self._ft += 1
+        self._since_resync += 1
+        if self._since_resync >= self._resync_every:
+            self._resync()
+
+    def _resync(self) -> None:
+        """Exact re-summation: bounds the float drift of the running sums (amortised O(1))."""
+        s = len(self._tr) - 1
+        self._sum_v = math.fsum(b.volume for b in self._bars[self._fv:s])
+        self._sum_tr = math.fsum(self._tr[self._ft:])
+        self._since_resync = 0
+
+    def _revise(self, i: int, candle: Candle) -> None:
+        """A sealed bar changed after the fact: patch the sums, redo TR/ATR from it on."""
+        old = self._bars[i]
+        self._bars[i] = candle
+        last_sealed = len(self._tr) - 1
+        if self._fv <= i < last_sealed:
+            self._sum_v += candle.volume - old.volume
+        for j in range(i, last_sealed + 1):
+            if j <= i + 1:  # only its own TR and the next bar's (via prev close) change
+                tr = _true_range(self._bars[j], self._bars[j - 1].close if j > 0 else None)
+                if j >= self._ft:
+                    self._sum_tr += tr - self._tr[j]
+                self._tr[j] = tr
+            self._atr[j] = self._wilder(j, self._tr[j])
+
+    def _compact(self) -> None:
+        """Drop bars no statistic or lookback needs any more, in batches."""
+        lo = min(self._fv, self._ft, len(self._bars) - self._KEEP)
+        if lo < self._COMPACT_SLACK:
+            return
+        del self._bars[:lo], self._ts[:lo], self._tr[:lo], self._atr[:lo]
+        self._fv -= lo
+        self._ft -= lo
+        self._dropped += lo
+
+
+def _is_sane(c: Candle) -> bool:
+    values = (c.ts, c.open, c.high, c.low, c.close, c.volume)
+    return all(math.isfinite(v) for v in values) and c.volume >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSnapshot:
+    """What the detector needs to know about one symbol at one tick.
+
+    `price_ago` maps a lookback in minutes to the price then (missing lookbacks are absent);
+    ratios and ATRs are None when there is not enough (or no fresh) history.
+    """
+
+    symbol: str
+    ts: float
+    price: float
+    price_ago: dict[int, float] = field(default_factory=dict)
+    volume_ratio: float | None = None
+    atr_short: float | None = None
+    atr_long: float | None = None
+    bar_volume: float | None = None  # the numerator and denominator of volume_ratio, for texts
+    average_volume: float | None = None
+
+    @property
+    def atr_ratio(self) -> float | None:
+        if self.atr_short is None or self.atr_long is None or self.atr_long <= 0:
+            return None
+        return self.atr_short / self.atr_long
+
+
+def snapshot(
+    window: CandleWindow,
+    symbol: str,
+    now: float,
+    price: float,
+    windows: Sequence[int] = FLASH_WINDOWS_MIN,
+) -> SymbolSnapshot:
+    """Read the window at `now` with the latest `price` (from the ticker)."""
+    ago: dict[int, float] = {}
+    for minutes in windows:
+        p = window.price_ago(minutes, now)
+        if p is not None and p > 0:
+            ago[minutes] = p
+    if not window.is_fresh(now):  # a stalled feed: its old statistics say nothing about now
+        return SymbolSnapshot(symbol, now, price, ago)
+    return SymbolSnapshot(
+        symbol, now, price, ago,
+        volume_ratio=window.volume_ratio(),
+        atr_short=window.atr_short(),
+        atr_long=window.atr_long(),
+        bar_volume=window.reference_volume(),
+        average_volume=window.average_volume(),
+    )
+
+
+def _rising_band(value: float, medium: float, high: float, critical: float) -> Severity | None:
+    """MEDIUM [medium, high), HIGH [high, critical], CRITICAL > critical (as SPEC's flash)."""
+    if value > critical:
+        return Severity.CRITICAL
+    if value >= high:
+        return Severity.HIGH
+    if value >= medium:
+        return Severity.MEDIUM
+    return None
+
+
+def fmt_price(p: float) -> str:
+    """67,100 / 148.25 / 0.0001234: about four significant digits, never scientific notation."""
+    if p >= 1000:
+        return f"{p:,.0f}"
+    if p >= 1:
+        return f"{p:,.2f}"
+    if p <= 0:
+        return f"{p:g}"
+    decimals = 3 - math.floor(math.log10(p))
+    return f"{p:.{decimals}f}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2f} %"
+
+
+_CRASH_ACTIONS = {
+    Side.LONG: "Your LONG is under pressure: tighten its stop or reduce it",
+    Side.SHORT: "The move favours your SHORT: consider taking partial profit; beware a rebound",
+    None: "Don't catch a falling knife: wait for the price to stabilise before buying",
+}
+_RALLY_ACTIONS = {
+    Side.SHORT: "Your SHORT is under pressure: tighten its stop or reduce it",
+    Side.LONG: "The move favours your LONG: consider taking partial profit; beware a pullback",
+    None: "Don't chase the spike: wait for a pullback before buying",
+}
+
+
+class EventDetector:
+    """Turns snapshots into MarketEvents, with a cooldown per (symbol, event type).
+
+    Cooldowns run on `snap.ts` (the injected clock): an event is suppressed while less than
+    its cooldown has passed since the last *emitted* event of the same symbol and type. A
+    timestamp earlier than the last emission (a restarted virtual clock) does not suppress.
+    """
+
+    def __init__(self, thresholds: EventThresholds | None = None) -> None:
+        self.thresholds = thresholds or EventThresholds()
+        self._last: dict[tuple[str, EventType], float] = {}
+
+    def detect(
+        self,
+        snap: SymbolSnapshot,
+        positions: Iterable[Position],
+        maintenance_margin_rate: float,
+    ) -> list[MarketEvent]:
+        """All events of `snap.symbol` at `snap.ts` that are not cooling down.
+
+        `positions` may hold other symbols' positions: they are skipped.
+        """
+        if not (math.isfinite(snap.price) and snap.price > 0):
+            return []
+        held = [p for p in positions if p.symbol == snap.symbol and p.quantity > 0]
+        side = held[0].side if held else None
+        events = self._flash(snap, side)
+        for found in (self._volume(snap), self._volatility(snap),
+                      self._liquidation(snap, held, maintenance_margin_rate)):
+            if found is not None:
+                events.append(found)
+        for event in events:
+            self._last[(event.symbol, event.event_type)] = event.ts
+        return events
+
+    def remember(self, event: MarketEvent) -> None:
+        """Start the cooldown of an event emitted earlier (e.g. restored from the database)."""
+        key = (event.symbol, event.event_type)
+        self._last[key] = max(self._last.get(key, event.ts), event.ts)
+
+    def reset(self) -> None:
+        self._last.clear()
+
+    def cooling_down(self, symbol: str, event_type: EventType, now: float) -> bool:
+        last = self._last.get((symbol, event_type))
+        if last is None:
+            return False
+        return 0.0 <= now - last < self.thresholds.cooldown_seconds(event_type)
+
+    # --- the rules
+    def _flash(self, snap: SymbolSnapshot, side: Side | None) -> list[MarketEvent]:
+        drop: tuple[float, int, float] | None = None
+        rise: tuple[float, int, float] | None = None
+        for minutes, then in sorted(snap.price_ago.items()):  # ties go to the shortest window
+            if not (math.isfinite(then) and then > 0):
+                continue
+            change = round((snap.price - then) / then * 100.0, _DIGITS)
+            if change < 0 and (drop is None or change < drop[0]):
+                drop = (change, minutes, then)
+            elif change > 0 and (rise is None or change > rise[0]):
+                rise = (change, minutes, then)
+        t = self.thresholds
+        out: list[MarketEvent] = []
+        for kind, move in ((EventType.FLASH_CRASH, drop), (EventType.FLASH_RALLY, rise)):
+            if move is None:
+                continue
+            change, minutes, then = move
+            severity = _rising_band(abs(change), t.flash_move_percent, t.flash_high_percent,
+                                    t.flash_critical_percent)
+            if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+                continue
+            verb = "fell" if kind is EventType.FLASH_CRASH else "rose"
+            actions = _CRASH_ACTIONS if kind is EventType.FLASH_CRASH else _RALLY_ACTIONS
+            out.append(MarketEvent(
+                snap.ts, snap.symbol, kind, severity,
+                f"{snap.symbol} {verb} {_pct(abs(change))} in {minutes} min "
+                f"({fmt_price(then)} → {fmt_price(snap.price)})",
+                actions[side],
+                {"change_pct": round(change, 4), "window_min": minutes, "price_from": then,
+                 "price": snap.price, "threshold_pct": t.flash_move_percent},
+            ))
+        return out
+
+    def _volume(self, snap: SymbolSnapshot) -> MarketEvent | None:
+        if snap.volume_ratio is None or not math.isfinite(snap.volume_ratio):
+            return None
+        t = self.thresholds
+        ratio = round(snap.volume_ratio, _DIGITS)
+        metrics: dict[str, Any] = {"ratio": round(ratio, 4), "bar_volume": snap.bar_volume,
+                                   "average_volume": snap.average_volume, "price": snap.price}
+        amounts = ""
+        if snap.bar_volume is not None and snap.average_volume is not None:
+            amounts = (f" (last 1m bar {fmt_price(snap.bar_volume)} vs average "
+                       f"{fmt_price(snap.average_volume)})")
+        if ratio >= t.volume_spike_ratio:
+            kind = EventType.VOLUME_SPIKE
+            severity = _rising_band(ratio, t.volume_spike_ratio, t.volume_spike_high_ratio,
+                                    t.volume_spike_critical_ratio)
+            text = f"{snap.symbol} volume {ratio:.2f}× its 24 h average{amounts}"
+            action = "Heavy activity: expect a breakout or a reversal; confirm the direction first"
+            metrics["threshold"] = t.volume_spike_ratio
+        elif ratio <= t.volume_dry_ratio:
+            kind = EventType.VOLUME_DRY
+            severity = Severity.HIGH if ratio <= t.volume_dry_high_ratio else Severity.MEDIUM
+            text = f"{snap.symbol} volume only {ratio:.2f}× its 24 h average{amounts}"
+            action = "Thin market: expect slippage and false moves; trade smaller or wait"
+            metrics["threshold"] = t.volume_dry_ratio
+        else:
+            return None
+        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+            return None
+        return MarketEvent(snap.ts, snap.symbol, kind, severity, text, action, metrics)
+
+    def _volatility(self, snap: SymbolSnapshot) -> MarketEvent | None:
+        raw = snap.atr_ratio
+        if raw is None or not math.isfinite(raw):
+            return None
+        t = self.thresholds
+        ratio = round(raw, _DIGITS)
+        severity = _rising_band(ratio, t.volatility_spike_ratio, t.volatility_high_ratio,
+                                t.volatility_critical_ratio)
+        kind = EventType.VOLATILITY_SPIKE
+        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+            return None
+        assert snap.atr_short is not None and snap.atr_long is not None  # atr_ratio exists
+        return MarketEvent(
+            snap.ts, snap.symbol, kind, severity,
+            f"{snap.symbol} volatility {ratio:.2f}× normal: ATR(14) {fmt_price(snap.atr_short)}"
+            f" vs 24 h average range {fmt_price(snap.atr_long)} (1m bars)",
+            "Volatility is up: widen stops or cut size and leverage",
+            {"ratio": round(ratio, 4), "atr_short": snap.atr_short, "atr_long": snap.atr_long,
+             "price": snap.price, "threshold": t.volatility_spike_ratio},
+        )
+
+    def _liquidation(
+        self, snap: SymbolSnapshot, held: list[Position], mmr: float
+    ) -> MarketEvent | None:
+        kind = EventType.LIQUIDATION_RISK
+        if not held or not 0.0 <= mmr < 1.0 or self.cooling_down(snap.symbol, kind, snap.ts):
+            return None
+        nearest: tuple[float, Position, float] | None = None
+        for pos in held:
+            liq = pos.liquidation_price(mmr)
+            if not (math.isfinite(liq) and liq > 0):
+                continue  # a long at ≤ 1× leverage cannot be liquidated
+            gap = snap.price - liq if pos.side is Side.LONG else liq - snap.price
+            distance = max(round(gap / snap.price * 100.0, _DIGITS), 0.0)  # past it: 0
+            if nearest is None or distance < nearest[0]:
+                nearest = (distance, pos, liq)
+        if nearest is None:
+            return None
+        distance, pos, liq = nearest
+        t = self.thresholds
+        if distance < t.liquidation_critical_percent:
+            severity = Severity.CRITICAL
+            action = f"Close or reduce the {pos.side} now, or add margin"
+        elif distance <= t.liquidation_high_percent:
+            severity = Severity.HIGH
+            action = f"Reduce the {pos.side} or add margin before {fmt_price(liq)}"
+        elif distance <= t.liquidation_risk_percent:
+            severity = Severity.MEDIUM
+            action = f"Watch the {pos.side}: set a stop well before {fmt_price(liq)}"
+        else:
+            return None
+        where = (f"is {_pct(distance)} from liquidation" if distance > 0
+                 else "is at or past its liquidation price")
+        return MarketEvent(
+            snap.ts, snap.symbol, kind, severity,
+            f"{snap.symbol} {pos.side} {where} (price {fmt_price(snap.price)}, "
+            f"liquidation {fmt_price(liq)})",
+            action,
+            {"distance_pct": round(distance, 4), "liquidation_price": liq, "price": snap.price,
+             "side": str(pos.side), "entry_price": pos.entry_price, "quantity": pos.quantity,
+             "leverage": pos.leverage, "margin": pos.margin,
+             "threshold_pct": t.liquidation_risk_percent},
+        )
+
+
+__all__ = [
+    "FLASH_WINDOWS_MIN",
+    "CandleWindow",
+    "EventDetector",
+    "EventThresholds",
+    "SymbolSnapshot",
+    "fmt_price",
+    "snapshot",
+]
