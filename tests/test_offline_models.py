@@ -1,0 +1,212 @@
+"""The offline rule-based models (SPEC §7.2) and the factory choosing them."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autotrade_tui import config
+from autotrade_tui.ai.base import DecisionModel
+from autotrade_tui.ai.factory import build_models
+from autotrade_tui.ai.offline import MeanReverter, TrendFollower, num
+from autotrade_tui.ai.openai_compat import OpenAICompatModel
+from autotrade_tui.ai.parsing import parse_decision
+from autotrade_tui.core.models import Action, DecisionContext
+from autotrade_tui.core.voting import vote
+
+UP = {"ema_12": 68_210.0, "ema_26": 67_900.0, "macd_hist": 35.2, "adx_14": 31.0,
+      "plus_di": 28.0, "minus_di": 14.0, "rsi_14": 62.0, "bb_percent_b": 0.78,
+      "stoch_k": 70.0, "stoch_d": 65.0, "sma_20": 68_000.0, "sma_50": 67_500.0}
+DOWN = {"ema_12": 67_600.0, "ema_26": 67_900.0, "macd_hist": -41.0, "adx_14": 29.0,
+        "plus_di": 12.0, "minus_di": 30.0, "rsi_14": 38.0, "bb_percent_b": 0.2,
+        "stoch_k": 30.0, "stoch_d": 35.0}
+OVERSOLD = {"rsi_14": 24.0, "bb_percent_b": -0.05, "stoch_k": 14.0, "stoch_d": 10.0}
+OVERBOUGHT = {"rsi_14": 78.0, "bb_percent_b": 1.08, "stoch_k": 91.0, "stoch_d": 94.0}
+
+
+def ctx(indicators: dict[str, float], price: float = 68_500.0) -> DecisionContext:
+    return DecisionContext(symbol="BTC/USDT", ts=1_700_000_000.0, price=price,
+                           indicators=indicators)
+
+
+def test_protocol_and_names() -> None:
+    trend, mean = TrendFollower(), MeanReverter()
+    assert isinstance(trend, DecisionModel) and isinstance(mean, DecisionModel)
+    assert (trend.name, mean.name) == ("offline/trend-follower", "offline/mean-reversion")
+
+
+@pytest.mark.parametrize("model_type", [TrendFollower, MeanReverter])
+@pytest.mark.parametrize("indicators", [UP, DOWN, OVERSOLD, OVERBOUGHT, {}])
+async def test_deterministic(model_type: type, indicators: dict[str, float]) -> None:
+    first = await model_type().decide(ctx(indicators))
+    again = await model_type().decide(ctx(dict(indicators)))
+    assert first == again
+
+
+async def test_trend_follower_buys_an_uptrend() -> None:
+    model = TrendFollower()
+    v = await model.decide(ctx(UP))
+    assert v.ok and v.decision is Action.BUY
+    assert 0.6 <= v.confidence <= 0.9
+    assert (v.latency_s, v.prompt_tokens, v.completion_tokens, v.cost) == (0.0, 0, 0, 0.0)
+    for text in ("EMA12 68,210 > EMA26 67,900", "MACD hist +35.2", "ADX 31 (strong)",
+                 "+DI 28 > -DI 14", "→ BUY"):
+        assert text in v.reasoning
+    assert parse_decision(model.last_raw or "") == (v.decision, v.confidence, v.reasoning)
+    await model.close()
+
+
+async def test_trend_follower_sells_a_downtrend() -> None:
+    v = await TrendFollower().decide(ctx(DOWN, price=67_500.0))
+    assert v.decision is Action.SELL and 0.6 <= v.confidence <= 0.9
+    assert "EMA12 67,600 < EMA26 67,900" in v.reasoning and "MACD hist -41.0" in v.reasoning
+
+
+async def test_trend_strength_raises_confidence() -> None:
+    weak = await TrendFollower().decide(ctx({**UP, "adx_14": 22.0}))
+    strong = await TrendFollower().decide(ctx({**UP, "adx_14": 45.0}))
+    assert weak.decision is strong.decision is Action.BUY
+    assert weak.confidence < strong.confidence
+    assert "(moderate)" in weak.reasoning
+
+
+@pytest.mark.parametrize(("change", "confidence", "phrase"), [
+    ({"adx_14": 15.0}, 0.40, "no trend"),
+    ({"macd_hist": -5.0}, 0.45, "disagree"),
+    ({"plus_di": 10.0, "minus_di": 25.0}, 0.50, "DI against"),
+])
+async def test_trend_follower_stands_aside(change: dict[str, float], confidence: float,
+                                           phrase: str) -> None:
+    v = await TrendFollower().decide(ctx({**UP, **change}))
+    assert (v.decision, v.confidence) == (Action.HOLD, confidence)
+    assert phrase in v.reasoning
+
+
+async def test_trend_follower_falls_back_to_smas() -> None:
+    indicators = {k: v for k, v in UP.items() if not k.startswith("ema")}
+    v = await TrendFollower().decide(ctx(indicators))
+    assert v.decision is Action.BUY and "SMA20 68,000 > SMA50 67,500" in v.reasoning
+
+
+async def test_mean_reverter_buys_oversold() -> None:
+    v = await MeanReverter().decide(ctx(OVERSOLD))
+    assert v.decision is Action.BUY and 0.6 <= v.confidence <= 0.9
+    for text in ("RSI 24.0", "%B -0.05", "Stoch %K 14", "oversold → BUY"):
+        assert text in v.reasoning
+
+
+async def test_mean_reverter_sells_overbought() -> None:
+    v = await MeanReverter().decide(ctx(OVERBOUGHT))
+    assert v.decision is Action.SELL and 0.6 <= v.confidence <= 0.9
+    assert "RSI 78.0" in v.reasoning and "overbought → SELL" in v.reasoning
+
+
+async def test_mean_reverter_deeper_is_more_confident() -> None:
+    mild = await MeanReverter().decide(ctx({"rsi_14": 29.0, "bb_percent_b": 0.04}))
+    deep = await MeanReverter().decide(ctx({"rsi_14": 12.0, "bb_percent_b": -0.2}))
+    assert mild.decision is deep.decision is Action.BUY
+    assert mild.confidence < deep.confidence
+
+
+@pytest.mark.parametrize(("indicators", "confidence", "phrase"), [
+    ({"rsi_14": 50.0, "bb_percent_b": 0.5, "stoch_k": 50.0}, 0.40, "no extreme"),
+    ({"rsi_14": 68.0, "bb_percent_b": 0.9, "stoch_k": 75.0}, 0.56, "no extreme"),  # stretched
+    ({"rsi_14": 25.0, "bb_percent_b": 0.4, "stoch_k": 50.0}, 0.45, "only one oversold"),
+    ({"rsi_14": 25.0, "bb_percent_b": 1.2, "stoch_k": 10.0}, 0.45, "conflict"),
+])
+async def test_mean_reverter_holds(indicators: dict[str, float], confidence: float,
+                                   phrase: str) -> None:
+    v = await MeanReverter().decide(ctx(indicators))
+    assert v.decision is Action.HOLD
+    assert v.confidence == pytest.approx(confidence)
+    assert phrase in v.reasoning
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("indicators", [
+    {}, {"rsi_14": NAN, "bb_percent_b": NAN, "ema_12": NAN, "ema_26": NAN, "macd_hist": NAN,
+         "adx_14": NAN},
+    {"ema_12": 1.0, "ema_26": 0.0, "macd_hist": 1.0, "adx_14": math.inf, "rsi_14": None},
+], ids=["empty", "nan", "zero-and-inf-and-none"])
+@pytest.mark.parametrize("model_type", [TrendFollower, MeanReverter])
+async def test_missing_data_is_a_low_confidence_hold(model_type: type,
+                                                     indicators: dict[str, float]) -> None:
+    v = await model_type().decide(ctx(indicators))
+    assert v.ok and v.decision is Action.HOLD and v.confidence <= 0.25
+    assert v.reasoning.startswith("missing ")
+
+
+async def test_trend_follower_needs_a_price() -> None:
+    v = await TrendFollower().decide(ctx(UP, price=0.0))
+    assert (v.decision, v.confidence) == (Action.HOLD, 0.2)
+
+
+finite = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6) | st.none()
+keys = st.sampled_from(["ema_12", "ema_26", "sma_20", "sma_50", "macd_hist", "adx_14",
+                        "plus_di", "minus_di", "rsi_14", "bb_percent_b", "stoch_k", "stoch_d"])
+
+
+@given(st.dictionaries(keys, finite), st.floats(allow_nan=True, allow_infinity=True))
+async def test_never_raises_on_any_indicators(indicators: dict, price: float) -> None:
+    for model in (TrendFollower(), MeanReverter()):
+        v = await model.decide(ctx(indicators, price=price))
+        assert v.ok, v.error
+        assert v.decision in (Action.BUY, Action.SELL, Action.HOLD)
+        assert 0.0 <= v.confidence <= 1.0 and v.reasoning
+
+
+async def test_offline_pair_trades_a_clear_trend_and_holds_a_flat_market() -> None:
+    trend, mean = TrendFollower(), MeanReverter()
+    up = vote(await trend.decide(ctx(UP)), await mean.decide(ctx(UP)))
+    assert up.decision is Action.BUY
+    flat = {**UP, "adx_14": 14.0, "rsi_14": 51.0, "bb_percent_b": 0.5, "stoch_k": 50.0}
+    still = vote(await trend.decide(ctx(flat)), await mean.decide(ctx(flat)))
+    assert still.decision is Action.HOLD
+
+
+def test_num_formatting() -> None:
+    assert [num(68_210.4), num(152.34), num(-41.0), num(2.345), num(0.04217)] == [
+        "68,210", "152.3", "-41.0", "2.35", "0.0422"]
+
+
+# --- factory
+
+
+def test_factory_offline_without_key() -> None:
+    primary, secondary = build_models(config.defaults(), None)
+    assert isinstance(primary, TrendFollower) and isinstance(secondary, MeanReverter)
+
+
+def test_factory_offline_when_forced() -> None:
+    settings = config.defaults(openrouter_api_key="sk-x", offline_models=True)
+    assert isinstance(build_models(settings, None)[0], TrendFollower)
+
+
+async def test_factory_api_models_share_the_client() -> None:
+    settings = config.defaults(openrouter_api_key="sk-x", ai_model_primary="p/one",
+                               ai_model_secondary="s/two", model_timeout_seconds=7.0,
+                               model_max_retries=1, ai_base_url="http://127.0.0.1:1/v1")
+    async with httpx.AsyncClient() as client:
+        a, b = build_models(settings, client)
+        assert isinstance(a, OpenAICompatModel) and isinstance(b, OpenAICompatModel)
+        assert (a.name, b.name) == ("p/one", "s/two")
+        assert a._client is client and b._client is client
+        assert (a.timeout, a.max_retries, a.base_url) == (7.0, 1, "http://127.0.0.1:1/v1")
+        await a.close()
+        assert not client.is_closed
+
+
+async def test_factory_labels_the_same_model_twice() -> None:
+    settings = config.defaults(openrouter_api_key="sk-x", ai_model_primary="m/x",
+                               ai_model_secondary="m/x")
+    a, b = build_models(settings, None)  # no client given: each model owns one
+    assert (a.name, b.name) == ("m/x (A)", "m/x (B)")
+    await a.close()
+    await b.close()
+    assert isinstance(a, OpenAICompatModel) and a._client.is_closed
