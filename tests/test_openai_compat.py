@@ -280,6 +280,17 @@ async def test_response_format_fallback_is_remembered(server: OpenAIServer,
     assert ["response_format" in b for b in server.bodies] == [True, False, False]
 
 
+@pytest.mark.parametrize("message", ["Unsupported value: 'json_object'",
+                                     "This model does not support Response Format"])
+async def test_response_format_fallback_other_wordings(server: OpenAIServer,
+                                                       client: httpx.AsyncClient,
+                                                       message: str) -> None:
+    server.push(Reply(status=400, error_message=message), Reply(content=answer("BUY", 0.7)))
+    model = make(server, client, max_retries=0)
+    assert (await model.decide(CTX)).decision is Action.BUY
+    assert ["response_format" in b for b in server.bodies] == [True, False]
+
+
 async def test_other_400_is_not_a_fallback(server: OpenAIServer,
                                            client: httpx.AsyncClient) -> None:
     server.default = Reply(status=400, error_message="context length exceeded")

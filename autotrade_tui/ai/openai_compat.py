@@ -64,7 +64,14 @@ def is_openrouter(base_url: str) -> bool:
 
 
 class OpenAICompatModel:
-    """One model behind an OpenAI-compatible `/chat/completions` endpoint."""
+    """One model behind an OpenAI-compatible `/chat/completions` endpoint.
+
+    `client` is shared and stays the caller's (None: the model opens and closes its own).
+    `cache` (optional, backtests) maps `cache_key(model, messages)` to the raw answer: a hit
+    costs no HTTP call and no tokens; only answers that parsed are stored, so a garbled one
+    gets a fresh try on the next run. After each `decide`, `last_messages` is the exact prompt
+    and `last_raw` the raw answer (None when there was none), for the caller to persist.
+    """
 
     def __init__(
         self,
@@ -208,8 +215,8 @@ class OpenAICompatModel:
     async def _post(self, messages: Messages) -> dict[str, Any]:
         """One HTTP exchange; the response body as a dict, or a (temporary) ModelError."""
         response = await self._send(self.payload(messages))
-        if response.status_code == 400 and self.use_response_format and (
-                "response_format" in response.text):
+        if response.status_code == 400 and self.use_response_format and _about_json_mode(
+                response.text):
             log.info("model %s: endpoint rejects response_format, retrying without", self.name)
             self.use_response_format = False
             response = await self._send(self.payload(messages))
@@ -284,6 +291,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None
     return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def _about_json_mode(text: str) -> bool:
+    """Does a 400 complain about JSON mode (wording differs between vLLM, llama.cpp ...)?"""
+    low = text.lower()
+    return any(w in low for w in ("response_format", "response format", "json_object"))
 
 
 def _hint(status: int) -> str:
