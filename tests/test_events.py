@@ -1,0 +1,606 @@
+"""Tests of core.events: thresholds at and around every boundary, cooldowns, and CandleWindow."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotrade_tui import config
+from autotrade_tui.core.events import (
+    CandleWindow,
+    EventDetector,
+    EventThresholds,
+    SymbolSnapshot,
+    fmt_price,
+    snapshot,
+)
+from autotrade_tui.core.models import (
+    Candle,
+    Entry,
+    EventType,
+    MarketEvent,
+    Position,
+    Severity,
+    Side,
+)
+
+T0 = 1_700_000_040.0  # a whole minute
+MMR = 0.005
+MED, HIGH, CRIT = Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
+
+
+def bar(ts: float, close: float, volume: float = 100.0, rng: float = 1.0) -> Candle:
+    return Candle(ts, close, close + rng / 2, close - rng / 2, close, volume)
+
+
+def flat_window(n: int, close: float = 100.0, volume: float = 100.0) -> CandleWindow:
+    w = CandleWindow()
+    assert w.extend(bar(T0 + 60 * i, close, volume) for i in range(n)) == n
+    return w
+
+
+def live_ts(w: CandleWindow) -> float:
+    assert w.last is not None
+    return w.last.ts
+
+
+def of_type(events: list[MarketEvent], kind: EventType) -> list[MarketEvent]:
+    return [e for e in events if e.event_type is kind]
+
+
+def detect(snap: SymbolSnapshot, positions: list[Position] | None = None) -> list[MarketEvent]:
+    return EventDetector().detect(snap, positions or [], MMR)
+
+
+# --- flash moves ------------------------------------------------------------------------------
+
+def flash_window(minutes: int, then: float, price: float) -> tuple[CandleWindow, float]:
+    """20 bars at `price`, except the bar whose close is "`minutes` ago" at the returned now."""
+    w = CandleWindow()
+    for i in range(20):
+        w.update(bar(T0 + 60 * i, price))
+    now = live_ts(w) + 30.0
+    # at now = live + 30 s, "N min ago" is the close of the bar opened at live − (N + 1) min
+    w.update(bar(live_ts(w) - 60.0 * (minutes + 1), then))
+    return w, now
+
+
+FLASH_CASES = [  # (price from 100 to, expected type, severity)
+    (98.01, None, None),
+    (98.0, EventType.FLASH_CRASH, MED),
+    (97.0, EventType.FLASH_CRASH, HIGH),
+    (95.0, EventType.FLASH_CRASH, HIGH),
+    (94.99, EventType.FLASH_CRASH, CRIT),
+    (101.99, None, None),
+    (102.0, EventType.FLASH_RALLY, MED),
+    (103.0, EventType.FLASH_RALLY, HIGH),
+    (105.0, EventType.FLASH_RALLY, HIGH),
+    (105.01, EventType.FLASH_RALLY, CRIT),
+]
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 15])
+@pytest.mark.parametrize(("price", "kind", "severity"), FLASH_CASES)
+def test_flash_thresholds_per_window(
+    minutes: int, price: float, kind: EventType | None, severity: Severity | None
+) -> None:
+    w, now = flash_window(minutes, 100.0, price)
+    snap = snapshot(w, "BTC/USDT", now, price)
+    assert snap.price_ago[minutes] == 100.0
+    assert all(p == price for m, p in snap.price_ago.items() if m != minutes)
+    events = detect(snap)
+    if kind is None:
+        assert events == []
+        return
+    assert [(e.event_type, e.severity) for e in events] == [(kind, severity)]
+    e = events[0]
+    assert e.metrics["window_min"] == minutes
+    assert e.metrics["change_pct"] == pytest.approx((price - 100.0), abs=1e-9)
+    verb = "fell" if kind is EventType.FLASH_CRASH else "rose"
+    assert e.description == (f"BTC/USDT {verb} {abs(price - 100):.2f} % in {minutes} min "
+                             f"(100.00 → {price:.2f})")
+    assert e.suggested_action
+
+
+def test_flash_description_matches_the_house_format() -> None:
+    snap = SymbolSnapshot("BTC/USDT", T0, 64_950.0, {5: 67_100.0})
+    (e,) = detect(snap)
+    assert e.description == "BTC/USDT fell 3.20 % in 5 min (67,100 → 64,950)"
+    assert e.severity is HIGH
+
+
+def test_flash_reports_the_largest_move_of_the_windows() -> None:
+    snap = SymbolSnapshot("ETH/USDT", T0, 96.0, {1: 98.5, 5: 99.0, 15: 100.0})
+    (e,) = detect(snap)
+    assert (e.event_type, e.severity, e.metrics["window_min"]) == (EventType.FLASH_CRASH, HIGH, 15)
+    assert e.metrics["change_pct"] == pytest.approx(-4.0)
+
+
+def test_flash_tie_goes_to_the_shortest_window() -> None:
+    (e,) = detect(SymbolSnapshot("X/USDT", T0, 97.0, {15: 100.0, 1: 100.0, 5: 100.0}))
+    assert e.metrics["window_min"] == 1
+
+
+def test_crash_and_rally_in_one_tick_are_two_events() -> None:
+    events = detect(SymbolSnapshot("X/USDT", T0, 100.0, {1: 97.0, 15: 110.0}))
+    assert {(e.event_type, e.severity) for e in events} == {
+        (EventType.FLASH_RALLY, HIGH), (EventType.FLASH_CRASH, CRIT)}
+
+
+def test_flash_action_depends_on_the_position_held() -> None:
+    snap = SymbolSnapshot("BTC/USDT", T0, 97.0, {5: 100.0})
+    long_pos = position(Side.LONG, leverage=2.0)
+    short_pos = position(Side.SHORT, leverage=2.0)
+    actions = {detect(snap, p)[0].suggested_action for p in ([], [long_pos], [short_pos])}
+    assert len(actions) == 3
+    assert "LONG" in detect(snap, [long_pos])[0].suggested_action
+
+
+def test_flash_with_default_window_picks_price_ago_from_closed_bars() -> None:
+    w = CandleWindow()
+    w.extend(bar(T0 + 60 * i, 100.0 + i) for i in range(30))  # bar i closes at 100 + i
+    live = live_ts(w)  # bar 29
+    assert w.price_ago(1, live + 30) == 127.0  # closed at live − 60 s, 90 s before now
+    assert w.price_ago(1, live + 60) == 128.0  # closed exactly 1 min before now
+    assert w.price_ago(1, live + 59.9) == 127.0
+    assert w.price_ago(5, live + 30) == 123.0
+    assert w.price_ago(15, live + 30) == 113.0
+    assert w.price_ago(30, live + 30) is None  # before the first bar
+    assert w.price_ago(1, live + 600) is None  # the window stopped 10 min ago: a hole
+
+
+def test_price_ago_tolerates_one_missing_bar_but_not_two() -> None:
+    w = CandleWindow()
+    w.extend([bar(T0, 100.0), bar(T0 + 60, 101.0), bar(T0 + 120, 102.0)])
+    assert w.price_ago(1, T0 + 120 + 30) == 100.0
+    w2 = CandleWindow()
+    w2.extend([bar(T0, 100.0), bar(T0 + 180, 101.0)])  # bars T0+60 and T0+120 missing
+    assert w2.price_ago(1, T0 + 180 + 30) == 100.0  # closed 90 s before "1 min ago"
+    assert w2.price_ago(1, T0 + 239) == 100.0  # closed 119 s before "1 min ago"
+    assert w2.price_ago(1, T0 + 240) is None  # closed 120 s (two bars) before: too old
+    w3 = CandleWindow()
+    w3.extend([bar(T0, 100.0), bar(T0 + 240, 101.0)])  # three bars missing
+    assert w3.price_ago(1, T0 + 240 + 30) is None
+
+
+# --- volume -----------------------------------------------------------------------------------
+
+def volume_window(ref_volume: float, baseline_bars: int = 1440) -> CandleWindow:
+    """baseline bars of volume 100, then the reference bar, then the live bar."""
+    w = flat_window(baseline_bars)
+    w.update(bar(T0 + 60 * baseline_bars, 100.0, ref_volume))
+    w.update(bar(T0 + 60 * (baseline_bars + 1), 100.0, 3.0))  # live: in no statistic
+    return w
+
+
+@pytest.mark.parametrize(("ref", "kind", "severity"), [
+    (199.0, None, None),
+    (200.0, EventType.VOLUME_SPIKE, MED),
+    (299.0, EventType.VOLUME_SPIKE, MED),
+    (300.0, EventType.VOLUME_SPIKE, HIGH),
+    (500.0, EventType.VOLUME_SPIKE, HIGH),
+    (501.0, EventType.VOLUME_SPIKE, CRIT),
+    (21.0, None, None),
+    (20.0, EventType.VOLUME_DRY, MED),
+    (6.0, EventType.VOLUME_DRY, MED),
+    (5.0, EventType.VOLUME_DRY, HIGH),
+    (0.0, EventType.VOLUME_DRY, HIGH),
+    (100.0, None, None),
+])
+def test_volume_thresholds(ref: float, kind: EventType | None, severity: Severity | None) -> None:
+    w = volume_window(ref)
+    now = live_ts(w) + 10
+    snap = snapshot(w, "SOL/USDT", now, 100.0)
+    assert snap.volume_ratio == pytest.approx(ref / 100.0)
+    assert (snap.bar_volume, snap.average_volume) == (ref, 100.0)
+    events = detect(snap)
+    assert [(e.event_type, e.severity) for e in events] == ([] if kind is None
+                                                           else [(kind, severity)])
+    if events:
+        assert events[0].metrics["ratio"] == pytest.approx(ref / 100.0)
+        assert "24 h average" in events[0].description
+
+
+def test_volume_ratio_float_edges_via_snapshot() -> None:
+    base = SymbolSnapshot("A/USDT", T0, 1.0)
+    assert detect(replace(base, volume_ratio=1.99)) == []
+    assert detect(replace(base, volume_ratio=1.9999999999999998))[0].severity is MED
+    assert detect(replace(base, volume_ratio=0.21)) == []
+    assert detect(replace(base, volume_ratio=0.20000000000000004))[0].event_type is \
+        EventType.VOLUME_DRY
+
+
+def test_volume_baseline_is_the_24h_before_the_reference_bar() -> None:
+    w = CandleWindow()
+    w.extend(bar(T0 + 60 * i, 100.0, 10_000.0) for i in range(500))  # older than 24 h: ignored
+    start = T0 + 60 * 500
+    w.extend(bar(start + 60 * i, 100.0, 100.0) for i in range(1440))
+    w.update(bar(start + 60 * 1440, 100.0, 250.0))
+    w.update(bar(start + 60 * 1441, 100.0, 0.0))
+    assert w.average_volume() == 100.0
+    assert w.volume_ratio() == 2.5
+    assert len(w) <= 1440 + 2 + 64 + 34  # 24 h + a bit
+
+
+def test_volume_ratio_needs_min_baseline_and_nonzero_average() -> None:
+    assert volume_window(200.0, baseline_bars=59).volume_ratio() is None
+    assert volume_window(200.0, baseline_bars=60).volume_ratio() == 2.0
+    zero = flat_window(100, volume=0.0)
+    zero.update(bar(T0 + 60 * 100, 100.0, 5.0))
+    assert zero.volume_ratio() is None
+    assert CandleWindow().volume_ratio() is None
+
+
+def test_live_bar_replacement_counts_only_once_sealed() -> None:
+    w = flat_window(100)
+    ts = T0 + 60 * 100
+    for v in (10.0, 50.0, 300.0):  # the live bar grows
+        assert w.update(bar(ts, 101.0, v))
+        assert len(w) == 101
+        assert w.last == bar(ts, 101.0, v)
+        assert w.volume_ratio() == 1.0  # still the previous (sealed) bar's
+    w.update(bar(ts + 60, 101.0, 1.0))
+    assert w.volume_ratio() == 3.0  # the live bar's final version, not its first
+
+
+def test_revising_a_sealed_bar_updates_the_statistics() -> None:
+    w = flat_window(100)
+    w.update(bar(T0 + 60 * 100, 100.0))
+    assert w.update(bar(T0 + 60 * 99, 100.0, 400.0))  # the reference bar, revised
+    assert w.volume_ratio() == 4.0
+    assert w.update(bar(T0 + 60 * 50, 100.0, 100.0 + 98.0))  # a baseline bar
+    assert w.average_volume() == pytest.approx((98 * 100 + 198) / 99)
+
+
+@pytest.mark.parametrize("candle", [
+    bar(T0 + 30, 100.0),  # inside a hole (no bar at that ts)
+    bar(T0 - 60, 100.0),  # older than the window
+    Candle(T0 + 180, 1.0, math.nan, 1.0, 1.0, 1.0),
+    Candle(T0 + 180, 1.0, 1.0, 1.0, math.inf, 1.0),
+    Candle(T0 + 180, 1.0, 1.0, 1.0, 1.0, -1.0),
+])
+def test_bad_or_unplaceable_candles_are_ignored(candle: Candle) -> None:
+    w = CandleWindow()
+    w.extend([bar(T0, 100.0), bar(T0 + 60, 100.0), bar(T0 + 120, 100.0)])
+    before = w.candles()
+    assert w.update(candle) is False
+    assert w.candles() == before
+
+
+# --- volatility -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("short", "severity"), [
+    (1.49, None), (1.5, MED), (1.99, MED), (2.0, HIGH), (3.0, HIGH), (3.01, CRIT)])
+def test_volatility_thresholds(short: float, severity: Severity | None) -> None:
+    snap = SymbolSnapshot("BTC/USDT", T0, 100.0, atr_short=short * 20.0, atr_long=20.0)
+    events = detect(snap)
+    if severity is None:
+        assert events == []
+    else:
+        assert [(e.event_type, e.severity) for e in events] == [
+            (EventType.VOLATILITY_SPIKE, severity)]
+        assert events[0].metrics["ratio"] == pytest.approx(short)
+
+
+def test_wilder_atr_and_long_atr_on_a_known_series() -> None:
+    w = flat_window(100)  # every true range is 1
+    assert (w.atr_short(), w.atr_long()) == (1.0, 1.0)
+    w.update(bar(T0 + 60 * 100, 100.0, rng=15.0))
+    w.update(bar(T0 + 60 * 101, 100.0))  # seals the wide bar
+    assert w.atr_short() == pytest.approx(1.0 + 14.0 / 14.0)  # Wilder: 1 + (15 − 1) / 14
+    assert w.atr_long() == pytest.approx((100 + 15) / 101)  # 24 h not full: 101 sealed bars
+    assert w.atr_ratio() == pytest.approx(2.0 / (115 / 101))
+
+
+def test_volatility_spike_end_to_end_from_candles() -> None:
+    w = flat_window(1500)
+    for i in range(1500, 1515):
+        w.update(bar(T0 + 60 * i, 100.0, rng=3.0))
+    w.update(bar(T0 + 60 * 1515, 100.0))
+    snap = snapshot(w, "BTC/USDT", live_ts(w) + 5, 100.0)
+    (e,) = detect(snap)
+    assert e.event_type is EventType.VOLATILITY_SPIKE
+    assert snap.atr_ratio is not None and snap.atr_ratio >= 1.5
+    assert e.metrics["ratio"] == pytest.approx(snap.atr_ratio, abs=1e-4)
+
+
+def test_atrs_need_history() -> None:
+    w = flat_window(14)  # 13 sealed bars
+    assert w.atr_short() is None and w.atr_long() is None
+    w.update(bar(T0 + 60 * 14, 100.0))
+    assert w.atr_short() == 1.0 and w.atr_long() is None  # long needs 60 bars
+
+
+# --- liquidation ------------------------------------------------------------------------------
+
+def position(side: Side, leverage: float = 10.0, symbol: str = "BTC/USDT") -> Position:
+    margin = 100.0 / leverage
+    return Position(symbol, side, [Entry(100.0, 1.0, margin, leverage, 0.0, T0)], T0)
+
+
+def price_at_distance(pos: Position, distance_pct: float) -> float:
+    liq = pos.liquidation_price(MMR)
+    if pos.side is Side.LONG:
+        return liq / (1 - distance_pct / 100)
+    return liq / (1 + distance_pct / 100)
+
+
+@pytest.mark.parametrize("side", [Side.LONG, Side.SHORT])
+@pytest.mark.parametrize(("distance", "severity"), [
+    (10.01, None), (10.0, MED), (5.01, MED), (5.0, HIGH), (4.99, HIGH), (2.0, HIGH),
+    (1.99, CRIT), (0.0, CRIT)])
+def test_liquidation_thresholds(side: Side, distance: float, severity: Severity | None) -> None:
+    pos = position(side)
+    price = price_at_distance(pos, distance)
+    events = detect(SymbolSnapshot("BTC/USDT", T0, price), [pos])
+    if severity is None:
+        assert events == []
+        return
+    assert [(e.event_type, e.severity) for e in events] == [
+        (EventType.LIQUIDATION_RISK, severity)]
+    m = events[0].metrics
+    assert m["distance_pct"] == pytest.approx(distance)
+    assert m["liquidation_price"] == pytest.approx(pos.liquidation_price(MMR))
+    assert m["side"] == str(side)
+    assert str(side) in events[0].suggested_action
+
+
+@pytest.mark.parametrize("side", [Side.LONG, Side.SHORT])
+def test_liquidation_past_the_price_is_critical(side: Side) -> None:
+    pos = position(side)
+    liq = pos.liquidation_price(MMR)
+    price = liq * (0.99 if side is Side.LONG else 1.01)
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, price), [pos])
+    assert (e.severity, e.metrics["distance_pct"]) == (CRIT, 0.0)
+    assert "past" in e.description
+
+
+def test_liquidation_ignores_other_symbols_and_unliquidatable_positions() -> None:
+    far_long = position(Side.LONG, leverage=1.0)  # liquidation price 0
+    other = position(Side.LONG, symbol="ETH/USDT")
+    price = price_at_distance(other, 1.0)
+    assert detect(SymbolSnapshot("BTC/USDT", T0, price), [other, far_long]) == []
+    empty = Position("BTC/USDT", Side.LONG)  # no entries: quantity 0
+    assert detect(SymbolSnapshot("BTC/USDT", T0, 50.0), [empty]) == []
+
+
+def test_liquidation_description() -> None:
+    pos = Position("BTC/USDT", Side.LONG, [Entry(67_000.0, 1.0, 3_350.0, 20.0, 0.0, T0)])
+    liq = pos.liquidation_price(MMR)
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, liq / 0.969), [pos])
+    assert e.description == (f"BTC/USDT LONG is 3.10 % from liquidation "
+                             f"(price {fmt_price(liq / 0.969)}, liquidation {fmt_price(liq)})")
+
+
+# --- cooldowns --------------------------------------------------------------------------------
+
+def snap_for(kind: EventType, symbol: str = "BTC/USDT", ts: float = T0) -> SymbolSnapshot:
+    return {
+        EventType.FLASH_CRASH: SymbolSnapshot(symbol, ts, 97.0, {5: 100.0}),
+        EventType.FLASH_RALLY: SymbolSnapshot(symbol, ts, 103.0, {5: 100.0}),
+        EventType.VOLUME_SPIKE: SymbolSnapshot(symbol, ts, 100.0, volume_ratio=2.5),
+        EventType.VOLUME_DRY: SymbolSnapshot(symbol, ts, 100.0, volume_ratio=0.1),
+        EventType.VOLATILITY_SPIKE: SymbolSnapshot(symbol, ts, 100.0, atr_short=2.0,
+                                                   atr_long=1.0),
+        EventType.LIQUIDATION_RISK: SymbolSnapshot(symbol, ts, 95.0),
+    }[kind]
+
+
+COOLDOWNS = {EventType.FLASH_CRASH: 300, EventType.FLASH_RALLY: 300,
+             EventType.VOLUME_SPIKE: 300, EventType.VOLUME_DRY: 600,
+             EventType.VOLATILITY_SPIKE: 300, EventType.LIQUIDATION_RISK: 120}
+
+
+def kinds_at(
+    d: EventDetector, kind: EventType, ts: float, symbol: str = "BTC/USDT"
+) -> list[EventType]:
+    pos = position(Side.LONG, symbol=symbol)  # liq ≈ 90.95: 95 is 4.3 % away
+    return [e.event_type for e in d.detect(snap_for(kind, symbol, ts), [pos], MMR)]
+
+
+@pytest.mark.parametrize("kind", list(EventType))
+def test_cooldown_suppresses_until_it_has_passed(kind: EventType) -> None:
+    d = EventDetector()
+    cooldown = COOLDOWNS[kind]
+    assert EventThresholds().cooldown_seconds(kind) == cooldown
+    assert kind in kinds_at(d, kind, T0)
+    assert kind not in kinds_at(d, kind, T0 + 1)
+    assert kind not in kinds_at(d, kind, T0 + cooldown - 1)  # suppressed: clock not restarted
+    assert kind in kinds_at(d, kind, T0 + cooldown)
+    assert kind not in kinds_at(d, kind, T0 + cooldown + 1)
+
+
+@pytest.mark.parametrize("kind", list(EventType))
+def test_cooldown_is_per_symbol(kind: EventType) -> None:
+    d = EventDetector()
+    assert kind in kinds_at(d, kind, T0, "BTC/USDT")
+    assert kind in kinds_at(d, kind, T0 + 1, "ETH/USDT")
+    assert kind not in kinds_at(d, kind, T0 + 2, "BTC/USDT")
+
+
+def test_cooldown_is_per_type() -> None:
+    d = EventDetector()
+    assert kinds_at(d, EventType.FLASH_CRASH, T0) == [EventType.FLASH_CRASH,
+                                                     EventType.LIQUIDATION_RISK]
+    assert kinds_at(d, EventType.FLASH_RALLY, T0 + 1) == [EventType.FLASH_RALLY]
+    assert EventType.VOLUME_SPIKE in kinds_at(d, EventType.VOLUME_SPIKE, T0 + 2)
+    assert EventType.VOLUME_DRY in kinds_at(d, EventType.VOLUME_DRY, T0 + 3)
+    assert EventType.VOLATILITY_SPIKE in kinds_at(d, EventType.VOLATILITY_SPIKE, T0 + 4)
+    assert kinds_at(d, EventType.FLASH_CRASH, T0 + 5) == []
+
+
+def test_cooldowns_come_from_the_thresholds_and_remember_restores_them() -> None:
+    d = EventDetector(EventThresholds(flash_cooldown_seconds=10.0))
+    assert kinds_at(d, EventType.FLASH_RALLY, T0) == [EventType.FLASH_RALLY]
+    assert kinds_at(d, EventType.FLASH_RALLY, T0 + 10) == [EventType.FLASH_RALLY]
+    fresh = EventDetector()
+    fresh.remember(MarketEvent(T0, "BTC/USDT", EventType.FLASH_RALLY, MED, "", ""))
+    assert fresh.cooling_down("BTC/USDT", EventType.FLASH_RALLY, T0 + 299)
+    assert kinds_at(fresh, EventType.FLASH_RALLY, T0 + 299) == []
+    assert kinds_at(fresh, EventType.FLASH_RALLY, T0 - 3600) == [EventType.FLASH_RALLY]
+    fresh.reset()
+    assert not fresh.cooling_down("BTC/USDT", EventType.FLASH_RALLY, T0 - 3599)
+
+
+# --- thresholds from settings, missing data ---------------------------------------------------
+
+def test_thresholds_from_settings() -> None:
+    assert EventThresholds.from_settings(config.defaults()) == EventThresholds()
+    t = EventThresholds.from_settings(config.defaults(
+        flash_move_percent=1.0, volume_spike_ratio=4.0, volume_dry_ratio=0.4,
+        volatility_spike_ratio=3.0, liquidation_cooldown_seconds=7.0))
+    assert (t.flash_move_percent, t.liquidation_cooldown_seconds) == (1.0, 7.0)
+    assert (t.volume_spike_high_ratio, t.volume_spike_critical_ratio) == (6.0, 10.0)
+    assert t.volume_dry_high_ratio == pytest.approx(0.1)
+    assert (t.volatility_high_ratio, t.volatility_critical_ratio) == (4.0, 6.0)
+    d = EventDetector(t)
+    assert d.detect(SymbolSnapshot("A/B", T0, 101.0, {1: 100.0}), [], MMR)[0].severity is MED
+    assert d.detect(SymbolSnapshot("A/B", T0, 1.0, volume_ratio=3.9), [], MMR) == []
+
+
+@pytest.mark.parametrize("snap", [
+    SymbolSnapshot("A/B", T0, 100.0),
+    SymbolSnapshot("A/B", T0, 0.0, {1: 50.0}, 9.0, 9.0, 1.0),
+    SymbolSnapshot("A/B", T0, math.nan, {1: 50.0}),
+    SymbolSnapshot("A/B", T0, 100.0, {1: 0.0, 5: math.nan, 15: -3.0}),
+    SymbolSnapshot("A/B", T0, 100.0, volume_ratio=math.nan, atr_short=1.0, atr_long=0.0),
+    SymbolSnapshot("A/B", T0, 100.0, atr_short=None, atr_long=1.0),
+])
+def test_missing_or_bad_data_gives_no_event(snap: SymbolSnapshot) -> None:
+    assert detect(snap, [position(Side.LONG, symbol="A/B", leverage=1.0)]) == []
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 16])
+def test_short_history_snapshots_are_quiet(n: int) -> None:
+    w = flat_window(n)
+    now = (live_ts(w) if n else T0) + 5
+    snap = snapshot(w, "A/B", now, 100.0)
+    assert snap.volume_ratio is None and snap.atr_ratio is None
+    assert detect(snap) == []
+
+
+def test_stale_window_gives_no_statistics() -> None:
+    w = volume_window(500.0)
+    assert snapshot(w, "A/B", live_ts(w) + 10, 100.0).volume_ratio == 5.0
+    stale = snapshot(w, "A/B", live_ts(w) + 180, 100.0)
+    assert (stale.volume_ratio, stale.atr_short, stale.atr_long) == (None, None, None)
+    assert detect(stale) == []
+
+
+def test_fmt_price() -> None:
+    assert [fmt_price(p) for p in (67_100.0, 148.254, 0.00012341, 0.5, 0.0)] == [
+        "67,100", "148.25", "0.0001234", "0.5000", "0"]
+
+
+# --- CandleWindow against a from-scratch recomputation ----------------------------------------
+
+def reference(bars: list[Candle], w: CandleWindow, now: float) -> dict[str, object]:
+    """Everything CandleWindow reports, recomputed naively from all bars ever seen."""
+    sealed = bars[:-1]
+    cap = int(w.baseline_seconds // w.bar_seconds)
+    trs: list[float] = []
+    atrs: list[float] = []
+    for i, b in enumerate(sealed):
+        tr = b.high - b.low if i == 0 else max(b.high - b.low, abs(b.high - sealed[i - 1].close),
+                                               abs(b.low - sealed[i - 1].close))
+        trs.append(tr)
+        atrs.append(tr if i == 0 else atrs[-1] + (tr - atrs[-1]) / min(i + 1, w.atr_period))
+    out: dict[str, object] = {"vr": None, "short": None, "long": None}
+    if sealed:
+        ref = sealed[-1]
+        cutoff = ref.ts - w.baseline_seconds
+        base = [b.volume for b in sealed[:-1] if b.ts >= cutoff][-cap:]
+        if len(base) >= w.min_baseline_bars and math.fsum(base) > 0:
+            out["vr"] = ref.volume / (math.fsum(base) / len(base))
+        win = [tr for b, tr in zip(sealed, trs, strict=True) if b.ts > cutoff][-cap:]
+        if len(win) >= w.min_baseline_bars:
+            out["long"] = math.fsum(win) / len(win)
+        if len(sealed) >= w.atr_period:
+            out["short"] = atrs[-1]
+    for minutes in (1, 5, 15):
+        target = now - 60 * minutes
+        done = [b for b in bars if b.ts + w.bar_seconds <= target]
+        ok = done and target - (done[-1].ts + w.bar_seconds) < 2 * w.bar_seconds
+        out[f"ago{minutes}"] = done[-1].close if ok else None
+    return out
+
+
+def observed(w: CandleWindow, now: float) -> dict[str, object]:
+    out: dict[str, object] = {"vr": w.volume_ratio(), "short": w.atr_short(),
+                              "long": w.atr_long()}
+    for minutes in (1, 5, 15):
+        out[f"ago{minutes}"] = w.price_ago(minutes, now)
+    return out
+
+
+def assert_same(got: dict[str, object], want: dict[str, object]) -> None:
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if value is None:
+            assert got[key] is None, key
+        else:
+            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
+dyadic = st.integers(0, 64 * 500).map(lambda k: k / 64)  # exact sums: no float drift
+OPS = st.lists(st.tuples(
+    st.sampled_from(["new", "new", "new", "live", "revise", "hole"]),
+    st.integers(1, 3),  # gap in bars for "new", how far back for "revise"
+    dyadic, dyadic, dyadic, dyadic,
+    st.integers(0, 10_000),
+), min_size=1, max_size=220)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=OPS, resync=st.sampled_from([1_000_000, 7]), offset=st.integers(0, 200))
+def test_window_matches_a_from_scratch_recomputation(
+    ops: list[tuple[str, int, float, float, float, float, int]], resync: int, offset: int
+) -> None:
+    w = CandleWindow(baseline_seconds=600, atr_period=3, min_baseline_bars=3,
+                     resync_every=resync)
+    seen: dict[float, Candle] = {}
+    for step, (kind, k, o, c, up, down, v) in enumerate(ops):
+        stamps = sorted(seen)
+        if not stamps or kind == "new":
+            ts = (stamps[-1] + 60 * k) if stamps else T0
+        elif kind == "live":
+            ts = stamps[-1]
+        elif kind == "revise":
+            ts = stamps[-min(k + 1, len(stamps))]
+        else:
+            ts = stamps[-1] - 30  # inside a hole: refused
+        candle = Candle(ts, o + 1, max(o, c) + 1 + up, min(o, c) + 1 - down / 8, c + 1, v)
+        accepted = kind != "hole" or not stamps
+        assert w.update(candle) is accepted
+        if accepted:
+            seen[ts] = candle
+        bars = [seen[t] for t in sorted(seen)]
+        assert w.candles() == bars[-len(w):]
+        if step % 5 == 0 or step == len(ops) - 1:
+            now = bars[-1].ts + offset
+            assert_same(observed(w, now), reference(bars, w, now))
+
+
+def test_window_matches_recomputation_on_a_long_random_walk() -> None:
+    """Default (24 h) window over 3 days of bars: compaction, resync and eviction all happen."""
+    rnd = random.Random(7)
+    w = CandleWindow()
+    bars: list[Candle] = []
+    price, ts = 30_000.0, T0
+    for i in range(3 * 1440 + 100):
+        ts += 60 * (2 if rnd.random() < 0.01 else 1)  # an occasional missing bar
+        for _ in range(rnd.randint(1, 3)):  # the live bar grows a few times
+            o, price = price, price * math.exp(rnd.gauss(0, 0.002))
+            c = Candle(ts, o, max(o, price) * 1.0005, min(o, price) * 0.9995, price,
+                       rnd.lognormvariate(3, 1))
+            assert w.update(c)
+        bars.append(c)
+        if i % 997 == 0 or i > 3 * 1440 + 90:
+            now = ts + 30
+            assert_same(observed(w, now), reference(bars, w, now))
+    assert len(w) <= 1440 + 2 + 64 + 34
