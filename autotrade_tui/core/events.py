@@ -160,6 +160,7 @@ class CandleWindow:
         self._resync_every = resync_every
         self._bars: list[Candle] = []
         self._ts: list[float] = []  # parallel to _bars, for bisect
+        self._vol: list[float] = []  # parallel to _bars: resync sums a list slice at C speed
         self._tr: list[float] = []  # true range of each sealed bar (len = len(_bars) - 1)
         self._atr: list[float] = []  # Wilder ATR after each sealed bar
         self._dropped = 0  # bars compacted away, so global bar numbers stay known
@@ -178,12 +179,14 @@ class CandleWindow:
         if not ts or candle.ts > ts[-1]:
             self._bars.append(candle)
             ts.append(candle.ts)
+            self._vol.append(candle.volume)
             if len(ts) > 1:
                 self._seal(len(ts) - 2)
                 self._compact()
             return True
         if candle.ts == ts[-1]:
             self._bars[-1] = candle  # the live bar is in no statistic: nothing else to do
+            self._vol[-1] = candle.volume
             return True
         i = bisect_right(ts, candle.ts) - 1
         if i < 0 or ts[i] != candle.ts or (i == 0 and self._dropped):
@@ -221,7 +224,7 @@ class CandleWindow:
 
     def reference_volume(self) -> float | None:
         """Volume of the latest sealed bar (the numerator of `volume_ratio`)."""
-        return self._bars[-2].volume if len(self._bars) > 1 else None
+        return self._vol[-2] if len(self._vol) > 1 else None
 
     def average_volume(self) -> float | None:
         """Mean volume of the 24 h of sealed bars before the reference bar."""
@@ -266,16 +269,16 @@ class CandleWindow:
 
     def _seal(self, s: int) -> None:
         """Bar s stopped being live: fold it into the statistics."""
-        bars, ts = self._bars, self._ts
+        bars, ts, vol = self._bars, self._ts, self._vol
         tr = _true_range(bars[s], bars[s - 1].close if s > 0 else None)
         atr = self._wilder(s, tr)
         self._tr.append(tr)
         self._atr.append(atr)
         cutoff = ts[s] - self.baseline_seconds
         if s > 0:
-            self._sum_v += bars[s - 1].volume  # the previous reference bar joins the baseline
+            self._sum_v += vol[s - 1]  # the previous reference bar joins the baseline
         while self._fv < s and (ts[self._fv] < cutoff or s - self._fv > self._cap):
-            self._sum_v -= bars[self._fv].volume
+            self._sum_v -= vol[self._fv]
             self._fv += 1
         self._sum_tr += tr
         while self._ft <= s and (ts[self._ft] <= cutoff or s + 1 - self._ft > self._cap):
@@ -286,19 +289,23 @@ class CandleWindow:
             self._resync()
 
     def _resync(self) -> None:
-        """Exact re-summation: bounds the float drift of the running sums (amortised O(1))."""
+        """Re-sum from scratch: bounds the float drift of the running sums (amortised O(1)).
+
+        Plain `sum` (C speed, ~10× faster than `math.fsum`) is enough: the terms are never
+        negative, so nothing cancels and the error stays within len·ε of the true sum.
+        """
         s = len(self._tr) - 1
-        self._sum_v = math.fsum(b.volume for b in self._bars[self._fv:s])
-        self._sum_tr = math.fsum(self._tr[self._ft:])
+        self._sum_v = sum(self._vol[self._fv:s])
+        self._sum_tr = sum(self._tr[self._ft:])
         self._since_resync = 0
 
     def _revise(self, i: int, candle: Candle) -> None:
         """A sealed bar changed after the fact: patch the sums, redo TR/ATR from it on."""
-        old = self._bars[i]
         self._bars[i] = candle
         last_sealed = len(self._tr) - 1
         if self._fv <= i < last_sealed:
-            self._sum_v += candle.volume - old.volume
+            self._sum_v += candle.volume - self._vol[i]
+        self._vol[i] = candle.volume
         for j in range(i, last_sealed + 1):
             if j <= i + 1:  # only its own TR and the next bar's (via prev close) change
                 tr = _true_range(self._bars[j], self._bars[j - 1].close if j > 0 else None)
@@ -312,7 +319,7 @@ class CandleWindow:
         lo = min(self._fv, self._ft, len(self._bars) - self._KEEP)
         if lo < self._COMPACT_SLACK:
             return
-        del self._bars[:lo], self._ts[:lo], self._tr[:lo], self._atr[:lo]
+        del self._bars[:lo], self._ts[:lo], self._vol[:lo], self._tr[:lo], self._atr[:lo]
         self._fv -= lo
         self._ft -= lo
         self._dropped += lo
