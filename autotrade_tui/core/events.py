@@ -20,6 +20,8 @@ Definitions (the SPEC names the measures; these are the exact ones used):
 * Price N minutes ago = close of the latest bar that had *closed* at or before now − N min, so a
   "1 min" move always spans at least one minute (between N and N + 1 minutes). None when that
   bar is 2+ bars older than now − N min (a hole in the data) or there is no such bar.
+* `snapshot` leaves volume and ATR out (None) when the live bar is 3+ bars old: a stalled
+  candle feed says nothing about now, and would otherwise repeat the same event every cooldown.
 
 Severities (SPEC §9 for flash moves and liquidation; the others are chosen here, scaled from the
 configured threshold T so a changed threshold keeps its bands):
