@@ -1,0 +1,415 @@
+"""Replay feed (SPEC §5.3): OHLCV from a file or DataFrame, validated, played on the clock.
+
+Files: CSV, JSON (a list of objects, or {symbol: [objects]}) or Parquet (needs pyarrow), with
+columns timestamp, open, high, low, close, volume (names case-insensitive; `time`, `ts`, `date`
+and `datetime` are accepted for timestamp). Timestamps are bar open times as epoch seconds,
+epoch milliseconds (also µs/ns, told apart by size) or ISO-8601 text (naive = UTC).
+
+Symbols: an optional `symbol` column (or the keys of a JSON object) holds several series;
+without one, the single series is served under every symbol the feed is given (default
+"BTC/USDT") — handy for backtesting one file against the configured symbol.
+
+Validation raises `DataFileError` naming the file and the 1-based data row (the header is not
+a data row: data row N of a CSV is its line N + 1): missing columns, empty/NaN or non-numeric
+values, unreadable timestamps, non-positive prices, negative volume, high below low/open/close,
+low above open/close, timestamps out of order or duplicated (per symbol). Gaps (missing bars)
+are not errors: they are listed in `gaps` as `Gap` objects.
+
+Playback: a bar is visible once its open time is ≤ clock.now() (its whole OHLCV then counts as
+known: the backtest acts on a bar's close at that bar's time). A ticker is the last visible
+bar's close, timestamped min(now, bar time + bar length), so data stays fresh while its bar
+lasts and goes stale after the file ends. Coarser timeframes are aggregated from the file's
+bars; the current coarse bar only from bars already visible (no look-ahead).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autotrade_tui.core.clock import Clock
+from autotrade_tui.core.models import Candle, Ticker
+from autotrade_tui.errors import DataFileError, MarketDataError
+from autotrade_tui.market.base import TIMEFRAME_SECONDS
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+ALIASES = {"time": "timestamp", "ts": "timestamp", "date": "timestamp", "datetime": "timestamp"}
+DEFAULT_SYMBOLS = ("BTC/USDT",)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Bars missing between two consecutive rows of one symbol (a warning, not an error)."""
+
+    symbol: str
+    row: int  # 1-based data row of the bar after the gap
+    after_ts: float
+    before_ts: float
+    missing_bars: int
+
+    def __str__(self) -> str:
+        return (f"{self.symbol}: {self.missing_bars} bar(s) missing between {_iso(self.after_ts)}"
+                f" and {_iso(self.before_ts)} (before row {self.row})")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _read(path: Path) -> pd.DataFrame:
+    """File → raw DataFrame with a `_row` (1-based data row) and maybe a `symbol` column."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            df = pd.read_csv(path, skipinitialspace=True)
+            df["_row"] = np.arange(1, len(df) + 1)
+            return df
+        if suffix == ".json":
+            return _from_json(json.loads(path.read_text(encoding="utf-8")), path)
+        if suffix in (".parquet", ".pq"):
+            try:
+                import pyarrow  # noqa: F401  (pandas needs it; tell the user plainly if missing)
+            except ImportError:
+                raise DataFileError(f"{path}: reading Parquet needs the pyarrow package "
+                                    "(pip install pyarrow), or convert the file to CSV") from None
+            df = pd.read_parquet(path)
+            df["_row"] = np.arange(1, len(df) + 1)
+            return df
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: is a directory, not a data file") from None
+    except PermissionError:
+        raise DataFileError(f"{path}: cannot be read (permission denied)") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path}: is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                            f"column {exc.colno})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFileError(f"{path}: is not a readable CSV file ({_first_line(exc)})") from None
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"{path}: cannot be read ({_first_line(exc)})") from None
+    raise DataFileError(f"{path}: unsupported file type '{suffix or '(none)'}' "
+                        "(use .csv, .json or .parquet)")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _from_json(data: Any, path: Path) -> pd.DataFrame:
+    def rows(items: Any, where: str) -> pd.DataFrame:
+        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+            raise DataFileError(f"{path}: {where}must be a list of objects with timestamp, "
+                                "open, high, low, close, volume")
+        df = pd.DataFrame(items)
+        df["_row"] = np.arange(1, len(df) + 1)
+        return df
+
+    if isinstance(data, dict):
+        parts = []
+        for symbol, items in data.items():
+            part = rows(items, f"'{symbol}' ")
+            part["symbol"] = symbol
+            parts.append(part)
+        if not parts:
+            raise DataFileError(f"{path}: has no data")
+        return pd.concat(parts, ignore_index=True)
+    return rows(data, "the top level ")
+
+
+# --- validation ------------------------------------------------------------------------------
+
+class _Checker:
+    """Validates a raw table; every problem names the file and the 1-based data row."""
+
+    def __init__(self, name: str, df: pd.DataFrame) -> None:
+        self.name = name
+        self.df = df
+        # Rows of {symbol: [...]} JSON are numbered within their symbol's list.
+        self.by_symbol_rows = "symbol" in df.columns and bool(
+            df["_row"].duplicated().any())
+
+    def where(self, i: int) -> str:
+        row = int(self.df["_row"].iat[i])
+        if self.by_symbol_rows:
+            return f"{self.df['symbol'].iat[i]} row {row}"
+        return f"row {row}"
+
+    def fail(self, mask: np.ndarray, problem: str) -> None:
+        """Raise for the first row where `mask` is true; `problem` may use {value} and {col}."""
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            more = f" (and {len(bad) - 1} more row(s))" if len(bad) > 1 else ""
+            raise DataFileError(f"{self.name}: {self.where(int(bad[0]))}: {problem}{more}")
+
+    def run(self) -> pd.DataFrame:
+        df = self.df
+        df.columns = [ALIASES.get(str(c).strip().lower(), str(c).strip().lower())
+                      if c != "_row" else c for c in df.columns]
+        missing = [c for c in COLUMNS if c not in df.columns]
+        if missing:
+            have = ", ".join(str(c) for c in df.columns if c != "_row") or "none"
+            raise DataFileError(f"{self.name}: missing column(s) {', '.join(missing)} "
+                                f"(found: {have})")
+        if len(df) == 0:
+            raise DataFileError(f"{self.name}: has a header but no data rows")
+        for col in COLUMNS:
+            raw = df[col]
+            empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+            self.fail(empty, f"{col} is empty")
+        out = pd.DataFrame({"ts": self._timestamps(df["timestamp"])})
+        for col in COLUMNS[1:]:
+            values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                self.fail(bad, f"{col} {df[col].iat[i]!r} is not a number")
+            out[col] = values
+        self._prices(out)
+        out["_row"] = df["_row"].to_numpy()
+        if "symbol" in df.columns:
+            sym = df["symbol"]
+            self.fail((sym.isna() | (sym.astype(str).str.strip() == "")).to_numpy(),
+                      "symbol is empty")
+            out["symbol"] = sym.astype(str).str.strip().str.upper().to_numpy()
+        return out
+
+    def _timestamps(self, raw: pd.Series) -> np.ndarray:
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        text = ~np.isfinite(num)
+        if text.any():
+            parsed = pd.to_datetime(raw[text].astype(str).str.strip(), format="ISO8601",
+                                    utc=True, errors="coerce")
+            bad = parsed.isna().to_numpy()
+            if bad.any():
+                rows = np.flatnonzero(text)[bad]
+                mask = np.zeros(len(raw), dtype=bool)
+                mask[rows] = True
+                self.fail(mask, f"timestamp {raw.iat[int(rows[0])]!r} is not epoch seconds, "
+                                "epoch milliseconds or ISO-8601")
+            num[text] = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        self.fail(num < 0, "timestamp is negative")
+        # Epoch seconds are ~1e9 now; ms ~1e12, µs ~1e15, ns ~1e18.
+        scale = np.select([num >= 1e17, num >= 1e14, num >= 1e11], [1e9, 1e6, 1e3], 1.0)
+        return num / scale
+
+    def _prices(self, out: pd.DataFrame) -> None:
+        o, h, lo, c, v = (out[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
+        for name, values in (("open", o), ("high", h), ("low", lo), ("close", c)):
+            self.fail(values <= 0, f"{name} must be > 0")
+        self.fail(v < 0, "volume must be ≥ 0")
+        self.fail(h < lo, "high is below low")
+        self.fail(h < np.maximum(o, c), "high is below open or close")
+        self.fail(lo > np.minimum(o, c), "low is above open or close")
+
+    def order(self, ts: np.ndarray, index: np.ndarray) -> None:
+        """Per symbol: timestamps strictly increasing in file order."""
+        d = np.diff(ts)
+        mask = np.zeros(len(self.df), dtype=bool)
+        mask[index[1:][d == 0]] = True
+        self.fail(mask, "duplicate timestamp (the same as the row before)")
+        mask[:] = False
+        mask[index[1:][d < 0]] = True
+        self.fail(mask, "timestamp is earlier than the row before (rows must be sorted)")
+
+
+def _timeframe(frames: dict[str, pd.DataFrame]) -> int:
+    """The bar length: the most common step between consecutive bars, in whole seconds."""
+    steps = np.concatenate([np.diff(f["ts"].to_numpy()) for f in frames.values()])
+    steps = np.round(steps).astype(np.int64)
+    if len(steps) == 0:
+        return 60
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+# --- the feed --------------------------------------------------------------------------------
+
+class ReplayFeed:
+    """`MarketFeed` over validated historical bars ("REPLAY"); see the module doc."""
+
+    mode = "REPLAY"
+
+    def __init__(self, source: str | Path | pd.DataFrame, clock: Clock,
+                 symbols: Sequence[str] | None = None) -> None:
+        self.clock = clock
+        if isinstance(source, pd.DataFrame):
+            self.name = "<DataFrame>"
+            raw = source.copy()
+            raw["_row"] = np.arange(1, len(raw) + 1)
+        else:
+            path = Path(source).expanduser()
+            self.name = str(path)
+            raw = _read(path)
+        checker = _Checker(self.name, raw)
+        table = checker.run()
+        self._frames: dict[str, pd.DataFrame] = {}
+        if "symbol" in table.columns:
+            for sym, idx in table.groupby("symbol", sort=False).indices.items():
+                checker.order(table["ts"].to_numpy()[idx], idx)
+                self._frames[str(sym)] = _clean(table.iloc[idx])
+            self.symbols = list(symbols) if symbols else list(self._frames)
+        else:
+            checker.order(table["ts"].to_numpy(), np.arange(len(table)))
+            series = _clean(table)
+            self.symbols = list(symbols) if symbols else list(DEFAULT_SYMBOLS)
+            self._frames = dict.fromkeys(self.symbols, series)
+        self.timeframe_seconds = _timeframe(self._frames)
+        self.gaps: list[Gap] = self._find_gaps(table)
+        if self.gaps:
+            log.warning("%s: %d gap(s) in the data, first: %s", self.name, len(self.gaps),
+                        self.gaps[0])
+        served = [s for s in self.symbols if s in self._frames]
+        self.note = (f"replay of {Path(self.name).name}: {', '.join(served) or 'no symbols'}, "
+                     f"{len(next(iter(self._frames.values())))} bars of "
+                     f"{self.timeframe_seconds}s" + (f", {len(self.gaps)} gap(s)" if self.gaps
+                                                     else ""))
+        self._agg: dict[tuple[str, int], _Agg] = {}
+
+    # --- whole data (backtests)
+    def frame(self, symbol: str | None = None) -> pd.DataFrame:
+        """The whole validated series of `symbol` (default: the first): ts, open, high, low,
+        close, volume as float64, ts in epoch seconds, sorted. A copy."""
+        key = symbol or next(iter(self._frames))
+        if key not in self._frames:
+            raise MarketDataError(f"replay file {self.name} has no data for {key}")
+        return self._frames[key].copy()
+
+    @property
+    def start_ts(self) -> float:
+        return min(float(f["ts"].iat[0]) for f in self._frames.values())
+
+    @property
+    def end_ts(self) -> float:
+        """Open time of the last bar of any symbol."""
+        return max(float(f["ts"].iat[-1]) for f in self._frames.values())
+
+    def _find_gaps(self, table: pd.DataFrame) -> list[Gap]:
+        tf = self.timeframe_seconds
+        gaps: list[Gap] = []
+        seen: set[int] = set()
+        for sym, f in self._frames.items():
+            if id(f) in seen:
+                continue  # one series served under several symbols: report it once
+            seen.add(id(f))
+            ts = f["ts"].to_numpy()
+            steps = np.diff(ts)
+            for i in np.flatnonzero(steps > tf * 1.5):  # a few gaps at most, not per bar
+                gaps.append(Gap(sym if "symbol" in table.columns else self.name,
+                                int(f["_row"].iat[i + 1]), float(ts[i]), float(ts[i + 1]),
+                                round(steps[i] / tf) - 1))
+        return gaps
+
+    # --- MarketFeed
+    def _visible(self, symbol: str) -> tuple[pd.DataFrame, int]:
+        f = self._frames[symbol]
+        return f, int(np.searchsorted(f["ts"].to_numpy(), self.clock.now(), side="right"))
+
+    async def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
+        now = self.clock.now()
+        out: dict[str, Ticker] = {}
+        for s in symbols:
+            if s not in self._frames:
+                continue
+            f, n = self._visible(s)
+            if n == 0:
+                continue  # before the data starts: no price yet
+            ts = f["ts"].to_numpy()
+            day = int(np.searchsorted(ts, now - 86_400, side="right"))
+            out[s] = Ticker(s, float(f["close"].iat[n - 1]),
+                            min(now, float(ts[n - 1]) + self.timeframe_seconds),
+                            volume_24h=float(f["volume"].to_numpy()[day:n].sum()))
+        return out
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "5m", limit: int = 200,
+                          since: float | None = None) -> list[Candle]:
+        return self.candles(symbol, timeframe, limit, since)
+
+    def candles(self, symbol: str, timeframe: str = "5m", limit: int = 200,
+                since: float | None = None) -> list[Candle]:
+        """Synchronous `fetch_ohlcv` (replay does no I/O)."""
+        if symbol not in self._frames:
+            raise MarketDataError(f"replay file {self.name} has no data for {symbol}")
+        want = TIMEFRAME_SECONDS.get(timeframe)
+        native = self.timeframe_seconds
+        if want is None or want < native or want % native:
+            raise MarketDataError(f"replay file {self.name} has {native}s bars: it cannot give "
+                                  f"{timeframe} candles")
+        f, n = self._visible(symbol)
+        if want == native:
+            cols = [f[k].to_numpy()[:n] for k in ("ts", "open", "high", "low", "close", "volume")]
+        else:
+            cols = self._aggregate(symbol, want, n)
+        ts = cols[0]
+        if since is not None:
+            lo = int(np.searchsorted(ts, since, side="left"))
+            sel = slice(lo, lo + max(limit, 0))
+        else:
+            sel = slice(max(0, len(ts) - max(limit, 0)), len(ts))
+        return [Candle(*map(float, row)) for row in zip(*(c[sel] for c in cols), strict=True)]
+
+    def _aggregate(self, symbol: str, width: int, n: int) -> list[np.ndarray]:
+        key = (symbol, width)
+        agg = self._agg.get(key)
+        if agg is None:
+            agg = self._agg[key] = _Agg(self._frames[symbol], width)
+        return agg.visible(n)
+
+    def latest_ts(self) -> float | None:
+        now = self.clock.now()
+        latest = [min(now, float(f["ts"].iat[n - 1]) + self.timeframe_seconds)
+                  for f, n in (self._visible(s) for s in self._frames) if n]
+        return max(latest) if latest else None
+
+    async def close(self) -> None:
+        return None
+
+
+def _clean(table: pd.DataFrame) -> pd.DataFrame:
+    cols = ["ts", "open", "high", "low", "close", "volume", "_row"]
+    return table[cols].reset_index(drop=True)
+
+
+class _Agg:
+    """Bars of one symbol aggregated to `width` seconds (epoch-aligned), computed once."""
+
+    def __init__(self, f: pd.DataFrame, width: int) -> None:
+        self.ts = f["ts"].to_numpy()
+        self.o, self.h, self.lo, self.c, self.v = (f[k].to_numpy() for k in
+                                                   ("open", "high", "low", "close", "volume"))
+        bucket = np.floor(self.ts / width) * width
+        self.starts, self.first = np.unique(bucket, return_index=True)
+        last = np.append(self.first[1:], len(self.ts)) - 1
+        self.full = [self.starts, self.o[self.first], np.maximum.reduceat(self.h, self.first),
+                     np.minimum.reduceat(self.lo, self.first), self.c[last],
+                     np.add.reduceat(self.v, self.first)]
+
+    def visible(self, n: int) -> list[np.ndarray]:
+        """Buckets with a visible bar; the last one built only from the visible bars."""
+        if n == 0:
+            return [a[:0] for a in self.full]
+        j = int(np.searchsorted(self.first, n - 1, side="right")) - 1  # bucket of bar n − 1
+        out = [a[: j + 1].copy() for a in self.full]
+        a = int(self.first[j])
+        out[2][-1] = self.h[a:n].max()
+        out[3][-1] = self.lo[a:n].min()
+        out[4][-1] = self.c[n - 1]
+        out[5][-1] = self.v[a:n].sum()
+        return out
+
+
+__all__ = ["Gap", "ReplayFeed"]
