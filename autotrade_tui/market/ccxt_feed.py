@@ -186,6 +186,14 @@ class CcxtFeed:
         self._latest = max([self._latest or 0.0, *(t.ts for t in out.values())])
         return out
 
+    async def probe(self, symbols: list[str]) -> dict[str, Ticker]:
+        """`fetch_tickers` tried once, without retries: does the exchange answer? (auto mode)"""
+        saved, self._attempts = self._attempts, 1
+        try:
+            return await self.fetch_tickers(symbols)
+        finally:
+            self._attempts = saved
+
     async def fetch_ohlcv(self, symbol: str, timeframe: str = "5m", limit: int = 200,
                           since: float | None = None) -> list[Candle]:
         await self._known([symbol])

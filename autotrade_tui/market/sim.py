@@ -338,6 +338,7 @@ class SimMarket:
         self._base_ts = (clock.now() // 60) * 60 - 60 * HISTORY_MINUTES
         self._paths: dict[str, _Path] = {}
         self.note = f"simulated market (seed {self.seed})"
+        self.fallback_reason: str | None = None  # set when market=auto fell back to the sim
         for s in self.symbols:
             self._path(s)
 

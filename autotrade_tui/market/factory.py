@@ -1,0 +1,86 @@
+"""Builds the MarketFeed the settings ask for: sim, ccxt, replay, or auto (ccxt, else sim)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from autotrade_tui.core.clock import Clock
+from autotrade_tui.errors import AutotradeError
+from autotrade_tui.market.base import MarketFeed
+
+if TYPE_CHECKING:
+    from autotrade_tui.market.sim import SimMarket
+
+log = logging.getLogger(__name__)
+
+
+async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketFeed:
+    """The feed for `settings.market_source`; its `mode` and `note` say what it is.
+
+    `ccxt_options` go to `CcxtFeed` (e.g. `rate_limit_ms=1`, `retry_wait_seconds=0.01` so
+    tests against the loopback Kraken server do not wait out Kraken's 1 request/s limit).
+
+    auto: ask the exchange for tickers once (no retries) within `auto_probe_seconds`; on any
+    failure or silence fall back to the simulated market, whose `note` then reads e.g.
+    "Kraken unreachable — simulated market" and whose `fallback_reason` holds the detail.
+    Heavy modules (ccxt, pandas) are imported only for the source that needs them.
+    `DataFileError` (replay) and `MarketDataError` (ccxt: unknown exchange) propagate.
+    """
+    source = settings.market_source
+    symbols = list(settings.symbols)
+    if source == "sim":
+        return _sim(settings, clock)
+    if source == "replay":
+        from autotrade_tui.market.replay import ReplayFeed
+
+        return ReplayFeed(settings.replay_file, clock, symbols)
+    if source == "ccxt":
+        from autotrade_tui.market.ccxt_feed import CcxtFeed
+
+        return CcxtFeed(settings.exchange_id, symbols, settings.exchange_api_url or None, clock,
+                        **ccxt_options)
+    return await _auto(settings, clock, symbols, ccxt_options)
+
+
+def _sim(settings: Any, clock: Clock) -> SimMarket:
+    from autotrade_tui.market.sim import SimMarket
+
+    return SimMarket(list(settings.symbols), clock, settings.seed)
+
+
+async def _auto(settings: Any, clock: Clock, symbols: list[str],
+                ccxt_options: dict[str, Any]) -> MarketFeed:
+    from autotrade_tui.market.ccxt_feed import CcxtFeed
+
+    name = str(settings.exchange_id).capitalize()
+    try:
+        feed = CcxtFeed(settings.exchange_id, symbols, settings.exchange_api_url or None, clock,
+                        **ccxt_options)
+    except AutotradeError as exc:
+        return _fallback(settings, clock, f"{name} unavailable", str(exc))
+    name = feed.name
+    limit = float(settings.auto_probe_seconds)
+    try:
+        await asyncio.wait_for(feed.probe(symbols), timeout=limit)
+    except TimeoutError:
+        await feed.close()
+        return _fallback(settings, clock, f"{name} unreachable",
+                         f"{name} did not answer within {limit:g} s")
+    except AutotradeError as exc:
+        await feed.close()
+        return _fallback(settings, clock, f"{name} unreachable", str(exc))
+    feed.note = f"{name} answered — live market data (read-only, paper trading)"
+    return feed
+
+
+def _fallback(settings: Any, clock: Clock, headline: str, reason: str) -> SimMarket:
+    log.warning("market=auto: %s; using the simulated market (%s)", headline, reason)
+    sim = _sim(settings, clock)
+    sim.note = f"{headline} — simulated market"
+    sim.fallback_reason = reason
+    return sim
+
+
+__all__ = ["open_feed"]
