@@ -113,9 +113,19 @@ async def test_ohlcv_is_refreshed_incrementally(kraken: KrakenServer) -> None:
         five = await feed.fetch_ohlcv("BTC/USDT", "5m", limit=50)
         assert len(five) == 50 and five[-1].ts % 300 == 0
         assert kraken.requests_to("OHLC")[-1].query["interval"] == "5"
-        # `since` inside the cache is served from it.
+        # `since` inside the cache is served from it (after an incremental refresh).
         tail = await feed.fetch_ohlcv("BTC/USDT", "1m", limit=200, since=newest)
         assert [c.ts for c in tail] == [newest + 60 * k for k in range(4)]
+        assert "since" in kraken.requests_to("OHLC")[-1].query
+
+        # Deeper than ever asked: one full download (Kraken has 720 bars), then incremental
+        # again even though fewer bars than asked exist.
+        deep = await feed.fetch_ohlcv("BTC/USDT", "1m", limit=1000)
+        assert len(deep) == 720 and "since" not in kraken.requests_to("OHLC")[-1].query
+        again = await feed.fetch_ohlcv("BTC/USDT", "1m", limit=1000)
+        assert len(again) == 720 and "since" in kraken.requests_to("OHLC")[-1].query
+        assert len(await feed.fetch_ohlcv("BTC/USDT", "1m", limit=50)) == 50
+        assert "since" in kraken.requests_to("OHLC")[-1].query
     finally:
         await feed.close()
 

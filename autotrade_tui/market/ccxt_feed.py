@@ -90,6 +90,7 @@ class CcxtFeed:
         self._max_wait = retry_max_wait_seconds
         self._cache_limit = cache_limit
         self._cache: dict[tuple[str, str], list[Row]] = {}
+        self._depth: dict[tuple[str, str], int] = {}  # deepest full download per cache key
         self._latest: float | None = None
         self._warned: set[str] = set()
         self._closed = False
@@ -215,7 +216,10 @@ class CcxtFeed:
                        what: str) -> list[Row]:
         tf_ms = TIMEFRAME_SECONDS.get(timeframe, 60) * 1000
         behind = (self._clock.now() * 1000 - cached[-1][0]) / tf_ms if cached else math.inf
-        if len(cached) >= limit and behind < limit:
+        depth = self._depth.get((symbol, timeframe), 0)
+        # Full download only for a first or deeper request than before, or after a long pause;
+        # an exchange that has fewer bars than asked (Kraken: 720) is not asked again and again.
+        if cached and limit <= depth and behind < limit:
             # Incremental: from the newest cached bar on; that bar was still open, replace it.
             new = _validate(await self._call(what, self._ex.fetch_ohlcv, symbol, timeframe,
                                              int(cached[-1][0]), None), self.name, what)
@@ -223,6 +227,7 @@ class CcxtFeed:
         else:
             rows = _validate(await self._call(what, self._ex.fetch_ohlcv, symbol, timeframe,
                                               None, limit), self.name, what)
+            self._depth[(symbol, timeframe)] = max(depth, limit)
         rows = rows[-max(self._cache_limit, limit):]
         self._cache[(symbol, timeframe)] = rows
         if rows:
