@@ -1,0 +1,106 @@
+"""One decision, from votes to execution (SPEC §7.4–7.5), as pure functions the live runtime
+and the backtest share: build the context, vote, gate, execute through the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autotrade_tui.core.engine import Execution, TradingEngine
+from autotrade_tui.core.models import (
+    Action,
+    DecisionContext,
+    MarketEvent,
+    ModelVote,
+    TradeSource,
+    VoteResult,
+)
+from autotrade_tui.core.voting import vote
+
+
+@dataclass(frozen=True, slots=True)
+class VotePolicy:
+    strategy: str = "majority"
+    threshold: float = 0.60
+    single_threshold: float = 0.55
+    weights: tuple[float, float] = (0.5, 0.5)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VotePolicy:
+        return cls(settings.ai_voting_strategy, settings.confidence_threshold,
+                   settings.single_model_threshold,
+                   (settings.model_primary_weight, settings.model_secondary_weight))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one decision: the vote, the fills, and a sentence saying why."""
+
+    result: VoteResult
+    execution: Execution
+    note: str
+
+    @property
+    def executed(self) -> bool:
+        return self.execution.executed
+
+
+def position_view(engine: TradingEngine, symbol: str, price: float) -> dict[str, Any] | None:
+    pos = engine.positions.get(symbol)
+    if pos is None:
+        return None
+    liq = pos.liquidation_price(engine.config.maintenance_margin_rate)
+    return {"side": pos.side.value, "quantity": pos.quantity, "entry_price": pos.entry_price,
+            "margin": pos.margin, "leverage": pos.leverage, "liquidation_price": liq,
+            "unrealized_pnl": pos.unrealized_pnl(price), "entries": len(pos.entries)}
+
+
+def account_view(engine: TradingEngine, prices: Mapping[str, float]) -> dict[str, Any]:
+    lg = engine.ledger
+    return {"equity": engine.equity(prices), "free_capital": lg.capital,
+            "open_positions": len(engine.positions), "realized_pnl": lg.realized_pnl,
+            "win_rate_pct": lg.win_rate * 100.0, "closed_trades": lg.total_trades}
+
+
+def build_context(symbol: str, ts: float, price: float, engine: TradingEngine,
+                  prices: Mapping[str, float], indicators: dict[str, float],
+                  signals: dict[str, str], support: list[float], resistance: list[float],
+                  events: Sequence[MarketEvent] = (), fundamentals: dict[str, Any] | None = None,
+                  recent_closes: list[float] | None = None) -> DecisionContext:
+    return DecisionContext(
+        symbol=symbol, ts=ts, price=price, indicators=indicators, signals=signals,
+        support=support, resistance=resistance, position=position_view(engine, symbol, price),
+        account=account_view(engine, prices),
+        recent_events=[{"ts": e.ts, "type": e.event_type.value, "severity": e.severity.value,
+                        "description": e.description} for e in events],
+        fundamentals=fundamentals, recent_closes=recent_closes or [],
+    )
+
+
+def decide(engine: TradingEngine, symbol: str, price: float, ts: float,
+           votes: tuple[ModelVote, ModelVote], policy: VotePolicy, *, stale: bool = False,
+           paused: bool = False, source: TradeSource = TradeSource.AUTO) -> Outcome:
+    """Vote, then execute unless a gate says no; the note says which gate, or what was done."""
+    result = vote(votes[0], votes[1], policy.strategy, policy.threshold,
+                  policy.single_threshold, policy.weights)
+    none = Execution([])
+    if result.decision is Action.HOLD:
+        return Outcome(result, none, f"HOLD: {result.reason}")
+    if result.confidence + 1e-9 < result.threshold:
+        return Outcome(result, none, f"confidence {result.confidence:.2f} below "
+                                     f"{result.threshold:.2f}")
+    if stale:
+        return Outcome(result, none, "not executed: price is stale")
+    if paused:
+        return Outcome(result, none, "not executed: automatic trading is paused")
+    if engine.ledger.halted_reason:
+        return Outcome(result, none, f"not executed: {engine.ledger.halted_reason}")
+    ex = engine.execute(result.decision, symbol, price, ts, source, result.reason)
+    if ex.rejected:
+        done = "; ".join(f"{t.order_type.value} {t.side.value}" for t in ex.trades)
+        return Outcome(result, ex, f"not executed: {ex.rejected}" + (f" (after {done})"
+                                                                     if done else ""))
+    what = ", ".join(f"{t.order_type.value} {t.side.value} {t.amount:.6g} @ {t.price:,.2f}"
+                     for t in ex.trades)
+    return Outcome(result, ex, f"executed: {what}")

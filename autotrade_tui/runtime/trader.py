@@ -1,0 +1,495 @@
+"""The runtime every front end shares: restores the engine from the store, runs the decision
+cycle and the event monitor on the Clock, takes commands, and publishes typed updates.
+
+Work comes in ticks (`monitor_tick`, `decision_cycle`), each one awaitable step; `run` only
+schedules them. Engine changes and their persistence happen under one lock, so the database
+always holds a state the engine really had; if a write fails, the engine is put back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from autotrade_tui.core.clock import Clock, RealClock, ScaledClock, VirtualClock
+from autotrade_tui.core.decision import Outcome, VotePolicy, build_context, decide
+from autotrade_tui.core.engine import EngineConfig, EngineState, Rejected, TradingEngine, copy_state
+from autotrade_tui.core.events import EventThresholds
+from autotrade_tui.core.models import (
+    Action,
+    Candle,
+    MarketEvent,
+    ModelVote,
+    Severity,
+    Side,
+    Ticker,
+    Trade,
+    TradeSource,
+)
+from autotrade_tui.errors import AutotradeError, StoreError
+from autotrade_tui.runtime.monitor import EventMonitor
+from autotrade_tui.runtime.updates import (
+    AccountUpdated,
+    DecisionRecorded,
+    EventRaised,
+    Notice,
+    PricesUpdated,
+    Status,
+    StatusChanged,
+    TradeExecuted,
+    Update,
+)
+
+log = logging.getLogger(__name__)
+DECISION_CANDLES = 200
+SNAPSHOT_EVERY_S = 60.0  # clock seconds between equity-curve points
+RECENT_EVENTS = 10
+
+
+def make_clock(settings: Any) -> Clock:
+    """Live data runs on wall time; the sim and replays on wall time × `speed`."""
+    if settings.market_source == "ccxt":
+        return RealClock()
+    return ScaledClock(settings.speed)
+
+
+class Runtime:
+    def __init__(self, settings: Any, *, feed: Any, models: tuple[Any, Any], store: Any,
+                 clock: Clock, fundamentals: Any = None, http_client: Any = None) -> None:
+        self.settings = settings
+        self.feed, self.models, self.store, self.clock = feed, models, store, clock
+        self.fundamentals, self._http = fundamentals, http_client
+        self.symbols: list[str] = list(settings.symbols)
+        self.policy = VotePolicy.from_settings(settings)
+        self.interval_s = float(settings.trading_interval_minutes) * 60.0
+        loaded = store.load_state()
+        self.engine = TradingEngine(EngineConfig.from_settings(settings),
+                                    loaded[0] if loaded else None)
+        self.paused = bool(loaded and loaded[1])
+        self.restored = loaded is not None
+        self.monitor = EventMonitor(feed, self.symbols, EventThresholds.from_settings(settings),
+                                    settings.maintenance_margin_rate)
+        self.tickers: dict[str, Ticker] = {}
+        self.stale: frozenset[str] = frozenset()
+        self.recent_events: list[MarketEvent] = []
+        self.next_decision_at: float | None = None
+        self.cycles = 0
+        self._last_snapshot = -1e18
+        self._lock = asyncio.Lock()
+        self._model_slots = asyncio.Semaphore(int(settings.max_concurrent_model_calls))
+        self._subscribers: list[Callable[[Update], None]] = []
+        self._stop = asyncio.Event()
+        self._wake_decisions = asyncio.Event()
+        self._feed_failing = False
+        self._background: set[asyncio.Task[Any]] = set()
+        if not self.restored:
+            store.save_state(self.engine.state, paused=False)
+
+    # ---- construction
+    @classmethod
+    async def open(cls, settings: Any, *, clock: Clock | None = None, feed: Any = None,
+                   models: tuple[Any, Any] | None = None, store: Any = None) -> Runtime:
+        """Build everything the settings ask for; parts given as arguments are used as they are."""
+        clock = clock or make_clock(settings)
+        if store is None:
+            from autotrade_tui.store.store import Store
+
+            store = await asyncio.to_thread(Store, settings.database_url.get(), writer=True)
+        http = None
+        try:
+            if feed is None:
+                from autotrade_tui.market.factory import open_feed
+
+                feed = await open_feed(settings, clock)
+            if models is None:
+                from autotrade_tui.ai.factory import build_models
+
+                if not settings.use_offline_models:
+                    import httpx
+
+                    http = httpx.AsyncClient()
+                models = build_models(settings, http)
+            fundamentals = None
+            if settings.fundamentals_enabled and feed.mode == "LIVE DATA":
+                from autotrade_tui.market.fundamentals import Fundamentals
+
+                fundamentals = Fundamentals.from_settings(settings, clock)
+        except BaseException:
+            store.close()
+            if http is not None:
+                await http.aclose()
+            raise
+        return cls(settings, feed=feed, models=models, store=store, clock=clock,
+                   fundamentals=fundamentals, http_client=http)
+
+    async def close(self) -> None:
+        self._stop.set()
+        for task in list(self._background):
+            task.cancel()
+        for part in (*self.models, self.feed, self.fundamentals):
+            if part is not None:
+                try:
+                    await part.close()
+                except Exception:  # closing must not hide why we stopped
+                    log.exception("closing %r failed", part)
+        if self._http is not None:
+            await self._http.aclose()
+        await asyncio.to_thread(self.store.close)
+
+    # ---- subscribers
+    def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def publish(self, update: Update) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(update)
+            except Exception:  # a broken pane must never stop trading
+                log.exception("subscriber %r failed on %s", cb, type(update).__name__)
+
+    def status(self) -> Status:
+        return Status(mode=self.feed.mode, note=getattr(self.feed, "note", ""),
+                      models=(self.models[0].name, self.models[1].name),
+                      offline_models=self.settings.use_offline_models, paused=self.paused,
+                      halted_reason=self.engine.ledger.halted_reason,
+                      next_decision_at=self.next_decision_at, now=self.clock.now(),
+                      last_data_ts=self.feed.latest_ts(), stale=self.stale,
+                      speed=getattr(self.clock, "speed", 1.0))
+
+    def prices(self) -> dict[str, float]:
+        return {s: t.last for s, t in self.tickers.items()}
+
+    def account(self) -> dict[str, Any]:
+        from autotrade_tui.report import account_dict
+
+        return account_dict(self.engine, self.prices())
+
+    def _publish_account(self) -> None:
+        self.publish(AccountUpdated(self.account()))
+        self.publish(StatusChanged(self.status()))
+
+    # ---- the loops
+    async def run(self) -> None:
+        """Monitor and decisions until `stop()`; the first decision cycle runs at once."""
+        await self.start()
+        tasks = [asyncio.create_task(self._monitor_loop(), name="event-monitor"),
+                 asyncio.create_task(self._decision_loop(), name="decision-cycle")]
+        try:
+            await self._stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def start(self) -> None:
+        await self.monitor.prime()
+        await self.monitor_tick()
+        self.publish(Notice("info", self._start_text()))
+
+    def _start_text(self) -> str:
+        lg = self.engine.ledger
+        what = (f"restored account: equity {self.engine.equity(self.prices()):,.2f}, free "
+                f"{lg.capital:,.2f}, {len(self.engine.positions)} open position(s)"
+                if self.restored else f"new paper account: {lg.initial_capital:,.2f} USDT")
+        models = " + ".join(m.name for m in self.models)
+        return f"{self.feed.mode}: {getattr(self.feed, 'note', '')}; models {models}; {what}"
+
+    async def _monitor_loop(self) -> None:
+        step = float(self.settings.event_interval_seconds)
+        while not self.stopping:
+            await self.sleep_until(self.clock.now() + step)
+            if self.stopping:
+                return
+            await self._guarded(self.monitor_tick(), "event monitor")
+
+    async def _decision_loop(self) -> None:
+        while not self.stopping:
+            await self._guarded(self.decision_cycle(), "decision cycle")
+            self.next_decision_at = self.clock.now() + self.interval_s
+            self.publish(StatusChanged(self.status()))
+            await self.sleep_until(self.next_decision_at)
+
+    async def _guarded(self, work: Any, what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except StoreError as exc:
+            self.publish(Notice("error", f"{what}: {exc}"))
+        except Exception as exc:  # one bad tick must not end the loop
+            log.exception("%s failed", what)
+            self.publish(Notice("error", f"{what} failed: {exc.__class__.__name__}: {exc}"))
+
+    async def sleep_until(self, target: float) -> None:
+        """Wait until the clock reads `target` (or stop). Virtual clocks wake us when moved."""
+        while not self.stopping and (remaining := target - self.clock.now()) > 0:
+            wall = self.clock.wall_seconds(remaining)
+            if wall is None and isinstance(self.clock, VirtualClock):
+                await self._wait_virtual(self.clock, target)
+            else:
+                # Capped so a long wait still notices the clock; stop() ends it at once.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), min(wall or 0.0, 1.0))
+
+    async def _wait_virtual(self, clock: VirtualClock, target: float) -> None:
+        reached = asyncio.Event()
+        unsubscribe = clock.subscribe(lambda now: reached.set() if now >= target else None)
+        waiters = {asyncio.ensure_future(reached.wait()), asyncio.ensure_future(self._stop.wait())}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            unsubscribe()
+
+    # ---- the event monitor tick (prices, liquidations, guards, events)
+    async def monitor_tick(self) -> list[MarketEvent]:
+        try:
+            tickers = await self.feed.fetch_tickers(self.symbols)
+        except AutotradeError as exc:
+            if not self._feed_failing:
+                self.publish(Notice("warning", f"market data unavailable: {exc}"))
+            self._feed_failing = True
+            self._set_stale(frozenset(self.symbols))
+            return []
+        if self._feed_failing:
+            self.publish(Notice("info", "market data is back"))
+        self._feed_failing = False
+        now = self.clock.now()
+        self.tickers.update(tickers)
+        limit = float(self.settings.stale_after_seconds)
+        self._set_stale(frozenset(s for s in self.symbols
+                                  if s not in tickers or now - tickers[s].ts > limit))
+        fresh = {s: t.last for s, t in tickers.items() if s not in self.stale}
+        await self._mark(fresh, now)
+        events: list[MarketEvent] = []
+        for sym, price in fresh.items():
+            self.monitor.fold_ticker(tickers[sym])
+            try:
+                await self.monitor.refresh_candles(sym, now)
+            except AutotradeError as exc:
+                log.warning("1m candles for %s: %s", sym, exc)
+            events += self.monitor.detect(sym, now, price, self.engine.positions)
+        if events:
+            await asyncio.to_thread(self.store.record_events, events)
+            self.recent_events = (events + self.recent_events)[:50]
+            for e in events:
+                self.publish(EventRaised(e))
+            self._maybe_trigger_decisions(events)
+        self.publish(PricesUpdated(dict(self.tickers), self.stale, now))
+        await self._maybe_snapshot(now)
+        self._publish_account()
+        return events
+
+    def _set_stale(self, stale: frozenset[str]) -> None:
+        newly = stale - self.stale
+        if newly:
+            self.publish(Notice("warning", f"stale prices: {', '.join(sorted(newly))} — no "
+                                           "trades on them until fresh data arrives"))
+        self.stale = stale
+
+    async def _mark(self, prices: dict[str, float], now: float) -> None:
+        if not prices or not self.engine.positions:
+            self.engine.mark(prices, now) if prices else None
+            return
+        async with self._lock:
+            before = copy_state(self.engine.state)
+            trades = self.engine.mark(prices, now)
+            await self._persist(before, trades, prices=prices, ts=now)
+
+    def _maybe_trigger_decisions(self, events: list[MarketEvent]) -> None:
+        if not self.settings.event_triggered_decisions:
+            return
+        for sym in sorted({e.symbol for e in events if e.severity is Severity.CRITICAL}):
+            task = asyncio.create_task(self._guarded(
+                self.decision_cycle([sym], TradeSource.EVENT), f"event decision {sym}"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _maybe_snapshot(self, now: float, force: bool = False) -> None:
+        if not force and now - self._last_snapshot < SNAPSHOT_EVERY_S:
+            return
+        self._last_snapshot = now
+        acc = self.account()
+        await asyncio.to_thread(
+            self.store.record_snapshot, now, equity=acc["equity"], capital=acc["capital"],
+            unrealized=acc["unrealized_pnl"], positions=acc["positions"],
+            ledger=self.engine.ledger, prices=self.prices())
+
+    # ---- persistence of engine changes
+    async def _persist(self, before: EngineState, trades: list[Trade], *,
+                       decision_id: int | None = None, prices: dict[str, float] | None = None,
+                       ts: float = 0.0) -> None:
+        """Commit the engine's new state with its trades; on failure put the engine back."""
+        if not trades and before.ledger == self.engine.ledger:
+            return
+        state = copy_state(self.engine.state)
+        try:
+            await asyncio.to_thread(self.store.save_state, state, trades=trades,
+                                    decision_id=decision_id, prices=prices, ts=ts,
+                                    paused=self.paused)
+        except StoreError:
+            self.engine.ledger, self.engine.positions = before.ledger, before.positions
+            raise
+        for t in trades:
+            self.publish(TradeExecuted(t))
+
+    # ---- the decision cycle
+    async def decision_cycle(self, symbols: Iterable[str] | None = None,
+                             source: TradeSource = TradeSource.AUTO) -> list[DecisionRecorded]:
+        """Every symbol × both models concurrently; then vote, gate, execute, persist."""
+        syms = list(symbols or self.symbols)
+        results = await asyncio.gather(*(self._decide_symbol(s, source) for s in syms),
+                                       return_exceptions=True)
+        out: list[DecisionRecorded] = []
+        for sym, res in zip(syms, results, strict=True):
+            if isinstance(res, DecisionRecorded):
+                out.append(res)
+            elif isinstance(res, AutotradeError):
+                self.publish(Notice("warning", f"no decision for {sym}: {res}"))
+            elif isinstance(res, BaseException):
+                if isinstance(res, asyncio.CancelledError):
+                    raise res
+                log.error("decision for %s failed", sym, exc_info=res)
+                self.publish(Notice("error", f"decision for {sym} failed: {res!r}"))
+        if source is TradeSource.AUTO:
+            self.cycles += 1
+        await self._maybe_snapshot(self.clock.now(), force=True)
+        self._publish_account()
+        return out
+
+    async def _decide_symbol(self, symbol: str, source: TradeSource) -> DecisionRecorded:
+        candles = await self.feed.fetch_ohlcv(symbol, "5m", DECISION_CANDLES)
+        if not candles:
+            raise AutotradeError(f"no candles for {symbol}")
+        ticker = self.tickers.get(symbol)
+        price = ticker.last if ticker else candles[-1].close
+        stale = symbol in self.stale or ticker is None
+        analysis = await asyncio.to_thread(_analyse, candles, price)
+        fundamentals = await self.fundamentals.get() if self.fundamentals else None
+        now = self.clock.now()
+        ctx = build_context(symbol, now, price, self.engine, self.prices(), *analysis,
+                            events=[e for e in self.recent_events if e.symbol == symbol]
+                            [:RECENT_EVENTS], fundamentals=fundamentals,
+                            recent_closes=[c.close for c in candles[-20:]])
+        votes = list(await asyncio.gather(*(self._ask(m, ctx) for m in self.models)))
+        async with self._lock:
+            before = copy_state(self.engine.state)
+            paused = self.paused and source is not TradeSource.MANUAL
+            outcome = decide(self.engine, symbol, price, now, (votes[0], votes[1]), self.policy,
+                             stale=stale, paused=paused, source=source)
+            decision_id = await self._record_decision(symbol, now, price, votes, outcome, ctx,
+                                                      source, before)
+            await self._persist(before, outcome.execution.trades, decision_id=decision_id,
+                                prices={symbol: price}, ts=now)
+        rec = DecisionRecorded(decision_id, now, symbol, price, (votes[0], votes[1]),
+                               outcome.result, outcome.executed, outcome.note, source.value,
+                               outcome.execution.trades)
+        self.publish(rec)
+        return rec
+
+    async def _ask(self, model: Any, ctx: Any) -> ModelVote:
+        async with self._model_slots:
+            return await model.decide(ctx)
+
+    async def _record_decision(self, symbol: str, now: float, price: float,
+                               votes: list[ModelVote], outcome: Outcome, ctx: Any,
+                               source: TradeSource, before: EngineState) -> int | None:
+        from dataclasses import asdict
+
+        from autotrade_tui.ai.prompts import build_messages
+
+        # The messages are a pure function of the context: exactly what an LLM model was sent
+        # (rebuilt here because concurrent calls share one model object).
+        input_data = {"context": asdict(ctx), "prompt": build_messages(ctx),
+                      "models": [m.name for m in self.models]}
+        try:
+            return await asyncio.to_thread(
+                self.store.record_decision, symbol=symbol, ts=now, price=price, votes=votes,
+                result=outcome.result, executed=outcome.executed, note=outcome.note,
+                input_data=input_data, source=source.value)
+        except StoreError:
+            self.engine.ledger, self.engine.positions = before.ledger, before.positions
+            raise
+
+    # ---- commands (from the TUI's keys, or any front end)
+    async def manual_open(self, symbol: str, side: Side) -> str:
+        """`b`/`s`: open or add; an opposite position is closed first (like BUY/SELL)."""
+        price = self._fresh_price(symbol)
+        action = Action.BUY if side is Side.LONG else Action.SELL
+        async with self._lock:
+            before = copy_state(self.engine.state)
+            ex = self.engine.execute(action, symbol, price, self.clock.now(),
+                                     TradeSource.MANUAL, f"manual {side.value.lower()}")
+            await self._persist(before, ex.trades, prices={symbol: price}, ts=self.clock.now())
+        self._publish_account()
+        if ex.rejected:
+            raise Rejected(ex.rejected)
+        return "; ".join(f"{t.order_type.value} {t.side.value} {symbol} {t.amount:.6g} @ "
+                         f"{t.price:,.2f}" for t in ex.trades)
+
+    async def manual_close(self, symbol: str) -> str:
+        price = self._fresh_price(symbol)
+        async with self._lock:
+            before = copy_state(self.engine.state)
+            t = self.engine.close(symbol, price, self.clock.now(), TradeSource.MANUAL,
+                                  "manual close")
+            await self._persist(before, [t], prices={symbol: price}, ts=self.clock.now())
+        self._publish_account()
+        return f"closed {t.side.value} {symbol} @ {t.price:,.2f}: P&L {t.pnl - t.fee:+,.2f}"
+
+    async def manual_close_all(self) -> str:
+        if not self.engine.positions:
+            raise Rejected("no open positions")
+        for sym in self.engine.positions:
+            self._fresh_price(sym)
+        async with self._lock:
+            before = copy_state(self.engine.state)
+            trades = self.engine.close_all(self.prices(), self.clock.now(), TradeSource.MANUAL,
+                                           "manual close all")
+            await self._persist(before, trades, prices=self.prices(), ts=self.clock.now())
+        self._publish_account()
+        return f"closed {len(trades)} position(s): P&L {sum(t.pnl - t.fee for t in trades):+,.2f}"
+
+    async def set_paused(self, paused: bool) -> None:
+        async with self._lock:
+            self.paused = paused
+            if not paused and self.engine.ledger.halted_reason:
+                self.engine.resume()
+            await asyncio.to_thread(self.store.save_state, copy_state(self.engine.state),
+                                    paused=paused)
+        self.publish(Notice("info", "automatic trading paused" if paused
+                            else "automatic trading resumed"))
+        self.publish(StatusChanged(self.status()))
+
+    async def decide_now(self, symbol: str) -> DecisionRecorded | None:
+        recs = await self.decision_cycle([symbol], TradeSource.MANUAL)
+        return recs[0] if recs else None
+
+    def _fresh_price(self, symbol: str) -> float:
+        t = self.tickers.get(symbol)
+        if t is None or symbol in self.stale:
+            raise Rejected(f"no fresh price for {symbol}: not trading on stale data")
+        return t.last
+
+
+def _analyse(candles: list[Candle], price: float) -> tuple[dict[str, float], dict[str, str],
+                                                           list[float], list[float]]:
+    """Indicators, signals and levels of one symbol (pandas: run off the event loop)."""
+    from autotrade_tui.core import indicators as ta
+
+    df = ta.candles_to_frame(candles)
+    ind = ta.latest(df)
+    support, resistance = ta.support_resistance(df)
+    return ind, ta.signals(ind, price), support, resistance

@@ -1,0 +1,76 @@
+"""Typed updates the runtime publishes to its subscribers (TUI, headless log, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotrade_tui.core.models import MarketEvent, ModelVote, Ticker, Trade, VoteResult
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the header shows."""
+
+    mode: str  # LIVE DATA | SIM | REPLAY
+    note: str
+    models: tuple[str, str]
+    offline_models: bool
+    paused: bool
+    halted_reason: str
+    next_decision_at: float | None
+    now: float
+    last_data_ts: float | None
+    stale: frozenset[str] = frozenset()
+    speed: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PricesUpdated:
+    tickers: dict[str, Ticker]
+    stale: frozenset[str]
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdated:
+    account: dict[str, Any]  # report.account_dict(): equity, capital, positions ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecorded:
+    id: int | None
+    ts: float
+    symbol: str
+    price: float
+    votes: tuple[ModelVote, ModelVote]
+    result: VoteResult
+    executed: bool
+    note: str
+    source: str
+    trades: list[Trade] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeExecuted:
+    trade: Trade
+
+
+@dataclass(frozen=True, slots=True)
+class EventRaised:
+    event: MarketEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    level: str  # info | warning | error
+    text: str
+
+
+Update = (PricesUpdated | AccountUpdated | DecisionRecorded | TradeExecuted | EventRaised
+          | StatusChanged | Notice)
