@@ -7,13 +7,16 @@ naming the key, where it came from and the value. Secrets are `Secret`s: they pr
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from autotrade_tui.errors import ConfigError
 
@@ -47,16 +50,25 @@ class Secret:
     __str__ = __repr__
 
 
+_PASSWORD_PARAM = re.compile(r"(password=)[^&;\s]*", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """`postgresql://u:pw@h/db` → `postgresql://u:****@h/db`; other strings unchanged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """`postgresql://u:pw@h/db` → `postgresql://u:****@h/db`; other strings unchanged.
+
+    The user info is everything between `scheme://` and the LAST `@`, so a password holding
+    `@`, `/`, `?` or `#` unencoded is masked whole; `password=` parameters (query string,
+    libpq key=value) are masked too.
+    """
+    text = _PASSWORD_PARAM.sub(r"\1****", url)
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return text
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if not colon:
+        return text
+    return f"{scheme}://{user}:****@{host}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,59 @@ class Key:
     choices: tuple[str, ...] = ()
     secret: bool = False
     section: str = "general"
+    # Further check of a text value: returns why it is bad, or None. Empty text is always
+    # allowed when the default is empty (the feature is off / built in).
+    check: Callable[[str], str | None] | None = None
+
+
+def _http_url(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL"
+    return None
+
+
+def _nonempty(text: str) -> str | None:
+    return "is empty" if not text else None
+
+
+def _exchange_id(text: str) -> str | None:
+    if not text:
+        return "is empty"
+    return None if re.fullmatch(r"[a-z0-9_]+", text) else "is not a ccxt exchange id"
+
+
+_DB_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
+def _database_url(text: str) -> str | None:
+    """A file path, `sqlite:///path`, `sqlite://` (memory) or `postgres(ql)://...`."""
+    if not text or text == ":memory:":
+        return None
+    if "://" in text:
+        scheme = text.partition("://")[0].lower()
+        if scheme.partition("+")[0] not in _DB_SCHEMES:
+            return "is not a file path, sqlite:/// or postgresql:// URL"
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            return "is not a valid URL (bad port?)"
+        if not scheme.startswith("sqlite"):
+            return None if parts.hostname or parts.path.strip("/") else "names no database"
+        text = text[len(scheme) + 4:]  # sqlite:///abs → /abs
+        if not text:
+            return None
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return "is a directory, not a database file"
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"is inside {path.parent}, which is a file, not a directory"
+    return None
 
 
 def _k(name: str, default: Any, help: str, **kw: Any) -> Key:
@@ -114,11 +179,11 @@ KEYS: tuple[Key, ...] = (
     _k("model_secondary_weight", 0.5, "Weight of the secondary model (weighted voting).",
        env="MODEL_SECONDARY_WEIGHT", low=0, high=1, section="decisions"),
     _k("ai_model_primary", "deepseek/deepseek-chat-v3.1", "Primary model id.",
-       env="AI_MODEL_PRIMARY", section="decisions"),
+       env="AI_MODEL_PRIMARY", check=_nonempty, section="decisions"),
     _k("ai_model_secondary", "qwen/qwen3-vl-235b-a22b-instruct", "Secondary model id.",
-       env="AI_MODEL_SECONDARY", section="decisions"),
+       env="AI_MODEL_SECONDARY", check=_nonempty, section="decisions"),
     _k("ai_base_url", "https://openrouter.ai/api/v1", "OpenAI-compatible endpoint (OpenRouter, "
-       "Ollama, vLLM, llama.cpp ...).", env="AI_BASE_URL", section="decisions"),
+       "Ollama, vLLM, llama.cpp ...).", env="AI_BASE_URL", check=_http_url, section="decisions"),
     _k("openrouter_api_key", Secret(""), "API key (bearer); empty = built-in offline models.",
        env="OPENROUTER_API_KEY", kind=Secret, secret=True, section="decisions"),
     _k("offline_models", False, "Force the built-in offline models even with a key.",
@@ -134,9 +199,10 @@ KEYS: tuple[Key, ...] = (
     # --- market (SPEC §5)
     _k("market_source", "auto", "Where prices come from.", env="MARKET_SOURCE",
        choices=("auto", "ccxt", "sim", "replay"), section="market"),
-    _k("exchange_id", "kraken", "ccxt exchange id.", env="EXCHANGE_ID", section="market"),
+    _k("exchange_id", "kraken", "ccxt exchange id.", env="EXCHANGE_ID", check=_exchange_id,
+       section="market"),
     _k("exchange_api_url", "", "Override of the exchange's REST base URL (proxy, test server).",
-       env="EXCHANGE_API_URL", section="market"),
+       env="EXCHANGE_API_URL", check=_http_url, section="market"),
     _k("symbols", list(DEFAULT_SYMBOLS), "Symbols traded.", env="SYMBOLS", kind=list,
        section="market"),
     _k("speed", 1.0, "Clock multiplier for sim/replay.", env="AUTOTRADE_SPEED", low=0,
@@ -152,9 +218,9 @@ KEYS: tuple[Key, ...] = (
     _k("fundamentals_enabled", True, "Fetch Fear & Greed and CoinGecko data.",
        env="FUNDAMENTALS_ENABLED", section="market"),
     _k("fear_greed_url", "https://api.alternative.me/fng/", "Fear & Greed endpoint.",
-       env="FEAR_GREED_URL", section="market"),
+       env="FEAR_GREED_URL", check=_http_url, section="market"),
     _k("coingecko_url", "https://api.coingecko.com/api/v3", "CoinGecko API base.",
-       env="COINGECKO_URL", section="market"),
+       env="COINGECKO_URL", check=_http_url, section="market"),
     # --- events (SPEC §9)
     _k("event_interval_seconds", 5.0, "Seconds between event-monitor ticks.",
        env="EVENT_INTERVAL_SECONDS", low=0, low_open=True, high=3600, section="events"),
@@ -188,7 +254,8 @@ KEYS: tuple[Key, ...] = (
        env="LIQUIDATION_COOLDOWN_SECONDS", low=0, section="events"),
     # --- storage and logs (SPEC §10)
     _k("database_url", Secret(""), "SQLite path or sqlite:/// / postgresql:// URL; empty = the "
-       "user data dir.", env="DATABASE_URL", kind=Secret, secret=True, section="storage"),
+       "user data dir.", env="DATABASE_URL", kind=Secret, secret=True, check=_database_url,
+       section="storage"),
     _k("log_level", "INFO", "Log level of --headless.", env="LOG_LEVEL",
        choices=("DEBUG", "INFO", "WARNING", "ERROR"), section="storage"),
 )
@@ -202,6 +269,9 @@ class Settings:
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
     config_path: Path | None = None
+
+    def __repr__(self) -> str:  # the shown (masked) values: a repr may end up in a log
+        return f"Settings({self.shown()!r}, config_path={self.config_path!r})"
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -233,6 +303,10 @@ class Settings:
                 value = mask_url(value.get()) if value else ""
             elif isinstance(value, Secret):
                 value = "****" if value else ""
+            elif isinstance(value, str):  # a proxy URL may carry user:password@
+                value = mask_url(value)
+            elif isinstance(value, list):
+                value = list(value)
             out[key.name] = value
         return out
 
@@ -255,7 +329,7 @@ def default_db_path() -> Path:
 
 def _where(source: str, path: Path | None) -> str:
     if source == "file":
-        return f"config file {path}"
+        return f"config file {path}" if path else "config file"
     return source
 
 
@@ -263,7 +337,11 @@ def _coerce(key: Key, raw: Any, source: str, path: Path | None = None) -> Any:
     """Turn `raw` into the key's type and check its range; ConfigError otherwise."""
 
     def bad(why: str) -> ConfigError:
-        shown = "****" if key.secret else repr(raw)
+        if key.secret:  # a URL shows with its password masked; a key not at all
+            shown = repr(mask_url(raw)) if key.check is _database_url and isinstance(
+                raw, str) else "****"
+        else:
+            shown = repr(raw)
         return ConfigError(f"config key '{key.name}' from {_where(source, path)}: {shown} {why}")
 
     # Environment variables and flags arrive as text; TOML values arrive typed.
@@ -296,6 +374,8 @@ def _to_number(key: Key, raw: Any, from_text: bool, bad: Bad) -> float | int:
         raise bad(f"is not {what}")
     if not isinstance(value, int | float) or value != value:  # NaN is not a number here
         raise bad(f"is not {what}")
+    if not math.isfinite(value):
+        raise bad("is not a finite number")
     _check_range(key, value, bad)
     return float(value) if key.kind is float else value
 
@@ -309,18 +389,29 @@ def _to_list(key: Key, raw: Any, from_text: bool, bad: Bad) -> list[str]:
         raise bad("is not a list of strings")
     if not value:
         raise bad("is empty")
+    seen: set[str] = set()
     for sym in value:
-        base, _, quote = sym.partition("/")
-        if not base or not quote:
+        if not _SYMBOL.fullmatch(sym.upper()):
             raise bad(f"has '{sym}', which is not a BASE/QUOTE symbol")
+        if sym.upper() in seen:
+            raise bad(f"has '{sym}' twice")
+        seen.add(sym.upper())
     return [s.upper() for s in value]
+
+
+# BASE/QUOTE, optionally :SETTLE (ccxt's derivatives); letters, digits, '.', '_', '-'
+_SYMBOL = re.compile(r"[A-Z0-9._-]+/[A-Z0-9._-]+(:[A-Z0-9._-]+)?")
 
 
 def _to_secret(key: Key, raw: Any, from_text: bool, bad: Bad) -> Secret:
     if isinstance(raw, Secret):
         return raw
     if isinstance(raw, str):
-        return Secret(raw.strip())
+        value = raw.strip()
+        why = key.check(value) if key.check and value else None
+        if why:
+            raise bad(why)
+        return Secret(value)
     raise bad("is not a string")
 
 
@@ -332,6 +423,12 @@ def _to_str(key: Key, raw: Any, from_text: bool, bad: Bad) -> str:
         value = value.upper() if key.name == "log_level" else value.lower()
         if value not in key.choices:
             raise bad(f"is not one of {', '.join(key.choices)}")
+    if key.name == "exchange_id":
+        value = value.lower()
+    if key.check and (value or key.default):
+        why = key.check(value)
+        if why:
+            raise bad(why)
     return value
 
 
@@ -351,7 +448,12 @@ def _check_range(key: Key, value: float, bad: Bad) -> None:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Read the config file; sections are only for grouping, keys are flat and unique."""
+    """Read the config file; sections are only for grouping, keys are flat and unique.
+
+    Raises ConfigError for an unreadable or malformed file, a key given twice (at the top
+    level and in a section, or in two sections) and an unknown key (the message names it with
+    its section, never its value: a misspelt secret must not be printed).
+    """
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -361,13 +463,26 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
     flat: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for name, value in data.items():
         if isinstance(value, dict) and name not in KEY_BY_NAME:
-            for sub, subvalue in value.items():
-                flat[sub] = subvalue
+            items = [(sub, subvalue, f"{name}.{sub}", f"section [{name}]")
+                     for sub, subvalue in value.items()]
         else:
-            flat[name] = value
+            items = [(name, value, name, "the top level")]
+        for key, val, dotted, place in items:
+            if key not in KEY_BY_NAME:
+                hint = difflib.get_close_matches(key, KEY_BY_NAME, n=1)
+                raise ConfigError(f"config file {path}: unknown key '{dotted}'"
+                                  + (f" (did you mean '{hint[0]}'?)" if hint else
+                                     " (see config.toml.example for the keys)"))
+            if key in flat:
+                raise ConfigError(f"config file {path}: key '{key}' is set twice ({where[key]} "
+                                  f"and {place})")
+            flat[key], where[key] = val, place
     return flat
 
 
@@ -375,25 +490,27 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     config_path: str | Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build Settings from defaults < TOML < env < flags. Raises ConfigError on any bad value.
 
-    `flags` holds only the options the user gave (None values are ignored).
-    `config_path`: explicit path (`--config`); else AUTOTRADE_CONFIG; else the user config
-    file if it exists.
+    `flags` holds only the options the user gave (None values are ignored), keyed by setting
+    name; `flag_names` maps a setting to the flag the user typed (`database_url` → `--db`)
+    so messages name what the user wrote. `config_path`: explicit path (`--config`); else
+    AUTOTRADE_CONFIG; else the user config file if it exists.
     """
     env = os.environ if env is None else env
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    for name in flags:
+        if name not in KEY_BY_NAME:
+            raise ConfigError(f"unknown setting '{name}'")
     explicit = config_path or env.get("AUTOTRADE_CONFIG") or None
     path = Path(explicit).expanduser() if explicit else user_config_path()
-    file_values = read_toml(path) if (explicit or path.exists()) else {}
+    used_file = bool(explicit) or path.exists()
+    file_values = read_toml(path) if used_file else {}
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name in file_values:
-        if name not in KEY_BY_NAME:
-            raise ConfigError(f"config file {path}: unknown key '{name}' "
-                              "(see config.toml.example for the keys)")
     for key in KEYS:
         value, source = key.default, "default"
         if key.name in file_values:
@@ -402,24 +519,27 @@ def load_settings(
             source = f"environment variable {key.env}"
             value = _coerce(key, env[key.env], source)
         if key.name in flags:
-            source = f"flag --{key.name.replace('_', '-')}"
+            flag = (flag_names or {}).get(key.name) or f"--{key.name.replace('_', '-')}"
+            source = f"flag {flag}"
             value = _coerce(key, flags[key.name], source)
         values[key.name] = value
         sources[key.name] = source
     _check_consistency(values, sources)
-    return Settings(values, sources, path if file_values or explicit else None)
+    return Settings(values, sources, path if used_file else None)
 
 
 def _check_consistency(values: dict[str, Any], sources: dict[str, str]) -> None:
-    crit, high, med = (values[f"flash_{n}_percent"] for n in ("critical", "high", "move"))
-    if not med <= high <= crit:
-        raise ConfigError("config keys 'flash_move_percent' ≤ 'flash_high_percent' ≤ "
-                          f"'flash_critical_percent' must hold; got {med:g}, {high:g}, {crit:g}")
-    lc, lh, lm = (values[f"liquidation_{n}_percent"] for n in ("critical", "high", "risk"))
-    if not lc <= lh <= lm:
-        raise ConfigError("config keys 'liquidation_critical_percent' ≤ 'liquidation_high_"
-                          f"percent' ≤ 'liquidation_risk_percent' must hold; got {lc:g}, {lh:g},"
-                          f" {lm:g}")
+    def order(names: tuple[str, str, str]) -> None:
+        got = [values[n] for n in names]
+        if got[0] <= got[1] <= got[2]:
+            return
+        parts = [f"'{n}' = {values[n]:g} ({_where(sources[n], None)})" for n in names]
+        raise ConfigError("config keys must satisfy " + " ≤ ".join(f"'{n}'" for n in names)
+                          + "; got " + ", ".join(parts))
+
+    order(("flash_move_percent", "flash_high_percent", "flash_critical_percent"))
+    order(("liquidation_critical_percent", "liquidation_high_percent",
+           "liquidation_risk_percent"))
     if values["market_source"] == "replay" and not values["replay_file"]:
         raise ConfigError(f"config key 'market_source' from {sources['market_source']}: 'replay' "
                           "needs 'replay_file' (a CSV/JSON OHLCV file)")
