@@ -25,7 +25,18 @@ FLAG_KEYS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+        # One line, like every other user mistake.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of rows")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -74,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("what", choices=("trades", "decisions", "events"))
     ex.add_argument("--format", choices=("csv", "json"), default="csv")
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    ex.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
+    ex.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N rows")
 
     cf = sub.add_parser("config", help="init | show | path")
     _common(cf)
@@ -88,9 +99,12 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     from autotrade_tui.config import load_settings
 
     flags = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if hasattr(args, flag)}
+    names = {key: "--" + flag.replace("_", "-") for flag, key in FLAG_KEYS.items()}
     if flags.get("replay_file") and "market_source" not in flags:
         flags["market_source"] = "replay"
-    return load_settings(flags=flags, config_path=getattr(args, "config", None))
+        names["market_source"] = "--data"
+    return load_settings(flags=flags, config_path=getattr(args, "config", None),
+                         flag_names=names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    # Settings are loaded and validated before anything opens the database: a bad value
+    # stops here with exit code 2 and nothing written. `config path` and `config init` work
+    # even when the config file is broken (they are how the user finds and repairs it).
     if args.command == "config" and args.action == "path":
         return _config_path(args)
+    if args.command == "config" and args.action == "init":
+        return _config_init(args)
     settings = settings_from_args(args)
     if args.command == "config":
         return _config(args, settings)
@@ -136,59 +155,113 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_tui(settings)
 
 
-def _config_path(args: argparse.Namespace) -> int:
+def _config_file(args: argparse.Namespace) -> Path:
     import os
 
-    from autotrade_tui.config import default_db_path, mask_url, user_config_path
+    from autotrade_tui.config import user_config_path
 
     explicit = getattr(args, "config", None) or os.environ.get("AUTOTRADE_CONFIG")
-    cfg = Path(explicit).expanduser() if explicit else user_config_path()
-    db = getattr(args, "db", None) or os.environ.get("DATABASE_URL") or str(default_db_path())
+    return Path(explicit).expanduser() if explicit else user_config_path()
+
+
+def _config_path(args: argparse.Namespace) -> int:
+    from autotrade_tui.config import default_db_path, mask_url
+    from autotrade_tui.errors import ConfigError
+
+    cfg = _config_file(args)
+    problem = None
+    try:
+        db = settings_from_args(args).database_url.get()
+    except ConfigError as exc:  # still print the paths: they are how to find the problem
+        problem, db = exc, ""
     print(f"config file: {cfg}{'' if cfg.exists() else '  (not present: defaults in use)'}")
-    print(f"database:    {mask_url(db)}")
+    print(f"database:    {mask_url(_db_location(db) or str(default_db_path()))}")
+    if problem is not None:
+        print(f"autotrade-tui: error: {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _db_location(db: str) -> str:
+    """A plain path or sqlite:/// URL as the absolute file path; other URLs unchanged."""
+    from autotrade_tui.config import default_db_path
+    from autotrade_tui.store.db import resolve_url, sqlite_path
+
+    if not db:
+        return ""
+    path = sqlite_path(resolve_url(db, default_db_path()))
+    return str(path) if path is not None else db
+
+
+def _config_init(args: argparse.Namespace) -> int:
+    from autotrade_tui.config import example_toml
+
+    target = _config_file(args)
+    if target.exists() and not args.force:
+        raise UserError(f"{target} already exists (use --force to overwrite)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(example_toml(), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror}") from None
+    print(f"wrote {target}")
     return 0
 
 
 def _config(args: argparse.Namespace, settings: Any) -> int:
-    from autotrade_tui.config import example_toml, user_config_path
-
-    if args.action == "init":
-        target = Path(args.config).expanduser() if getattr(args, "config", None) \
-            else user_config_path()
-        if target.exists() and not args.force:
-            raise UserError(f"{target} already exists (use --force to overwrite)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(example_toml(), encoding="utf-8")
-        print(f"wrote {target}")
-        return 0
     shown = settings.shown()
     if args.json:
         print(json.dumps(shown, indent=2))
         return 0
+    where = settings.config_path
+    print(f"# config file: {where}" if where else "# no config file: built-in defaults, "
+          "environment and flags")
     for name, value in shown.items():
         src = settings.sources.get(name, "default")
+        src = "config file" if src == "file" else src
         print(f"{name} = {json.dumps(value)}" + ("" if src == "default" else f"   # {src}"))
     return 0
 
 
-def _report(args: argparse.Namespace, settings: Any) -> int:
-    from autotrade_tui.report import build_report, render_report
+def _open_reader(settings: Any) -> tuple[Any, str | None]:
+    """A Store for reading. `report` and `export` never create a database: when the SQLite
+    file does not exist yet, they read an empty in-memory one (a new account) instead;
+    the second value is then the missing file's path."""
+    from autotrade_tui.config import default_db_path
+    from autotrade_tui.store.db import resolve_url, sqlite_path
     from autotrade_tui.store.store import Store
 
-    with Store(settings.database_url.get()) as store:
+    db = settings.database_url.get()
+    path = sqlite_path(resolve_url(db, default_db_path()))
+    if path is not None and not path.exists():
+        print(f"autotrade-tui: no database at {path} yet: nothing recorded", file=sys.stderr)
+        return Store(":memory:"), str(path)
+    return Store(db), None
+
+
+def _report(args: argparse.Namespace, settings: Any) -> int:
+    from autotrade_tui.report import build_report, render_report
+
+    store, missing = _open_reader(settings)
+    with store:
         rep = build_report(store, settings)
+    if missing:
+        rep["database"] = missing
     print(json.dumps(rep, indent=2, default=str) if args.json else render_report(rep))
     return 0
 
 
 def _export(args: argparse.Namespace, settings: Any) -> int:
     from autotrade_tui.report import export_rows, format_rows
-    from autotrade_tui.store.store import Store
 
-    with Store(settings.database_url.get()) as store:
+    store, _missing = _open_reader(settings)
+    with store:
         text = format_rows(export_rows(store, args.what, args.limit), args.format, args.what)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
