@@ -9,8 +9,9 @@ from typing import Any
 
 from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
 from autotrade_tui.core.models import Position
+from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.store import Store
-from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
+from autotrade_tui.store.tables import DecisionRow, EventRow, SnapshotRow, TradeRow
 
 EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
 
@@ -49,18 +50,37 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
     engine = TradingEngine(EngineConfig.from_settings(settings), loaded[0] if loaded else None)
     prices = store.last_prices()
     out = account_dict(engine, prices)
-    out["max_drawdown"] = store.max_drawdown_pct(out["equity"])
+    out["max_drawdown"] = max_drawdown_pct(store, out["initial_capital"], out["equity"])
     out["return_pct"] = (out["equity"] / out["initial_capital"] - 1.0) * 100.0
     out["paused"] = bool(loaded and loaded[1])
     tokens, cost = store.usage_totals()
     out["model_tokens"], out["model_cost"] = tokens, cost
-    out["database"] = store.shown_url
+    path = sqlite_path(store.url)
+    out["database"] = str(path) if path is not None else store.shown_url
     out["recent_trades"] = [_row(r) for r in store.rows(TradeRow, recent)]
     out["recent_decisions"] = [
         {k: v for k, v in _row(r).items() if k != "input_data"}
         for r in store.rows(DecisionRow, recent)
     ]
     return out
+
+
+def max_drawdown_pct(store: Store, initial_capital: float, equity: float) -> float:
+    """Largest peak-to-trough fall, in percent, of the equity curve: the initial capital (where
+    every account starts), the recorded snapshots, then the equity now. Without the starting
+    point an account that lost before its first snapshot would show no drawdown at all."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    with Session(store.engine) as s:
+        series = list(s.exec(select(SnapshotRow.total_equity)  # type: ignore[call-overload]
+                             .order_by(SnapshotRow.id)).scalars())
+    peak, worst = 0.0, 0.0
+    for eq in [initial_capital, *series, equity]:
+        peak = max(peak, eq)
+        if peak > 0:
+            worst = max(worst, (peak - eq) / peak * 100.0)
+    return worst
 
 
 def render_report(rep: dict[str, Any]) -> str:
@@ -102,9 +122,11 @@ def render_report(rep: dict[str, Any]) -> str:
 
 
 def _row(row: Any) -> dict[str, Any]:
+    """A table row as a dict in the table's column order (a loaded row's own attribute order
+    varies from row to row)."""
     d = row.model_dump()
     d["timestamp"] = d["timestamp"].isoformat(sep=" ", timespec="seconds")
-    return d
+    return {name: d[name] for name in type(row).model_fields if name in d}
 
 
 def export_rows(store: Store, kind: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -116,7 +138,7 @@ def format_rows(rows: list[dict[str, Any]], fmt: str, kind: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str)
     buf = io.StringIO()
-    fields = list(rows[0]) if rows else list(EXPORT_TABLES[kind].model_fields)
+    fields = list(EXPORT_TABLES[kind].model_fields)
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
