@@ -543,6 +543,10 @@ def _check_consistency(values: dict[str, Any], sources: dict[str, str]) -> None:
     if values["market_source"] == "replay" and not values["replay_file"]:
         raise ConfigError(f"config key 'market_source' from {sources['market_source']}: 'replay' "
                           "needs 'replay_file' (a CSV/JSON OHLCV file)")
+    if values["market_source"] == "replay" and not Path(values["replay_file"]).expanduser() \
+            .is_file():
+        raise ConfigError(f"config key 'replay_file' from {_where(sources['replay_file'], None)}:"
+                          f" {values['replay_file']!r} is not a file")
 
 
 def defaults(**overrides: Any) -> Settings:
