@@ -1,0 +1,197 @@
+"""The runtime end to end on a virtual clock: decisions, gates, execution, persistence,
+manual commands, recovery, and the two models running concurrently over real HTTP."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from autotrade_tui.config import Secret
+from autotrade_tui.core.engine import Rejected
+from autotrade_tui.core.models import Side
+from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.updates import DecisionRecorded, Notice, TradeExecuted
+from tests.openai_server import OpenAIServer, Reply, answer
+from tests.runtime_fixtures import SYMBOLS, ScriptedModel, StaleFeed, make_runtime
+
+
+def q(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(sql).fetchall()
+
+
+async def test_offline_cycle_records_every_symbol_with_prompt_and_context(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path)
+    seen: list[object] = []
+    rt.subscribe(seen.append)
+    await rt.monitor_tick()
+    recs = await rt.decision_cycle()
+    await rt.close()
+    assert sorted(r.symbol for r in recs) == SYMBOLS
+    assert sum(isinstance(u, DecisionRecorded) for u in seen) == 3
+    rows = q(tmp_path / "rt.db", "SELECT symbol, model_1_decision, model_2_decision, "
+             "model_1_reasoning, input_data, source FROM ai_decisions ORDER BY symbol")
+    assert [r[0] for r in rows] == SYMBOLS
+    for _, d1, d2, why, data, source in rows:
+        assert d1 in ("BUY", "SELL", "HOLD") and d2 in ("BUY", "SELL", "HOLD")
+        assert why and source == "auto"
+        assert '"rsi_14"' in data and '"prompt"' in data and '"role": "system"' in data
+
+
+async def test_agreeing_models_trade_then_flip(tmp_path: Path) -> None:
+    a, b = ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.8))
+    rt = await make_runtime(tmp_path, models=[a, b], symbols=["BTC/USDT"])
+    await rt.monitor_tick()
+    (rec,) = await rt.decision_cycle()
+    assert rec.executed and rec.note.startswith("executed: OPEN LONG")
+    assert rt.engine.positions["BTC/USDT"].side is Side.LONG
+    a.answer = b.answer = ("SELL", 0.9)
+    (rec,) = await rt.decision_cycle()
+    assert [(t.order_type.value, t.side.value) for t in rec.trades] == [("CLOSE", "LONG"),
+                                                                       ("OPEN", "SHORT")]
+    await rt.close()
+    rows = q(tmp_path / "rt.db", "SELECT order_type, side, source, decision_id FROM trades "
+             "ORDER BY id")
+    assert [r[:3] for r in rows] == [("OPEN", "LONG", "auto"), ("CLOSE", "LONG", "auto"),
+                                     ("OPEN", "SHORT", "auto")]
+    assert all(r[3] is not None for r in rows)
+    assert q(tmp_path / "rt.db", "SELECT executed FROM ai_decisions") == [(1,), (1,)]
+
+
+@pytest.mark.parametrize(("setup", "note"), [
+    ("paused", "automatic trading is paused"),
+    ("stale", "price is stale"),
+    ("low", "HOLD"),
+    ("max_positions", "max positions"),
+])
+async def test_gates_record_why_nothing_was_executed(tmp_path: Path, setup: str,
+                                                     note: str) -> None:
+    conf = 0.5 if setup == "low" else 0.9
+    models = [ScriptedModel("A", ("BUY", conf)), ScriptedModel("B", ("BUY", conf))]
+    rt = await make_runtime(tmp_path, models=models, max_positions=1,
+                            feed_cls=StaleFeed if setup == "stale" else SimMarket)
+    await rt.monitor_tick()
+    if setup == "paused":
+        await rt.set_paused(True)
+    recs = await rt.decision_cycle()
+    await rt.close()
+    skipped = [r for r in recs if not r.executed]
+    assert skipped and all(note in r.note for r in skipped)
+    if setup == "max_positions":
+        assert len([r for r in recs if r.executed]) == 1
+    rows = q(tmp_path / "rt.db", "SELECT execution_note FROM ai_decisions WHERE executed = 0")
+    assert rows and all(note in r[0] for r in rows)
+
+
+async def test_one_model_failing_leaves_the_other_alone_against_055(tmp_path: Path) -> None:
+    models = [ScriptedModel("A", (None, 0)), ScriptedModel("B", ("SELL", 0.56))]
+    rt = await make_runtime(tmp_path, models=models, symbols=["ETH/USDT"])
+    await rt.monitor_tick()
+    (rec,) = await rt.decision_cycle()
+    await rt.close()
+    assert rec.executed and rec.result.threshold == pytest.approx(0.55)
+    (row,) = q(tmp_path / "rt.db", "SELECT model_1_decision, model_1_error, final_decision "
+               "FROM ai_decisions")
+    assert row == (None, "scripted failure", "SELL")
+
+
+async def test_manual_commands_are_recorded_as_manual_and_state_restores(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path)
+    await rt.monitor_tick()
+    await rt.manual_open("BTC/USDT", Side.LONG)
+    await rt.manual_open("BTC/USDT", Side.LONG)  # stack
+    await rt.manual_open("ETH/USDT", Side.SHORT)
+    await rt.manual_close("ETH/USDT")
+    await rt.manual_open("SOL/USDT", Side.SHORT)
+    with pytest.raises(Rejected, match="no open position"):
+        await rt.manual_close("ETH/USDT")
+    await rt.set_paused(True)
+    ledger, positions = rt.engine.ledger, rt.engine.positions
+    await rt.close()
+    assert q(tmp_path / "rt.db", "SELECT DISTINCT source FROM trades") == [("manual",)]
+    assert [r[0] for r in q(tmp_path / "rt.db", "SELECT order_type FROM trades ORDER BY id")
+            ] == ["OPEN", "ADD", "OPEN", "CLOSE", "OPEN"]
+
+    again = await make_runtime(tmp_path)
+    assert again.restored and again.paused
+    assert again.engine.ledger == ledger and again.engine.positions == positions
+    await again.monitor_tick()
+    await again.manual_close_all()
+    assert again.engine.positions == {}
+    assert again.engine.invariant_error() < 1e-6
+    await again.close()
+
+
+async def test_manual_trade_refused_on_stale_price(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path, feed_cls=StaleFeed)
+    notices: list[str] = []
+    rt.subscribe(lambda u: notices.append(u.text) if isinstance(u, Notice) else None)
+    await rt.monitor_tick()
+    await rt.monitor_tick()
+    with pytest.raises(Rejected, match="stale"):
+        await rt.manual_open("BTC/USDT", Side.LONG)
+    await rt.close()
+    assert sum("stale prices" in n for n in notices) == 1  # reported once, not every tick
+
+
+async def test_a_second_engine_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    from autotrade_tui.errors import EngineLockedError
+    from autotrade_tui.store.store import Store
+
+    rt = await make_runtime(tmp_path)
+    with pytest.raises(EngineLockedError):
+        Store(tmp_path / "rt.db", writer=True)
+    await rt.close()
+
+
+async def test_decide_now_is_manual_and_runs_while_paused(tmp_path: Path) -> None:
+    models = [ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.9))]
+    rt = await make_runtime(tmp_path, models=models)
+    await rt.monitor_tick()
+    await rt.set_paused(True)
+    rec = await rt.decide_now("SOL/USDT")
+    await rt.close()
+    assert rec is not None and rec.source == "manual" and rec.executed
+    assert q(tmp_path / "rt.db", "SELECT symbol, source FROM ai_decisions") == [
+        ("SOL/USDT", "manual")]
+
+
+async def test_models_and_symbols_run_concurrently_over_http(tmp_path: Path) -> None:
+    """Every model call takes 1 s: a cycle over 3 symbols x 2 models takes ~1 s, not 6."""
+    async with OpenAIServer(default=Reply(content=answer("BUY", 0.9), delay=1.0)) as server:
+        rt = await make_runtime(tmp_path, openrouter_api_key=Secret("sk-test-secret"),
+                                ai_base_url=server.url, model_timeout_seconds=10.0)
+        await rt.monitor_tick()
+        t0 = time.perf_counter()
+        recs = await rt.decision_cycle()
+        took = time.perf_counter() - t0
+        await rt.close()
+    assert len(server.requests) == 6 and len(recs) == 3
+    assert took < 2.5, f"cycle took {took:.2f} s: model calls are not concurrent"
+    assert all(r.executed for r in recs)
+    rows = q(tmp_path / "rt.db", "SELECT model_1_name, tokens, input_data FROM ai_decisions")
+    assert all(r[0] == "deepseek/deepseek-chat-v3.1" and r[1] == 300 for r in rows)
+    assert not any("sk-test-secret" in r[2] for r in rows)
+
+
+async def test_liquidation_on_a_monitor_tick_is_persisted(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path, leverage=125.0, symbols=["SOL/USDT"])
+    trades: list[TradeExecuted] = []
+    rt.subscribe(lambda u: trades.append(u) if isinstance(u, TradeExecuted) else None)
+    await rt.monitor_tick()
+    await rt.manual_open("SOL/USDT", Side.LONG)
+    await rt.manual_open("SOL/USDT", Side.SHORT)  # close-then-open: stays in the market
+    for _ in range(2000):  # at 125x a ~0.3 % move liquidates; the sim gets there quickly
+        rt.clock.advance(5)  # type: ignore[attr-defined]
+        await rt.monitor_tick()
+        if rt.engine.ledger.liquidations:
+            break
+    await rt.close()
+    assert rt.engine.ledger.liquidations == 1
+    rows = q(tmp_path / "rt.db", "SELECT order_type, source, pnl, margin FROM trades "
+             "WHERE order_type = 'LIQUIDATION'")
+    assert len(rows) == 1 and rows[0][1] == "liquidation" and rows[0][2] == -rows[0][3]
+    assert any(t.trade.order_type.value == "LIQUIDATION" for t in trades)
