@@ -51,6 +51,12 @@ class ScaledClock:
     def wall_seconds(self, clock_seconds: float) -> float | None:
         return max(clock_seconds, 0.0) / self.speed
 
+    def make_real(self) -> None:
+        """Become wall time from now on (market=auto found live data: no speed-up on it)."""
+        self.speed = 1.0
+        self._start = time.time()
+        self._mono0 = time.monotonic()
+
 
 class VirtualClock:
     """Time that moves only by `advance`/`set` (backtests, tests). Listeners hear every move."""

@@ -104,6 +104,8 @@ class Runtime:
                 from autotrade_tui.market.factory import open_feed
 
                 feed = await open_feed(settings, clock)
+                if feed.mode == "LIVE DATA" and isinstance(clock, ScaledClock):
+                    clock.make_real()  # --speed is for sim/replay; live data runs on wall time
             if models is None:
                 from autotrade_tui.ai.factory import build_models
 
