@@ -447,18 +447,20 @@ def _check_range(key: Key, value: float, bad: Bad) -> None:
         raise bad(f"is out of range (must be ≤ {key.high:g})")
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, origin: str = "") -> dict[str, Any]:
     """Read the config file; sections are only for grouping, keys are flat and unique.
 
     Raises ConfigError for an unreadable or malformed file, a key given twice (at the top
     level and in a section, or in two sections) and an unknown key (the message names it with
-    its section, never its value: a misspelt secret must not be printed).
+    its section, never its value: a misspelt secret must not be printed). `origin` says where
+    the path came from (`--config`, AUTOTRADE_CONFIG) for the file-not-found message.
     """
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {path}{f' (from {origin})' if origin else ''} does "
+                          "not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:
@@ -507,7 +509,9 @@ def load_settings(
     explicit = config_path or env.get("AUTOTRADE_CONFIG") or None
     path = Path(explicit).expanduser() if explicit else user_config_path()
     used_file = bool(explicit) or path.exists()
-    file_values = read_toml(path) if used_file else {}
+    origin = ("--config" if config_path else "environment variable AUTOTRADE_CONFIG") \
+        if explicit else ""
+    file_values = read_toml(path, origin) if used_file else {}
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
