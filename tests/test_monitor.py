@@ -78,3 +78,24 @@ async def test_critical_event_does_not_trigger_when_disabled(tmp_path: Path) -> 
     await rt.close()
     with sqlite3.connect(tmp_path / "rt.db") as con:
         assert con.execute("SELECT count(*) FROM ai_decisions").fetchone() == (0,)
+
+
+async def test_cooldowns_and_recent_events_survive_a_restart(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path, leverage=20.0, symbols=["BTC/USDT"])
+    await rt.monitor_tick()
+    await rt.manual_open("BTC/USDT", Side.LONG)
+    await rt.monitor_tick()
+    clock = rt.clock
+    await rt.close()
+    again = await make_runtime(tmp_path, leverage=20.0, symbols=["BTC/USDT"],
+                               clock=clock)  # type: ignore[arg-type]
+    assert any(e.event_type is EventType.LIQUIDATION_RISK for e in again.recent_events)
+    clock.advance(60)  # type: ignore[attr-defined]
+    await again.monitor_tick()  # inside the 2-minute cooldown: not raised again
+    clock.advance(61)  # type: ignore[attr-defined]
+    await again.monitor_tick()  # past it: raised again
+    await again.close()
+    with sqlite3.connect(tmp_path / "rt.db") as con:
+        ts = [r[0] for r in con.execute("SELECT ts FROM market_events WHERE event_type = "
+                                        "'LIQUIDATION_RISK' ORDER BY ts")]
+    assert len(ts) == 2 and ts[1] - ts[0] >= 120

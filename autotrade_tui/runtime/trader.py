@@ -21,6 +21,7 @@ from autotrade_tui.core.events import EventThresholds
 from autotrade_tui.core.models import (
     Action,
     Candle,
+    EventType,
     MarketEvent,
     ModelVote,
     Severity,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 DECISION_CANDLES = 200
 SNAPSHOT_EVERY_S = 60.0  # clock seconds between equity-curve points
 RECENT_EVENTS = 10
+COOLDOWN_MEMORY_S = 3600.0  # events this recent are remembered across a restart
 
 
 def make_clock(settings: Any) -> Clock:
@@ -87,6 +89,20 @@ class Runtime:
         self._background: set[asyncio.Task[Any]] = set()
         if not self.restored:
             store.save_state(self.engine.state, paused=False)
+        self._restore_events()
+
+    def _restore_events(self) -> None:
+        """Recent events feed the prompts and keep their cooldowns across a restart."""
+        from autotrade_tui.store.tables import EventRow
+
+        since = self.clock.now() - COOLDOWN_MEMORY_S
+        rows = self.store.rows(EventRow, 200, since_ts=since)
+        for r in reversed(rows):
+            event = MarketEvent(r.ts, r.symbol, EventType(r.event_type), Severity(r.severity),
+                                r.description, r.suggested_action, dict(r.metrics or {}))
+            self.monitor.detector.remember(event)
+            self.recent_events.insert(0, event)
+        del self.recent_events[50:]
 
     # ---- construction
     @classmethod
