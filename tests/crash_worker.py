@@ -52,6 +52,7 @@ def step(engine: TradingEngine) -> list[Trade]:
 
 
 def main(db: str) -> None:
+    """`db`: an SQLite path or a postgresql:// URL."""
     with Store(db, writer=True) as store:
         loaded = store.load_state()
         engine = TradingEngine(CONFIG, loaded[0] if loaded else None)

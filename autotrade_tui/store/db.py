@@ -11,6 +11,7 @@ from autotrade_tui.config import mask_url
 from autotrade_tui.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not a TCP timeout
 
 
 def resolve_url(db: str | Path | None, default_path: Path) -> str:
@@ -44,7 +45,8 @@ def is_postgres(url: str) -> bool:
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine with WAL + busy timeout on SQLite; pre-ping on PostgreSQL."""
+    """An engine with WAL + busy timeout on SQLite; pre-ping and a connect timeout on
+    PostgreSQL (a pooled connection killed by a server restart is replaced on checkout)."""
     from sqlmodel import create_engine
 
     path = sqlite_path(url)
@@ -69,7 +71,8 @@ def create_db_engine(url: str) -> Engine:
         except ImportError:
             raise StoreError("PostgreSQL needs the 'postgres' extra: "
                              "pip install 'autotrade-tui[postgres]'") from None
-        return create_engine(url, pool_pre_ping=True, pool_recycle=1800)
+        return create_engine(url, pool_pre_ping=True, pool_recycle=1800,
+                             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     raise StoreError(f"unsupported database URL {mask_url(url)} (use a file path, sqlite:/// "
                      "or postgresql://)")
 

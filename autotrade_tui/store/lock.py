@@ -1,21 +1,41 @@
 """One engine per database: an exclusive file lock beside an SQLite file, a session-level
-advisory lock on PostgreSQL (works across machines). A second engine gets EngineLockedError."""
+advisory lock on PostgreSQL (works across machines). A second engine gets EngineLockedError.
+
+PostgreSQL advisory locks live in the server session that took them and are scoped to the
+current database: two databases on one server never block each other, and a holder that dies
+(kill -9, lost network) loses its lock as soon as the server drops its session. The writer
+checks its lock session before every write (`ensure`): if the session was dropped (server
+restart, pg_terminate_backend) it takes the lock again, or raises EngineLockedError when
+another engine got it in between.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from autotrade_tui.errors import EngineLockedError
 
+log = logging.getLogger(__name__)
+
 ADVISORY_KEY = 0x6175_746F_7472  # "autotr": the same key on every machine
+SCHEMA_KEY = ADVISORY_KEY + 1  # transaction-level: serialises schema creation/migration
+
+_TAKEN = ("another autotrade-tui engine is already trading on this PostgreSQL database; "
+          "stop it first, or use `autotrade-tui report` for a read-only view")
 
 
 class EngineLock(Protocol):
+    def ensure(self) -> None:
+        """Before a write: raise EngineLockedError if this engine no longer holds the lock
+        (SQLAlchemyError when the database cannot be reached to tell)."""
+
     def release(self) -> None: ...
 
 
@@ -39,34 +59,86 @@ class FileLock:
         self._fh.write(str(os.getpid()))
         self._fh.flush()
 
+    def ensure(self) -> None:
+        pass  # an flock lives as long as our descriptor: it cannot be lost while open
+
     def release(self) -> None:
         if not self._fh.closed:
             self._fh.close()  # closing the descriptor drops the flock
 
 
 class AdvisoryLock:
-    def __init__(self, engine: Engine) -> None:
-        self._conn: Connection | None = engine.connect()
-        got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                 {"k": ADVISORY_KEY}).scalar()
-        self._conn.commit()
-        if not got:
-            self._conn.close()
-            self._conn = None
-            raise EngineLockedError("another autotrade-tui engine is already trading on this "
-                                    "PostgreSQL database; stop it first, or use "
-                                    "`autotrade-tui report` for a read-only view")
+    """`pg_try_advisory_lock` on a connection kept out of the pool for the Store's lifetime."""
 
-    def release(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._acquire()
+
+    def _acquire(self) -> None:
+        conn = self._engine.connect()
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                               {"k": ADVISORY_KEY}).scalar()
+            conn.commit()  # a session-level lock outlives the transaction; stay idle, not "in tx"
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            raise EngineLockedError(_TAKEN)
+        self._conn = conn
+
+    def alive(self) -> bool:
+        """True while the session holding the lock answers."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.rollback()
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def ensure(self) -> None:
+        if self.alive():
+            return
+        log.warning("the database session holding the engine lock was lost; taking the lock "
+                    "again")
+        self._drop()
+        try:
+            self._acquire()
+        except EngineLockedError:
+            raise EngineLockedError(
+                "this engine lost its lock on the PostgreSQL database (its session was "
+                "dropped) and another engine has taken it; nothing more is written here"
+            ) from None
+        log.warning("engine lock taken again")
+
+    def _drop(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-                self._conn.commit()
-            finally:
+                self._conn.invalidate()  # dead: do not hand it back to the pool
                 self._conn.close()
-                self._conn = None
+            except SQLAlchemyError:
+                pass
+            self._conn = None
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            self._conn.commit()
+            self._conn.close()
+        except SQLAlchemyError:
+            self._drop()  # a dead session holds no lock any more
+        self._conn = None
 
 
 class NoLock:
+    def ensure(self) -> None:
+        pass
+
     def release(self) -> None:
         pass

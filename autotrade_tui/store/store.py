@@ -2,19 +2,28 @@
 
 A trade and the ledger/position change it causes commit in ONE transaction, so after a crash
 the database holds either both or neither; `load_state` gives the engine back exactly.
+
+Every write is a function of a fresh Session run in one transaction. When the connection is
+lost (PostgreSQL restarted, backend terminated, network) the server has rolled that
+transaction back, so the whole function runs again, a bounded number of times with a backoff,
+each retry logged as a warning; then StoreError. A connection lost *during* COMMIT leaves the
+outcome unknown: on PostgreSQL the transaction id is asked for with `txid_status` so a
+committed write is never written twice. Reads are retried the same way.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from autotrade_tui.config import default_db_path, mask_url
@@ -42,6 +51,16 @@ from autotrade_tui.store.tables import (
     TradeRow,
 )
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Schema changes: bump SCHEMA_VERSION (tables.py) and add MIGRATIONS[old] = a step that turns a
+# schema of version `old` into `old + 1` (ALTER TABLE ..., data fixes). On start, create_all adds
+# missing tables, then every step from the stored version up runs, and the new version is
+# recorded: all in one transaction (DDL is transactional on both databases), serialised by an
+# advisory lock on PostgreSQL.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
 
 def to_dt(ts: float) -> datetime:
     """Epoch seconds → timezone-aware UTC datetime (the `timestamp` columns)."""
@@ -49,12 +68,22 @@ def to_dt(ts: float) -> datetime:
 
 
 class Store:
-    """The database of one account. `writer=True` takes the one-engine-per-database lock."""
+    """The database of one account. `writer=True` takes the one-engine-per-database lock.
+
+    Every method raises StoreError when the database cannot be read or written (after the
+    retries of a lost connection), EngineLockedError (a StoreError) when a writer finds its
+    lock taken by another engine.
+    """
+
+    # Pauses between the attempts of a read or write whose connection was lost (seconds):
+    # five retries over ~8 s ride out a PostgreSQL restart.
+    retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
     def __init__(self, db: str | Path | None = None, *, writer: bool = False) -> None:
         self.url = resolve_url(db, default_db_path())
         self.shown_url = mask_url(self.url)
         self.engine = create_db_engine(self.url)
+        self._pg = is_postgres(self.url)
         self._lock: locks.EngineLock = locks.NoLock()
         try:
             self._init_schema()
@@ -62,7 +91,7 @@ class Store:
                 path = sqlite_path(self.url)
                 if path is not None:
                     self._lock = locks.FileLock(path)
-                elif is_postgres(self.url):
+                elif self._pg:
                     self._lock = locks.AdvisoryLock(self.engine)
         except SQLAlchemyError as exc:
             self.engine.dispose()
@@ -83,98 +112,141 @@ class Store:
         self.close()
 
     def _init_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)  # idempotent: creates only what is missing
-        with Session(self.engine) as s:
-            row = s.get(SchemaMetaRow, "schema_version")
-            if row is None:
-                s.add(SchemaMetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
-                s.commit()
-            elif int(row.value) > SCHEMA_VERSION:
+        """Create what is missing and migrate to SCHEMA_VERSION, in one transaction."""
+        meta = SchemaMetaRow.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
+            if self._pg:  # two engines starting at once must not both create tables
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": locks.SCHEMA_KEY})
+            elif conn.dialect.name == "sqlite":  # pysqlite alone would autocommit each DDL
+                conn.exec_driver_sql("BEGIN")
+            SQLModel.metadata.create_all(conn)  # idempotent: creates only what is missing
+            stored = conn.execute(select(meta.c.value).where(
+                meta.c.key == "schema_version")).scalar()
+            version = SCHEMA_VERSION if stored is None else int(stored)
+            if version > SCHEMA_VERSION:
                 raise StoreError(f"the database {self.shown_url} has schema version "
-                                 f"{row.value}, newer than this program ({SCHEMA_VERSION}); "
+                                 f"{version}, newer than this program ({SCHEMA_VERSION}); "
                                  "upgrade autotrade-tui")
+            for old in range(version, SCHEMA_VERSION):
+                MIGRATIONS[old](conn)
+            if stored is None:
+                conn.execute(meta.insert().values(key="schema_version",
+                                                  value=str(SCHEMA_VERSION)))
+            elif version != SCHEMA_VERSION:
+                conn.execute(meta.update().where(meta.c.key == "schema_version")
+                             .values(value=str(SCHEMA_VERSION)))
 
-    @contextmanager
-    def _txn(self) -> Iterator[Session]:
-        """One transaction: committed whole, or rolled back whole and reported as StoreError."""
-        with Session(self.engine) as s:
+    # ---- transactions
+    def _write(self, body: Callable[[Session], T]) -> T:
+        """Run `body` in ONE transaction and commit it; the result of `body` is returned.
+
+        `body` may run more than once (a lost connection rolls its transaction back), so it
+        builds everything it adds itself. Raises StoreError, EngineLockedError.
+        """
+        return self._retrying(body, write=True)
+
+    def _read(self, body: Callable[[Session], T]) -> T:
+        return self._retrying(body, write=False)
+
+    def _retrying(self, body: Callable[[Session], T], *, write: bool) -> T:
+        what = "write" if write else "read"
+        attempts = len(self.retry_delays) + 1
+        for attempt in range(1, attempts + 1):
             try:
-                yield s
+                if write:
+                    self._lock.ensure()
+                return self._once(body, write)
+            except SQLAlchemyError as exc:
+                if attempt == attempts or not self._lost_connection(exc):
+                    after = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise StoreError(f"database {what} failed{after}: {_short(exc)}") from None
+                delay = self.retry_delays[attempt - 1]
+                log.warning("database connection lost (%s); %s retried in %.1f s "
+                            "(attempt %d of %d)", _short(exc), what, delay, attempt + 1,
+                            attempts)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _once(self, body: Callable[[Session], T], write: bool) -> T:
+        with Session(self.engine) as s:
+            if not write:
+                return body(s)
+            xid = None
+            if self._pg:  # to settle a commit whose answer is lost (see _commit_status)
+                xid = s.connection().execute(text("SELECT txid_current()")).scalar()
+            result = body(s)
+            s.flush()
+            try:
                 s.commit()
             except SQLAlchemyError as exc:
-                s.rollback()
-                raise StoreError(f"database write failed: {_short(exc)}") from None
+                # Lost during COMMIT: it may have committed. Ask before running it again.
+                if xid is None or not self._lost_connection(exc):
+                    raise
+                if self._commit_status(xid) == "committed":
+                    log.warning("database connection lost during commit; the server had "
+                                "committed it (%s)", _short(exc))
+                    return result
+                raise
+            return result
+
+    def _commit_status(self, xid: int) -> str:
+        """`committed` or `aborted` (txid_status) once the server answers; StoreError if it
+        cannot tell within the retry delays (the write must then not be repeated blindly)."""
+        for delay in (*self.retry_delays, None):
+            try:
+                with self.engine.connect() as conn:
+                    status = conn.execute(text("SELECT txid_status(:x)"), {"x": xid}).scalar()
+                if status in ("committed", "aborted"):
+                    return str(status)
+            except SQLAlchemyError as exc:
+                if not self._lost_connection(exc):
+                    raise
+            if delay is None:
+                break
+            time.sleep(delay)
+        raise StoreError("database connection lost during a commit and the server cannot tell "
+                         f"whether it committed (transaction {xid}); restart to reload the "
+                         "last committed state")
+
+    def _lost_connection(self, exc: SQLAlchemyError) -> bool:
+        """A dropped connection or a server-side abort: the transaction did not happen."""
+        if getattr(exc, "connection_invalidated", False):
+            return True
+        return self._pg and isinstance(exc, OperationalError | InterfaceError)
 
     # ---- engine state
     def load_state(self) -> tuple[EngineState, bool] | None:
         """The engine state and the paused flag as last committed; None on a new database."""
-        with Session(self.engine) as s:
-            acc = s.get(AccountStateRow, 1)
-            if acc is None:
-                return None
-            ledger = Ledger(acc.initial_capital, acc.capital, acc.realized_pnl, acc.total_fees,
-                            acc.total_trades, acc.winning_trades, acc.losing_trades,
-                            acc.liquidations, acc.peak_equity, acc.halted_reason)
-            positions: dict[str, Position] = {}
-            rows = s.exec(select(PositionEntryRow).order_by(  # type: ignore[call-overload]
-                PositionEntryRow.symbol, PositionEntryRow.seq)).scalars()
-            for r in rows:
-                pos = positions.setdefault(r.symbol, Position(r.symbol, Side(r.side), [],
-                                                              r.opened_at))
-                pos.entries.append(Entry(r.price, r.quantity, r.margin, r.leverage, r.fee, r.ts))
-            return EngineState(ledger, positions), acc.paused
+        return self._read(_load_state)
 
     def last_prices(self) -> dict[str, float]:
-        with Session(self.engine) as s:
+        def body(s: Session) -> dict[str, float]:
             acc = s.get(AccountStateRow, 1)
             return dict(acc.last_prices or {}) if acc else {}
+
+        return self._read(body)
 
     def save_state(self, state: EngineState, *, paused: bool | None = None,
                    prices: Mapping[str, float] | None = None, ts: float = 0.0,
                    trades: Sequence[Trade] = (), decision_id: int | None = None) -> None:
         """Write the ledger and positions, with the trades that changed them, in one txn."""
-        with self._txn() as s:
+        def body(s: Session) -> None:
             for t in trades:
                 s.add(_trade_row(t, decision_id))
-            self._put_state(s, state, paused, prices, ts)
+            _put_state(s, state, paused, prices, ts)
+
+        self._write(body)
 
     def record_trades(self, trades: Sequence[Trade], state: EngineState,
                       decision_id: int | None = None, ts: float = 0.0) -> None:
         self.save_state(state, trades=trades, decision_id=decision_id, ts=ts)
-
-    def _put_state(self, s: Session, state: EngineState, paused: bool | None,
-                   prices: Mapping[str, float] | None, ts: float) -> None:
-        lg = state.ledger
-        acc = s.get(AccountStateRow, 1)
-        if acc is None:
-            acc = AccountStateRow(id=1, initial_capital=lg.initial_capital, capital=lg.capital,
-                                  realized_pnl=0, total_fees=0, total_trades=0, winning_trades=0,
-                                  losing_trades=0, liquidations=0, peak_equity=0)
-        acc.initial_capital, acc.capital = lg.initial_capital, lg.capital
-        acc.realized_pnl, acc.total_fees = lg.realized_pnl, lg.total_fees
-        acc.total_trades, acc.winning_trades = lg.total_trades, lg.winning_trades
-        acc.losing_trades, acc.liquidations = lg.losing_trades, lg.liquidations
-        acc.peak_equity, acc.halted_reason = lg.peak_equity, lg.halted_reason
-        if paused is not None:
-            acc.paused = paused
-        if prices:
-            acc.last_prices = {**(acc.last_prices or {}), **prices}
-        acc.updated_ts = ts or acc.updated_ts
-        s.add(acc)
-        s.exec(delete(PositionEntryRow))  # type: ignore[call-overload]
-        for pos in state.positions.values():
-            for seq, e in enumerate(pos.entries):
-                s.add(PositionEntryRow(symbol=pos.symbol, side=pos.side.value, price=e.price,
-                                       quantity=e.quantity, margin=e.margin,
-                                       leverage=e.leverage, fee=e.fee, ts=e.ts,
-                                       opened_at=pos.opened_at, seq=seq))
 
     # ---- records
     def record_decision(self, *, symbol: str, ts: float, price: float, votes: Sequence[ModelVote],
                         result: VoteResult, executed: bool, note: str,
                         input_data: dict[str, Any], source: str = "auto") -> int:
         v1, v2 = votes
-        row = DecisionRow(
+        fields = dict(
             timestamp=to_dt(ts), ts=ts, symbol=symbol, price=price, source=source,
             model_1_name=v1.model, model_2_name=v2.model,
             model_1_decision=v1.decision.value if v1.ok and v1.decision else None,
@@ -188,31 +260,41 @@ class Store:
             tokens=sum(v.prompt_tokens + v.completion_tokens for v in votes),
             cost=sum(v.cost for v in votes), latency_s=max(v.latency_s for v in votes),
         )
-        with self._txn() as s:
+
+        def body(s: Session) -> int:
+            row = DecisionRow(**fields)
             s.add(row)
             s.flush()
             assert row.id is not None
             return row.id
 
+        return self._write(body)
+
     def set_decision_executed(self, decision_id: int, executed: bool, note: str) -> None:
-        with self._txn() as s:
+        def body(s: Session) -> None:
             row = s.get(DecisionRow, decision_id)
             if row is not None:
                 row.executed, row.execution_note = executed, note
                 s.add(row)
 
+        self._write(body)
+
     def record_events(self, events: Iterable[MarketEvent]) -> None:
-        with self._txn() as s:
+        events = list(events)  # iterated again if the write is retried
+
+        def body(s: Session) -> None:
             for e in events:
                 s.add(EventRow(timestamp=to_dt(e.ts), ts=e.ts, symbol=e.symbol,
                                event_type=e.event_type.value, severity=e.severity.value,
                                description=e.description, suggested_action=e.suggested_action,
                                metrics=_jsonable(e.metrics)))
 
+        self._write(body)
+
     def record_snapshot(self, ts: float, *, equity: float, capital: float, unrealized: float,
                         positions: list[dict[str, Any]], ledger: Ledger,
                         prices: Mapping[str, float]) -> None:
-        with self._txn() as s:
+        def body(s: Session) -> None:
             s.add(SnapshotRow(timestamp=to_dt(ts), ts=ts, total_equity=equity,
                               total_capital=capital, unrealized_pnl=unrealized,
                               open_positions=_jsonable(positions),
@@ -225,6 +307,8 @@ class Store:
                 acc.last_prices = {**(acc.last_prices or {}), **prices}
                 s.add(acc)
 
+        self._write(body)
+
     # ---- reading
     def rows(self, table: type[SQLModel], limit: int | None = None,
              newest_first: bool = True, since_ts: float | None = None) -> list[Any]:
@@ -234,8 +318,7 @@ class Store:
             q = q.where(table.ts >= since_ts)  # type: ignore[attr-defined]
         if limit:
             q = q.limit(limit)
-        with Session(self.engine) as s:
-            return list(s.exec(q).scalars())  # type: ignore[call-overload]
+        return self._read(lambda s: list(s.exec(q).scalars()))  # type: ignore[call-overload]
 
     def equity_curve(self, limit: int = 2000) -> list[tuple[float, float]]:
         rows = self.rows(SnapshotRow, limit)
@@ -243,9 +326,8 @@ class Store:
 
     def max_drawdown_pct(self, current_equity: float | None = None) -> float:
         """Largest peak-to-trough fall of the snapshot equity curve, in percent."""
-        with Session(self.engine) as s:
-            series = list(s.exec(select(SnapshotRow.total_equity)  # type: ignore[call-overload]
-                                 .order_by(SnapshotRow.id)).scalars())
+        q = select(SnapshotRow.total_equity).order_by(SnapshotRow.id)  # type: ignore[arg-type]
+        series = self._read(lambda s: list(s.exec(q).scalars()))  # type: ignore[call-overload]
         if current_equity is not None:
             series.append(current_equity)
         peak, worst = 0.0, 0.0
@@ -261,9 +343,52 @@ class Store:
                    func.coalesce(func.sum(DecisionRow.cost), 0.0))
         if since_ts is not None:
             q = q.where(DecisionRow.ts >= since_ts)  # type: ignore[arg-type]
-        with Session(self.engine) as s:
-            tokens, cost = s.exec(q).one()  # type: ignore[call-overload]
+        tokens, cost = self._read(lambda s: s.exec(q).one())  # type: ignore[call-overload]
         return int(tokens), float(cost)
+
+
+def _load_state(s: Session) -> tuple[EngineState, bool] | None:
+    acc = s.get(AccountStateRow, 1)
+    if acc is None:
+        return None
+    ledger = Ledger(acc.initial_capital, acc.capital, acc.realized_pnl, acc.total_fees,
+                    acc.total_trades, acc.winning_trades, acc.losing_trades,
+                    acc.liquidations, acc.peak_equity, acc.halted_reason)
+    positions: dict[str, Position] = {}
+    rows = s.exec(select(PositionEntryRow).order_by(  # type: ignore[call-overload]
+        PositionEntryRow.symbol, PositionEntryRow.seq)).scalars()
+    for r in rows:
+        pos = positions.setdefault(r.symbol, Position(r.symbol, Side(r.side), [], r.opened_at))
+        pos.entries.append(Entry(r.price, r.quantity, r.margin, r.leverage, r.fee, r.ts))
+    return EngineState(ledger, positions), acc.paused
+
+
+def _put_state(s: Session, state: EngineState, paused: bool | None,
+               prices: Mapping[str, float] | None, ts: float) -> None:
+    lg = state.ledger
+    acc = s.get(AccountStateRow, 1)
+    if acc is None:
+        acc = AccountStateRow(id=1, initial_capital=lg.initial_capital, capital=lg.capital,
+                              realized_pnl=0, total_fees=0, total_trades=0, winning_trades=0,
+                              losing_trades=0, liquidations=0, peak_equity=0)
+    acc.initial_capital, acc.capital = lg.initial_capital, lg.capital
+    acc.realized_pnl, acc.total_fees = lg.realized_pnl, lg.total_fees
+    acc.total_trades, acc.winning_trades = lg.total_trades, lg.winning_trades
+    acc.losing_trades, acc.liquidations = lg.losing_trades, lg.liquidations
+    acc.peak_equity, acc.halted_reason = lg.peak_equity, lg.halted_reason
+    if paused is not None:
+        acc.paused = paused
+    if prices:
+        acc.last_prices = {**(acc.last_prices or {}), **prices}
+    acc.updated_ts = ts or acc.updated_ts
+    s.add(acc)
+    s.exec(delete(PositionEntryRow))  # type: ignore[call-overload]
+    for pos in state.positions.values():
+        for seq, e in enumerate(pos.entries):
+            s.add(PositionEntryRow(symbol=pos.symbol, side=pos.side.value, price=e.price,
+                                   quantity=e.quantity, margin=e.margin,
+                                   leverage=e.leverage, fee=e.fee, ts=e.ts,
+                                   opened_at=pos.opened_at, seq=seq))
 
 
 def _trade_row(t: Trade, decision_id: int | None) -> TradeRow:
