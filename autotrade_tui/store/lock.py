@@ -6,7 +6,8 @@ current database: two databases on one server never block each other, and a hold
 (kill -9, lost network) loses its lock as soon as the server drops its session. The writer
 checks its lock session before every write (`ensure`): if the session was dropped (server
 restart, pg_terminate_backend) it takes the lock again, or raises EngineLockedError when
-another engine got it in between.
+another engine got it in between. (The Store then also checks that nobody wrote the account
+state while the lock was not held.)
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ _TAKEN = ("another autotrade-tui engine is already trading on this PostgreSQL da
 
 
 class EngineLock(Protocol):
-    def ensure(self) -> None:
-        """Before a write: raise EngineLockedError if this engine no longer holds the lock
-        (SQLAlchemyError when the database cannot be reached to tell)."""
+    def ensure(self) -> bool:
+        """Before a write: True if the lock had been lost and was taken again, False if it was
+        held all along. Raises EngineLockedError if another engine holds it now,
+        SQLAlchemyError when the database cannot be reached to tell."""
 
     def release(self) -> None: ...
 
@@ -59,8 +61,8 @@ class FileLock:
         self._fh.write(str(os.getpid()))
         self._fh.flush()
 
-    def ensure(self) -> None:
-        pass  # an flock lives as long as our descriptor: it cannot be lost while open
+    def ensure(self) -> bool:
+        return False  # an flock lives as long as our descriptor: it cannot be lost while open
 
     def release(self) -> None:
         if not self._fh.closed:
@@ -100,9 +102,9 @@ class AdvisoryLock:
         except SQLAlchemyError:
             return False
 
-    def ensure(self) -> None:
+    def ensure(self) -> bool:
         if self.alive():
-            return
+            return False
         log.warning("the database session holding the engine lock was lost; taking the lock "
                     "again")
         self._drop()
@@ -114,6 +116,7 @@ class AdvisoryLock:
                 "dropped) and another engine has taken it; nothing more is written here"
             ) from None
         log.warning("engine lock taken again")
+        return True
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -137,8 +140,8 @@ class AdvisoryLock:
 
 
 class NoLock:
-    def ensure(self) -> None:
-        pass
+    def ensure(self) -> bool:
+        return False
 
     def release(self) -> None:
         pass

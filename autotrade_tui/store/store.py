@@ -27,7 +27,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from autotrade_tui.config import default_db_path, mask_url
-from autotrade_tui.core.engine import EngineState, Ledger
+from autotrade_tui.core.engine import EngineState, Ledger, copy_state
 from autotrade_tui.core.models import (
     Entry,
     MarketEvent,
@@ -37,7 +37,7 @@ from autotrade_tui.core.models import (
     Trade,
     VoteResult,
 )
-from autotrade_tui.errors import StoreError
+from autotrade_tui.errors import EngineLockedError, StoreError
 from autotrade_tui.store import lock as locks
 from autotrade_tui.store.db import create_db_engine, is_postgres, resolve_url, sqlite_path
 from autotrade_tui.store.tables import (
@@ -85,6 +85,11 @@ class Store:
         self.engine = create_db_engine(self.url)
         self._pg = is_postgres(self.url)
         self._lock: locks.EngineLock = locks.NoLock()
+        # PostgreSQL writer: the engine state as it last loaded or wrote it, checked when a
+        # lost lock has been re-taken (`_known_set` False until known).
+        self._known: EngineState | None = None
+        self._known_set = False
+        self._recheck = False
         try:
             self._init_schema()
             if writer:
@@ -154,7 +159,10 @@ class Store:
         for attempt in range(1, attempts + 1):
             try:
                 if write:
-                    self._lock.ensure()
+                    self._recheck |= self._lock.ensure()
+                    if self._recheck:
+                        self._check_not_written_meanwhile()
+                        self._recheck = False
                 return self._once(body, write)
             except SQLAlchemyError as exc:
                 if attempt == attempts or not self._lost_connection(exc):
@@ -208,6 +216,17 @@ class Store:
                          f"whether it committed (transaction {xid}); restart to reload the "
                          "last committed state")
 
+    def _check_not_written_meanwhile(self) -> None:
+        """After the lock was re-taken: the account state must still be the one this writer
+        knows, else another engine traded while the lock was free and this one is stale."""
+        if not self._known_set:
+            return
+        loaded = self._once(_load_state, write=False)
+        if (loaded[0] if loaded else None) != self._known:
+            self._lock.release()
+            self._lock = _Fenced()
+            raise EngineLockedError(_Fenced.message)
+
     def _lost_connection(self, exc: SQLAlchemyError) -> bool:
         """A dropped connection or a server-side abort: the transaction did not happen."""
         if getattr(exc, "connection_invalidated", False):
@@ -217,7 +236,14 @@ class Store:
     # ---- engine state
     def load_state(self) -> tuple[EngineState, bool] | None:
         """The engine state and the paused flag as last committed; None on a new database."""
-        return self._read(_load_state)
+        loaded = self._read(_load_state)
+        self._know(loaded[0] if loaded else None)
+        return loaded
+
+    def _know(self, state: EngineState | None) -> None:
+        if isinstance(self._lock, locks.AdvisoryLock):
+            self._known = copy_state(state) if state is not None else None
+            self._known_set = True
 
     def last_prices(self) -> dict[str, float]:
         def body(s: Session) -> dict[str, float]:
@@ -236,6 +262,7 @@ class Store:
             _put_state(s, state, paused, prices, ts)
 
         self._write(body)
+        self._know(state)
 
     def record_trades(self, trades: Sequence[Trade], state: EngineState,
                       decision_id: int | None = None, ts: float = 0.0) -> None:
@@ -345,6 +372,19 @@ class Store:
             q = q.where(DecisionRow.ts >= since_ts)  # type: ignore[arg-type]
         tokens, cost = self._read(lambda s: s.exec(q).one())  # type: ignore[call-overload]
         return int(tokens), float(cost)
+
+
+class _Fenced:
+    """The lock of a writer that found the account changed by another engine: no more writes."""
+
+    message = ("this engine lost its lock on the database for a moment and another engine "
+               "traded meanwhile; its state is stale: nothing more is written, restart it")
+
+    def ensure(self) -> bool:
+        raise EngineLockedError(self.message)
+
+    def release(self) -> None:
+        pass
 
 
 def _load_state(s: Session) -> tuple[EngineState, bool] | None:
