@@ -223,10 +223,10 @@ def _config(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _open_reader(settings: Any) -> tuple[Any, str | None]:
+def _open_reader(settings: Any, say: bool = True) -> tuple[Any, str | None]:
     """A Store for reading. `report` and `export` never create a database: when the SQLite
     file does not exist yet, they read an empty in-memory one (a new account) instead;
-    the second value is then the missing file's path."""
+    the second value is then the missing file's path (and `say` notes it on stderr)."""
     from autotrade_tui.config import default_db_path
     from autotrade_tui.store.db import resolve_url, sqlite_path
     from autotrade_tui.store.store import Store
@@ -234,7 +234,9 @@ def _open_reader(settings: Any) -> tuple[Any, str | None]:
     db = settings.database_url.get()
     path = sqlite_path(resolve_url(db, default_db_path()))
     if path is not None and not path.exists():
-        print(f"autotrade-tui: no database at {path} yet: nothing recorded", file=sys.stderr)
+        if say:
+            print(f"autotrade-tui: no database at {path} yet: nothing recorded",
+                  file=sys.stderr)
         return Store(":memory:"), str(path)
     return Store(db), None
 
@@ -254,7 +256,7 @@ def _report(args: argparse.Namespace, settings: Any) -> int:
 def _export(args: argparse.Namespace, settings: Any) -> int:
     from autotrade_tui.report import export_rows, format_rows
 
-    store, _missing = _open_reader(settings)
+    store, _missing = _open_reader(settings, say=False)  # an empty export says it itself
     with store:
         text = format_rows(export_rows(store, args.what, args.limit), args.format, args.what)
     if args.output:
