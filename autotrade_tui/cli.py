@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _config_file(args: argparse.Namespace) -> Path:
-    import os
-
     from autotrade_tui.config import user_config_path
 
     explicit = getattr(args, "config", None) or os.environ.get("AUTOTRADE_CONFIG")
@@ -201,7 +200,10 @@ def _config_init(args: argparse.Namespace) -> int:
         raise UserError(f"{target} already exists (use --force to overwrite)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(example_toml(), encoding="utf-8")
+        # owner-only: the file is where an API key or a database password may go
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(example_toml())
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror}") from None
     print(f"wrote {target}")

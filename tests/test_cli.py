@@ -338,6 +338,7 @@ def test_config_init_writes_the_example_and_refuses_to_overwrite(home: Home) -> 
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"wrote {home.config_file}"
     assert home.config_file.read_text(encoding="utf-8") == example_toml()
+    assert home.config_file.stat().st_mode & 0o777 == 0o600  # it may hold the API key
     home.config_file.write_text("leverage = 3\n", encoding="utf-8")
     assert_user_error(home.run("config", "init"), str(home.config_file), "already exists",
                       "--force")
