@@ -288,3 +288,26 @@ def test_engine_whose_lock_lapsed_while_another_traded_stops_writing(pg_url: str
         assert count(pg_url, "trades") == 1
     finally:
         first.close()
+
+
+def test_commit_of_unknown_outcome_stops_the_writes(pg_url: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection dies during COMMIT and the server cannot be asked afterwards: the
+    write is not repeated blindly, and later writes are refused (a restart reloads)."""
+
+    def lost(conn: Any, _real: Callable[[Any], None]) -> None:
+        conn.close()
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    engine = TradingEngine(EngineConfig())
+    with Store(pg_url, writer=True) as store:
+        store.retry_delays = (0.01, 0.01)
+        _patch_commit(store, monkeypatch, lost)
+        asked = kill_on(store, "SELECT txid_status", times=99)
+        with pytest.raises(StoreError, match="cannot tell whether it committed"):
+            store.record_trades(buy(engine, "BTC/USDT", 60_000.0, 1.0), engine.state)
+        assert len(asked) == 3
+        with pytest.raises(StoreError, match=r"outcome is unknown.*restart"):
+            store.record_events([])
+        assert store.load_state() is None  # reads still work; nothing was committed
+    assert count(pg_url, "trades") == 0

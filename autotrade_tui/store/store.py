@@ -90,6 +90,9 @@ class Store:
         self._known: EngineState | None = None
         self._known_set = False
         self._recheck = False
+        # Set when a commit's outcome could not be learnt: later writes are refused, since
+        # this process no longer knows what the database holds (a restart reloads it).
+        self._unsettled = ""
         try:
             self._init_schema()
             if writer:
@@ -157,6 +160,8 @@ class Store:
         what = "write" if write else "read"
         attempts = len(self.retry_delays) + 1
         for attempt in range(1, attempts + 1):
+            if write and self._unsettled:
+                raise StoreError(self._unsettled)
             try:
                 if write:
                     self._recheck |= self._lock.ensure()
@@ -212,6 +217,9 @@ class Store:
             if delay is None:
                 break
             time.sleep(delay)
+        self._unsettled = ("an earlier database commit was interrupted and its outcome is "
+                           f"unknown (transaction {xid}); no more writes: restart to reload "
+                           "the last committed state")
         raise StoreError("database connection lost during a commit and the server cannot tell "
                          f"whether it committed (transaction {xid}); restart to reload the "
                          "last committed state")
