@@ -580,3 +580,24 @@ def test_export_into_a_closed_pipe_is_quiet(traded: tuple[Home, Account]) -> Non
                          text=True, timeout=90)
     assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr
     assert res.stdout.strip() in ("status=0", "status=141")  # finished, or SIGPIPE
+
+
+def test_paused_account_says_so(home: Home) -> None:
+    engine = TradingEngine(EngineConfig.from_settings(defaults()))
+    with Store(home.default_db, writer=True) as store:
+        store.save_state(engine.state, paused=True)
+    rep = json.loads(home.run("report", "--json").stdout)
+    assert rep["paused"] is True and rep["equity"] == 100_000.0
+    assert "automatic trading PAUSED" in home.run("report").stdout
+
+
+def test_a_file_that_is_not_a_database_is_one_line_exit_1_and_left_alone(home: Home) -> None:
+    junk = home.root / "notes.db"
+    junk.write_text("my trading notes, not a database\n" * 20, encoding="utf-8")
+    before = junk.read_bytes()
+    for args in (["report", "--db", str(junk)], ["export", "trades", "--db", str(junk)]):
+        res = home.run(*args)
+        assert res.returncode == 1 and "Traceback" not in res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(junk) in lines[0] and "not a database" in lines[0]
+    assert junk.read_bytes() == before
