@@ -11,6 +11,14 @@ Confidence scale (so the two combine sensibly under the §7.4 vote):
 - a HOLD that is a warning (conflicting trend signals, a market stretched against the other
   model's likely trade): up to about 0.60, so it can veto a lukewarm trade;
 - missing data: 0.20.
+
+Each rule is one pure function of the indicator values it reads (`TREND_INPUTS`,
+`MEAN_REVERSION_INPUTS`: finite floats or None) and the price: `trend_rule` and
+`mean_reversion_rule`. The models' `decide` calls them through `trend_decision(ctx)` /
+`mean_reversion_decision(ctx)`; a backtest calls them directly with the values of its
+precomputed indicator columns and `explain=False`, which skips only the reasoning text (the
+decision and confidence are the same either way), so a backtest pays for words only where it
+records them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from collections.abc import Mapping
 from autotrade_tui.core.models import Action, DecisionContext, ModelVote
 
 Decision = tuple[Action, float, str]
+Num = float | None
 
 ADX_TREND = 20.0  # below: no trend worth following
 ADX_STRONG = 25.0
@@ -34,16 +43,29 @@ STOCH_LOW, STOCH_HIGH = 20.0, 80.0
 MISSING_CONFIDENCE = 0.20
 NEUTRAL_CONFIDENCE = 0.40
 
+# The indicator values each rule reads, in the order of its positional parameters.
+TREND_INPUTS = ("ema_12", "ema_26", "sma_20", "sma_50", "macd_hist", "adx_14", "plus_di",
+                "minus_di")
+MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d")
 
-def _get(ind: Mapping[str, float], key: str) -> float | None:
-    value = ind.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+_BUY, _SELL, _HOLD = Action.BUY, Action.SELL, Action.HOLD
+_isfinite, _copysign = math.isfinite, math.copysign
+
+
+def value(x: object) -> Num:
+    """An indicator value as the rules take it: a finite float, or None for anything else."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    return float(x) if _isfinite(x) else None
+
+
+def _get(ind: Mapping[str, float], key: str) -> Num:
+    return value(ind.get(key))
 
 
 def _clamp(x: float, low: float = 0.0, high: float = 1.0) -> float:
-    return min(max(x, low), high)
+    """min(max(x, low), high), spelled out (the rules run once per candle in a backtest)."""
+    return low if x < low else (high if x > high else x)
 
 
 def num(x: float) -> str:
@@ -63,111 +85,158 @@ def _signed(x: float) -> str:
 
 
 def _missing(keys: list[str]) -> Decision:
-    return Action.HOLD, MISSING_CONFIDENCE, f"missing {', '.join(keys)} → HOLD"
+    return _HOLD, MISSING_CONFIDENCE, f"missing {', '.join(keys)} → HOLD"
 
 
 # --- trend follower ---------------------------------------------------------------------
 
 
-def _averages(ind: Mapping[str, float]) -> tuple[str, float, str, float] | None:
-    """The fast/slow pair to compare: EMA12/EMA26, else SMA20/SMA50."""
-    for fast, slow, label_f, label_s in (("ema_12", "ema_26", "EMA12", "EMA26"),
-                                          ("sma_20", "sma_50", "SMA20", "SMA50")):
-        f, s = _get(ind, fast), _get(ind, slow)
-        if f is not None and s is not None and s > 0:
-            return label_f, f, label_s, s
-    return None
-
-
 def trend_decision(ctx: DecisionContext) -> Decision:
     """Follow the trend when the averages, MACD and ADX agree; stand aside otherwise."""
     ind = ctx.indicators
-    pair, hist, adx = _averages(ind), _get(ind, "macd_hist"), _get(ind, "adx_14")
-    missing = [k for k, v in (("ema_12/ema_26", pair), ("macd_hist", hist), ("adx_14", adx))
-               if v is None]
-    if pair is None or hist is None or adx is None or ctx.price <= 0:
+    return trend_rule(ctx.price, *(_get(ind, k) for k in TREND_INPUTS), explain=True)
+
+
+def trend_rule(price: float, ema12: Num, ema26: Num, sma20: Num, sma50: Num, hist: Num,
+               adx: Num, plus: Num, minus: Num, explain: bool = False) -> Decision:
+    """The trend follower on `TREND_INPUTS` (finite floats or None); text only if `explain`.
+
+    The fast/slow pair is EMA12/EMA26, else SMA20/SMA50.
+    """
+    if ema12 is not None and ema26 is not None and ema26 > 0:
+        fast, slow, ema = ema12, ema26, True
+    elif sma20 is not None and sma50 is not None and sma50 > 0:
+        fast, slow, ema = sma20, sma50, False
+    else:
+        fast = slow = None
+        ema = True
+    if fast is None or slow is None or hist is None or adx is None or price <= 0:
+        if not explain:
+            return _HOLD, MISSING_CONFIDENCE, ""
+        missing = [k for k, v in (("ema_12/ema_26", fast), ("macd_hist", hist), ("adx_14", adx))
+                   if v is None]
         return _missing(missing or ["price"])
-    label_f, fast, label_s, slow = pair
     spread = (fast - slow) / slow
-    cross = f"{label_f} {num(fast)} {'>' if fast > slow else '<'} {label_s} {num(slow)}"
-    text = f"{cross}, MACD hist {_signed(hist)}, ADX {adx:.0f}"
     if adx < ADX_TREND:
-        return Action.HOLD, NEUTRAL_CONFIDENCE, f"{text} (no trend, < {ADX_TREND:.0f}) → HOLD"
-    text += " (strong)" if adx >= ADX_STRONG else " (moderate)"
-    direction = math.copysign(1, spread) if spread else 0
-    if direction == 0 or math.copysign(1, hist) != direction or hist == 0:
-        return Action.HOLD, 0.45, f"{text}: averages and MACD disagree → HOLD"
-    strength = (_clamp(abs(spread) / SPREAD_FULL) + _clamp(abs(hist) / ctx.price / HIST_FULL)
-                + _clamp((adx - ADX_TREND) / (ADX_FULL - ADX_TREND))) / 3
+        return _HOLD, NEUTRAL_CONFIDENCE, (
+            f"{_trend_text(ema, fast, slow, hist, adx)} (no trend, < {ADX_TREND:.0f}) → HOLD"
+            if explain else "")
+    direction = _copysign(1, spread) if spread else 0
+    if direction == 0 or _copysign(1, hist) != direction or hist == 0:
+        return _HOLD, 0.45, (f"{_trend_text(ema, fast, slow, hist, adx)}: averages and MACD "
+                             "disagree → HOLD" if explain else "")
+    s1 = abs(spread) / SPREAD_FULL  # each part clamped to 0..1 (inline: once per candle)
+    s2 = abs(hist) / price / HIST_FULL
+    s3 = (adx - ADX_TREND) / (ADX_FULL - ADX_TREND)
+    strength = ((0.0 if s1 < 0.0 else (1.0 if s1 > 1.0 else s1))
+                + (0.0 if s2 < 0.0 else (1.0 if s2 > 1.0 else s2))
+                + (0.0 if s3 < 0.0 else (1.0 if s3 > 1.0 else s3))) / 3
     confidence = 0.45 + 0.45 * strength
-    plus, minus = _get(ind, "plus_di"), _get(ind, "minus_di")
-    if plus is not None and minus is not None and plus != minus:
-        agrees = (plus > minus) == (direction > 0)
-        text += f", +DI {plus:.0f} {'>' if plus > minus else '<'} -DI {minus:.0f}"
-        if not agrees:  # price averages and directional movement point different ways
-            return Action.HOLD, 0.5, f"{text}: DI against the averages → HOLD"
+    di = plus is not None and minus is not None and plus != minus
+    if di:
+        assert plus is not None and minus is not None
+        if (plus > minus) != (direction > 0):  # price averages and directional movement differ
+            return _HOLD, 0.5, (f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)}: DI "
+                                "against the averages → HOLD" if explain else "")
         confidence += 0.05
-    action = Action.BUY if direction > 0 else Action.SELL
-    return action, round(_clamp(confidence, 0.4, 0.9), 2), f"{text} → {action}"
+    action = _BUY if direction > 0 else _SELL
+    text = ""
+    if explain:
+        shown = (plus, minus) if di else (None, None)
+        text = f"{_trend_text(ema, fast, slow, hist, adx, *shown)} → {action}"
+    return action, round(_clamp(confidence, 0.4, 0.9), 2), text
+
+
+def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
+                plus: float | None = None, minus: float | None = None) -> str:
+    label_f, label_s = ("EMA12", "EMA26") if ema else ("SMA20", "SMA50")
+    text = (f"{label_f} {num(fast)} {'>' if fast > slow else '<'} {label_s} {num(slow)}, "
+            f"MACD hist {_signed(hist)}, ADX {adx:.0f}")
+    if adx >= ADX_TREND:
+        text += " (strong)" if adx >= ADX_STRONG else " (moderate)"
+    if plus is not None and minus is not None:
+        text += f", +DI {plus:.0f} {'>' if plus > minus else '<'} -DI {minus:.0f}"
+    return text
 
 
 # --- mean reverter ----------------------------------------------------------------------
 
 
-def _depths(ind: Mapping[str, float]) -> tuple[list[str], float, float, int, int]:
-    """Readings, mean oversold depth, mean overbought depth, and how many are extreme each way."""
-    rsi, pb, k = _get(ind, "rsi_14"), _get(ind, "bb_percent_b"), _get(ind, "stoch_k")
-    parts: list[tuple[str, float, float]] = []  # (text, oversold depth, overbought depth)
-    if rsi is not None:
-        parts.append((f"RSI {rsi:.1f}", (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20))
-    if pb is not None:
-        parts.append((f"%B {pb:.2f}", (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25))
-    if k is not None:
-        parts.append((f"Stoch %K {k:.0f}", (STOCH_LOW - k) / 20, (k - STOCH_HIGH) / 20))
-    low = [p[1] for p in parts]
-    high = [p[2] for p in parts]
-    n = len(parts)
-    return ([p[0] for p in parts], sum(_clamp(x) for x in low) / n,
-            sum(_clamp(x) for x in high) / n, sum(x >= 0 for x in low), sum(x >= 0 for x in high))
-
-
 def mean_reversion_decision(ctx: DecisionContext) -> Decision:
     """Fade extremes: BUY when RSI, %B and Stochastic say oversold, SELL when overbought."""
     ind = ctx.indicators
-    missing = [k for k in ("rsi_14", "bb_percent_b") if _get(ind, k) is None]
-    if missing:
-        return _missing(missing)
-    readings, low_depth, high_depth, n_low, n_high = _depths(ind)
-    text = ", ".join(readings)
-    k, d = _get(ind, "stoch_k"), _get(ind, "stoch_d")
+    return mean_reversion_rule(ctx.price, *(_get(ind, k) for k in MEAN_REVERSION_INPUTS),
+                               explain=True)
+
+
+def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
+                        explain: bool = False) -> Decision:
+    """The mean reverter on `MEAN_REVERSION_INPUTS` (finite floats or None); text only if
+    `explain`. (`price` is unused: the readings are scale-free; it keeps the rules alike.)
+
+    Depths: how far each reading is beyond its extreme, in units of a typical excursion;
+    a reading at or beyond its extreme counts as oversold (overbought).
+    """
+    if rsi is None or pb is None:
+        if not explain:
+            return _HOLD, MISSING_CONFIDENCE, ""
+        return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])
+    low1, high1 = (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20
+    low2, high2 = (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25
+    n_low = (low1 >= 0) + (low2 >= 0)
+    n_high = (high1 >= 0) + (high2 >= 0)
+    low3 = high3 = 0.0
+    if k is not None:
+        low3, high3 = (STOCH_LOW - k) / 20, (k - STOCH_HIGH) / 20
+        n_low += low3 >= 0
+        n_high += high3 >= 0
     if n_low >= 2 and n_high == 0:
         turning = k is not None and d is not None and k > d  # %K crossing up: the bounce began
-        conf = 0.5 + 0.4 * low_depth + (0.05 if turning else 0.0)
-        return Action.BUY, round(_clamp(conf, 0.45, 0.9), 2), f"{text}: oversold → BUY"
+        conf = 0.5 + 0.4 * _depth(low1, low2, low3, k) + (0.05 if turning else 0.0)
+        return _BUY, round(_clamp(conf, 0.45, 0.9), 2), (
+            f"{_readings(rsi, pb, k)}: oversold → BUY" if explain else "")
     if n_high >= 2 and n_low == 0:
         turning = k is not None and d is not None and k < d
-        conf = 0.5 + 0.4 * high_depth + (0.05 if turning else 0.0)
-        return Action.SELL, round(_clamp(conf, 0.45, 0.9), 2), f"{text}: overbought → SELL"
+        conf = 0.5 + 0.4 * _depth(high1, high2, high3, k) + (0.05 if turning else 0.0)
+        return _SELL, round(_clamp(conf, 0.45, 0.9), 2), (
+            f"{_readings(rsi, pb, k)}: overbought → SELL" if explain else "")
     if n_low and n_high:
-        return Action.HOLD, 0.45, f"{text}: oversold and overbought readings conflict → HOLD"
+        return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: oversold and overbought readings "
+                             "conflict → HOLD" if explain else "")
     if n_low or n_high:
         side = "oversold" if n_low else "overbought"
-        return Action.HOLD, 0.45, f"{text}: only one {side} reading, unconfirmed → HOLD"
+        return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: only one {side} reading, unconfirmed "
+                             "→ HOLD" if explain else "")
     # Nothing extreme: the closer to an extreme, the more this HOLD warns against chasing.
-    rsi = _get(ind, "rsi_14")
-    rsi = 50.0 if rsi is None else rsi
-    stretch = _clamp((abs(rsi - 50) - 10) / 10)  # RSI 60/40 → 0, 70/30 → 1
-    conf = NEUTRAL_CONFIDENCE + 0.2 * stretch
-    return Action.HOLD, round(conf, 2), f"{text}: no extreme → HOLD"
+    stretch = (abs(rsi - 50) - 10) / 10  # RSI 60/40 → 0, 70/30 → 1
+    stretch = 0.0 if stretch < 0.0 else (1.0 if stretch > 1.0 else stretch)
+    return _HOLD, round(NEUTRAL_CONFIDENCE + 0.2 * stretch, 2), (
+        f"{_readings(rsi, pb, k)}: no extreme → HOLD" if explain else "")
+
+
+def _depth(x1: float, x2: float, x3: float, k: Num) -> float:
+    """Mean of the readings' depths, each clamped to 0..1 (x3 only with a Stochastic)."""
+    total = _clamp(x1) + _clamp(x2)
+    return total / 2 if k is None else (total + _clamp(x3)) / 3
+
+
+def _readings(rsi: float, pb: float, k: float | None) -> str:
+    text = f"RSI {rsi:.1f}, %B {pb:.2f}"
+    return text if k is None else f"{text}, Stoch %K {k:.0f}"
 
 
 # --- the DecisionModels -----------------------------------------------------------------
 
 
 class _RuleModel:
-    """Shared DecisionModel plumbing around a pure rule function."""
+    """Shared DecisionModel plumbing around a pure rule function.
+
+    `rule_function(price, *values of inputs, explain=False)` is the pure rule (see the module
+    doc); `rule(ctx)` applies it to a context with its reasoning text.
+    """
 
     name = "offline"
+    inputs: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.last_messages: list[dict[str, str]] = []  # no prompt: the context is the input
@@ -202,6 +271,9 @@ class TrendFollower(_RuleModel):
 
     name = "offline/trend-follower"
 
+    inputs = TREND_INPUTS
+    rule_function = staticmethod(trend_rule)
+
     def rule(self, ctx: DecisionContext) -> Decision:
         return trend_decision(ctx)
 
@@ -211,8 +283,13 @@ class MeanReverter(_RuleModel):
 
     name = "offline/mean-reversion"
 
+    inputs = MEAN_REVERSION_INPUTS
+    rule_function = staticmethod(mean_reversion_rule)
+
     def rule(self, ctx: DecisionContext) -> Decision:
         return mean_reversion_decision(ctx)
 
 
-__all__ = ["MeanReverter", "TrendFollower", "mean_reversion_decision", "num", "trend_decision"]
+__all__ = ["MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter", "TrendFollower",
+           "mean_reversion_decision", "mean_reversion_rule", "num", "trend_decision", "trend_rule",
+           "value"]
