@@ -9,11 +9,13 @@ Conventions (documented here because every front end shows them):
 - Thresholds and the 0.20 gap are inclusive and compared with a 1e-9 tolerance, so binary
   float noise (0.80 − 0.60 = 0.20000000000000007, 0.7 − 0.5 = 0.19999999999999996) never flips
   a boundary case.
+
+`vote` takes the two ModelVotes and says why in `VoteResult.reason`; `tally` is the same count
+on bare decisions and confidences without the text (a backtest votes once per candle and needs
+the words only for the decisions it records). Both run the one implementation below.
 """
 
 from __future__ import annotations
-
-import math
 
 from autotrade_tui.core.models import Action, ModelVote, VoteResult
 
@@ -21,28 +23,32 @@ EPS = 1e-9
 SPLIT_GAP = 0.20
 STRATEGIES = ("majority", "unanimous", "weighted")
 
+Count = tuple[Action, float, str, float]  # decision, score, reason ("" without text), threshold
+_HOLD = Action.HOLD
+
 
 def reaches(value: float, limit: float) -> bool:
     """`value ≥ limit`, tolerant of float noise at the boundary."""
     return value >= limit - EPS
 
 
-def _conf(v: ModelVote) -> float:
-    """The vote's confidence clamped to 0..1 (NaN → 0): a bad number must not win a vote."""
-    c = v.confidence
-    return 0.0 if math.isnan(c) else min(max(c, 0.0), 1.0)
+def strategy_name(strategy: str) -> str:
+    """The canonical name of a voting strategy; ValueError for an unknown one."""
+    name = strategy.strip().lower()
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown voting strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+    return name
+
+
+def _conf(c: float) -> float:
+    """A confidence clamped to 0..1 (NaN → 0): a bad number must not win a vote."""
+    if c != c:
+        return 0.0
+    return 0.0 if c < 0.0 else (1.0 if c > 1.0 else c)
 
 
 def _err(v: ModelVote) -> str:
     return v.error or "no decision"
-
-
-def _gate(action: Action, score: float, limit: float, why: str) -> VoteResult:
-    """`action` if `score` reaches `limit`, else HOLD; `why` is the reason's first part."""
-    if reaches(score, limit):
-        return VoteResult(action, score, f"{why}, {action} {score:.2f} ≥ {limit:.2f}", limit)
-    return VoteResult(Action.HOLD, score,
-                      f"{why}, {action} {score:.2f} < {limit:.2f} → HOLD", limit)
 
 
 def vote(
@@ -57,81 +63,120 @@ def vote(
 
     Pure and total for any votes; raises ValueError only for an unknown strategy name.
     """
-    name = strategy.strip().lower()
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown voting strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
-    if not v1.ok and not v2.ok:
-        return VoteResult(Action.HOLD, 0.0, f"both models errored (A: {_err(v1)}; "
-                          f"B: {_err(v2)}) → HOLD", threshold)
-    if not v1.ok or not v2.ok:
-        return _single(v1, v2, single_threshold)
-    if name == "weighted":
-        return _weighted(v1, v2, threshold, weights)
+    name = strategy_name(strategy)
+    decision, score, reason, limit = _count(
+        v1.decision if v1.ok else None, v1.confidence, v2.decision if v2.ok else None,
+        v2.confidence, name, threshold, single_threshold, weights, (_err(v1), _err(v2)))
+    return VoteResult(decision, score, reason, limit)
+
+
+def tally(
+    d1: Action | None,
+    c1: float,
+    d2: Action | None,
+    c2: float,
+    strategy: str = "majority",
+    threshold: float = 0.60,
+    single_threshold: float = 0.55,
+    weights: tuple[float, float] = (0.5, 0.5),
+) -> Count:
+    """`vote` on bare decisions (None: that model errored) with an empty reason: the same
+    decision, score and threshold. `strategy` must be a name `strategy_name` returns."""
+    return _count(d1, c1, d2, c2, strategy, threshold, single_threshold, weights, None)
+
+
+def _count(d1: Action | None, c1: float, d2: Action | None, c2: float, name: str,
+           threshold: float, single_threshold: float, weights: tuple[float, float],
+           errors: tuple[str, str] | None) -> Count:
+    """The vote; `errors` (the models' error texts) given means: write the reason."""
+    if d1 is None or d2 is None:
+        if d1 is None and d2 is None:
+            return _HOLD, 0.0, (f"both models errored (A: {errors[0]}; B: {errors[1]}) → HOLD"
+                                if errors else ""), threshold
+        return _single(d1, c1, d2, c2, single_threshold, errors)
+    c1, c2 = _conf(c1), _conf(c2)
+    if name == "majority":
+        return _majority(d1, c1, d2, c2, threshold, errors is not None)
     if name == "unanimous":
-        return _unanimous(v1, v2, threshold)
-    return _majority(v1, v2, threshold)
+        return _unanimous(d1, c1, d2, c2, threshold, errors is not None)
+    if name == "weighted":
+        return _weighted(d1, c1, d2, c2, threshold, weights, errors is not None)
+    raise ValueError(f"unknown voting strategy {name!r} (one of {', '.join(STRATEGIES)})")
 
 
-def _single(v1: ModelVote, v2: ModelVote, limit: float) -> VoteResult:
+def _gate(action: Action, score: float, limit: float, why: str, explain: bool) -> Count:
+    """`action` if `score` reaches `limit`, else HOLD; `why` is the reason's first part."""
+    if score >= limit - EPS:
+        return action, score, (f"{why}, {action} {score:.2f} ≥ {limit:.2f}"
+                               if explain else ""), limit
+    return _HOLD, score, (f"{why}, {action} {score:.2f} < {limit:.2f} → HOLD"
+                          if explain else ""), limit
+
+
+def _single(d1: Action | None, c1: float, d2: Action | None, c2: float, limit: float,
+            errors: tuple[str, str] | None) -> Count:
     """One model errored: the other's answer stands alone against the single threshold."""
-    ok, bad, ok_label, bad_label = (v1, v2, "A", "B") if v1.ok else (v2, v1, "B", "A")
-    assert ok.decision is not None  # ok.ok guarantees it; narrows the type
-    why = f"model {bad_label} errored ({_err(bad)}); {ok_label} alone"
-    c = _conf(ok)
-    if reaches(c, limit):
-        return VoteResult(ok.decision, c, f"{why} {ok.decision} {c:.2f} ≥ {limit:.2f}", limit)
-    return VoteResult(Action.HOLD, c, f"{why} {ok.decision} {c:.2f} < {limit:.2f} → HOLD", limit)
+    if d1 is not None:
+        ok, c, ok_label, bad_label, bad = d1, c1, "A", "B", 1
+    else:
+        assert d2 is not None
+        ok, c, ok_label, bad_label, bad = d2, c2, "B", "A", 0
+    c = _conf(c)
+    why = f"model {bad_label} errored ({errors[bad]}); {ok_label} alone" if errors else ""
+    if c >= limit - EPS:
+        return ok, c, (f"{why} {ok} {c:.2f} ≥ {limit:.2f}" if errors else ""), limit
+    return _HOLD, c, (f"{why} {ok} {c:.2f} < {limit:.2f} → HOLD" if errors else ""), limit
 
 
-def _majority(v1: ModelVote, v2: ModelVote, limit: float) -> VoteResult:
-    d1, d2, c1, c2 = v1.decision, v2.decision, _conf(v1), _conf(v2)
-    assert d1 is not None and d2 is not None
+def _majority(d1: Action, c1: float, d2: Action, c2: float, limit: float,
+              explain: bool) -> Count:
     if d1 == d2:
-        avg = (c1 + c2) / 2
-        return VoteResult(*_agree_fields(d1, avg, limit))
-    split = f"split {d1} {c1:.2f} vs {d2} {c2:.2f}"
+        return _agree(d1, (c1 + c2) / 2, limit, explain)
+    split = f"split {d1} {c1:.2f} vs {d2} {c2:.2f}" if explain else ""
     gap = abs(c1 - c2)
-    if not reaches(gap, SPLIT_GAP):
-        return VoteResult(Action.HOLD, max(c1, c2),
-                          f"{split}: gap {gap:.2f} < {SPLIT_GAP:.2f} → HOLD", limit)
+    if not gap >= SPLIT_GAP - EPS:
+        return _HOLD, max(c1, c2), (f"{split}: gap {gap:.2f} < {SPLIT_GAP:.2f} → HOLD"
+                                    if explain else ""), limit
     top, top_c = (d1, c1) if c1 > c2 else (d2, c2)
-    return _gate(top, top_c, limit, f"{split}: gap {gap:.2f} ≥ {SPLIT_GAP:.2f}")
+    return _gate(top, top_c, limit, f"{split}: gap {gap:.2f} ≥ {SPLIT_GAP:.2f}"
+                 if explain else "", explain)
 
 
-def _agree_fields(action: Action, avg: float, limit: float) -> tuple[Action, float, str, float]:
+def _agree(action: Action, avg: float, limit: float, explain: bool) -> Count:
     """Both agree: `both BUY, avg 0.72 ≥ 0.60` or `both BUY, avg 0.55 < 0.60 → HOLD`."""
-    if reaches(avg, limit):
-        return action, avg, f"both {action}, avg {avg:.2f} ≥ {limit:.2f}", limit
-    return Action.HOLD, avg, f"both {action}, avg {avg:.2f} < {limit:.2f} → HOLD", limit
+    if avg >= limit - EPS:
+        return action, avg, f"both {action}, avg {avg:.2f} ≥ {limit:.2f}" if explain else "", \
+            limit
+    return _HOLD, avg, (f"both {action}, avg {avg:.2f} < {limit:.2f} → HOLD"
+                        if explain else ""), limit
 
 
-def _unanimous(v1: ModelVote, v2: ModelVote, limit: float) -> VoteResult:
-    d1, d2, c1, c2 = v1.decision, v2.decision, _conf(v1), _conf(v2)
-    assert d1 is not None and d2 is not None
+def _unanimous(d1: Action, c1: float, d2: Action, c2: float, limit: float,
+               explain: bool) -> Count:
     if d1 != d2:
-        return VoteResult(Action.HOLD, 0.0, f"split {d1} {c1:.2f} vs {d2} {c2:.2f}: "
-                          "unanimous needs agreement → HOLD", limit)
-    return VoteResult(*_agree_fields(d1, (c1 + c2) / 2, limit))
+        return _HOLD, 0.0, (f"split {d1} {c1:.2f} vs {d2} {c2:.2f}: unanimous needs "
+                            "agreement → HOLD" if explain else ""), limit
+    return _agree(d1, (c1 + c2) / 2, limit, explain)
 
 
-def _weighted(
-    v1: ModelVote, v2: ModelVote, limit: float, weights: tuple[float, float]
-) -> VoteResult:
+def _weighted(d1: Action, c1: float, d2: Action, c2: float, limit: float,
+              weights: tuple[float, float], explain: bool) -> Count:
     w1, w2 = (max(w, 0.0) for w in weights)
     if w1 + w2 <= EPS:  # both weights 0: no preference expressed, so count them equally
         w1 = w2 = 0.5
     total = w1 + w2
     scores: dict[Action, float] = {}
-    for v, w in ((v1, w1), (v2, w2)):
-        assert v.decision is not None
-        scores[v.decision] = scores.get(v.decision, 0.0) + w * _conf(v) / total
+    for d, c, w in ((d1, c1, w1), (d2, c2, w2)):
+        scores[d] = scores.get(d, 0.0) + w * c / total
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-    shown = ", ".join(f"{a} {s:.2f}" for a, s in ranked)
-    why = f"weighted {w1:g}/{w2:g}: {shown}"
+    why = ""
+    if explain:
+        shown = ", ".join(f"{a} {s:.2f}" for a, s in ranked)
+        why = f"weighted {w1:g}/{w2:g}: {shown}"
     if len(ranked) == 2 and abs(ranked[0][1] - ranked[1][1]) <= EPS:
-        return VoteResult(Action.HOLD, ranked[0][1], f"{why}: tie → HOLD", limit)
+        return _HOLD, ranked[0][1], f"{why}: tie → HOLD" if explain else "", limit
     top, score = ranked[0]
-    return _gate(top, score, limit, why)
+    return _gate(top, score, limit, why, explain)
 
 
-__all__ = ["EPS", "SPLIT_GAP", "STRATEGIES", "reaches", "vote"]
+__all__ = ["EPS", "SPLIT_GAP", "STRATEGIES", "reaches", "strategy_name", "tally", "vote"]
