@@ -184,7 +184,8 @@ KEYS: tuple[Key, ...] = (
        env="AI_MODEL_SECONDARY", check=_nonempty, section="decisions"),
     _k("ai_base_url", "https://openrouter.ai/api/v1", "OpenAI-compatible endpoint (OpenRouter, "
        "Ollama, vLLM, llama.cpp ...).", env="AI_BASE_URL", check=_http_url, section="decisions"),
-    _k("openrouter_api_key", Secret(""), "API key (bearer); empty = built-in offline models.",
+    _k("openrouter_api_key", Secret(""), "API key (bearer); empty with OpenRouter = built-in "
+       "offline models (a self-hosted ai_base_url needs none).",
        env="OPENROUTER_API_KEY", kind=Secret, secret=True, section="decisions"),
     _k("offline_models", False, "Force the built-in offline models even with a key.",
        env="AUTOTRADE_OFFLINE_MODELS", section="decisions"),
@@ -256,7 +257,7 @@ KEYS: tuple[Key, ...] = (
     _k("database_url", Secret(""), "SQLite path or sqlite:/// / postgresql:// URL; empty = the "
        "user data dir.", env="DATABASE_URL", kind=Secret, secret=True, check=_database_url,
        section="storage"),
-    _k("log_level", "INFO", "Log level of --headless.", env="LOG_LEVEL",
+    _k("log_level", "INFO", "Log level of --headless.", env="AUTOTRADE_LOG_LEVEL",
        choices=("DEBUG", "INFO", "WARNING", "ERROR"), section="storage"),
 )
 KEY_BY_NAME = {k.name: k for k in KEYS}
@@ -292,7 +293,14 @@ class Settings:
 
     @property
     def use_offline_models(self) -> bool:
-        return bool(self.values["offline_models"]) or not self.api_key
+        """Offline when forced, or when OpenRouter is the endpoint and there is no key.
+
+        A self-hosted server (Ollama, vLLM, llama.cpp) needs no key: pointing `ai_base_url`
+        elsewhere is enough to use it.
+        """
+        if self.values["offline_models"]:
+            return True
+        return not self.api_key and "openrouter.ai" in self.values["ai_base_url"]
 
     def shown(self) -> dict[str, Any]:
         """Effective values with secrets masked (for `config show` and logs)."""
@@ -421,6 +429,7 @@ def _to_str(key: Key, raw: Any, from_text: bool, bad: Bad) -> str:
     value = raw.strip()
     if key.choices:
         value = value.upper() if key.name == "log_level" else value.lower()
+        value = {"WARN": "WARNING"}.get(value, value)
         if value not in key.choices:
             raise bad(f"is not one of {', '.join(key.choices)}")
     if key.name == "exchange_id":

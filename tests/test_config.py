@@ -571,3 +571,16 @@ def test_finite_numbers_only_anywhere() -> None:
             with pytest.raises(ConfigError, match=key.name):
                 load_settings(env={key.env: "inf"})
     assert math.isfinite(load_settings(env={}).initial_capital)
+
+
+def test_self_hosted_endpoint_needs_no_key_but_openrouter_does() -> None:
+    assert defaults().use_offline_models
+    assert not defaults(ai_base_url="http://127.0.0.1:11434/v1").use_offline_models
+    assert defaults(ai_base_url="http://127.0.0.1:11434/v1", offline_models=True
+                    ).use_offline_models
+    assert not defaults(openrouter_api_key=Secret("k")).use_offline_models
+
+
+def test_log_level_accepts_warn() -> None:
+    assert load_settings(env={"AUTOTRADE_LOG_LEVEL": "warn"}, config_path=None).log_level \
+        == "WARNING"
