@@ -1,5 +1,6 @@
 """One decision, from votes to execution (SPEC §7.4–7.5), as pure functions the live runtime
-and the backtest share: build the context, vote, gate, execute through the engine."""
+and the backtest share: build the context, vote, gate, execute through the engine
+(`decide` = `vote` + `settle`)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,14 @@ def decide(engine: TradingEngine, symbol: str, price: float, ts: float,
     """Vote, then execute unless a gate says no; the note says which gate, or what was done."""
     result = vote(votes[0], votes[1], policy.strategy, policy.threshold,
                   policy.single_threshold, policy.weights)
+    return settle(engine, symbol, price, ts, result, stale=stale, paused=paused, source=source)
+
+
+def settle(engine: TradingEngine, symbol: str, price: float, ts: float, result: VoteResult, *,
+           stale: bool = False, paused: bool = False,
+           source: TradeSource = TradeSource.AUTO) -> Outcome:
+    """The second half of `decide`: the gates and the execution of a vote's result (a backtest
+    that voted with `voting.tally` comes in here for the results that are not HOLD)."""
     none = Execution([])
     if result.decision is Action.HOLD:
         return Outcome(result, none, f"HOLD: {result.reason}")
