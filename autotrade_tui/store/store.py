@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -93,6 +94,9 @@ class Store:
         # Set when a commit's outcome could not be learnt: later writes are refused, since
         # this process no longer knows what the database holds (a restart reloads it).
         self._unsettled = ""
+        # Writes (and the writer's bookkeeping of them) one at a time: the runtime calls the
+        # store from worker threads.
+        self._wlock = threading.RLock()
         try:
             self._init_schema()
             if writer:
@@ -110,8 +114,9 @@ class Store:
             raise
 
     def close(self) -> None:
-        self._lock.release()
-        self.engine.dispose()
+        with self._wlock:
+            self._lock.release()
+            self.engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -151,7 +156,8 @@ class Store:
         `body` may run more than once (a lost connection rolls its transaction back), so it
         builds everything it adds itself. Raises StoreError, EngineLockedError.
         """
-        return self._retrying(body, write=True)
+        with self._wlock:
+            return self._retrying(body, write=True)
 
     def _read(self, body: Callable[[Session], T]) -> T:
         return self._retrying(body, write=False)
@@ -244,8 +250,9 @@ class Store:
     # ---- engine state
     def load_state(self) -> tuple[EngineState, bool] | None:
         """The engine state and the paused flag as last committed; None on a new database."""
-        loaded = self._read(_load_state)
-        self._know(loaded[0] if loaded else None)
+        with self._wlock:
+            loaded = self._read(_load_state)
+            self._know(loaded[0] if loaded else None)
         return loaded
 
     def _know(self, state: EngineState | None) -> None:
@@ -269,8 +276,9 @@ class Store:
                 s.add(_trade_row(t, decision_id))
             _put_state(s, state, paused, prices, ts)
 
-        self._write(body)
-        self._know(state)
+        with self._wlock:
+            self._write(body)
+            self._know(state)
 
     def record_trades(self, trades: Sequence[Trade], state: EngineState,
                       decision_id: int | None = None, ts: float = 0.0) -> None:
