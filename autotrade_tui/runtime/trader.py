@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from autotrade_tui.core.clock import Clock, RealClock, ScaledClock, VirtualClock
 from autotrade_tui.core.decision import Outcome, VotePolicy, build_context, decide
@@ -21,6 +21,7 @@ from autotrade_tui.core.events import EventThresholds
 from autotrade_tui.core.models import (
     Action,
     Candle,
+    DecisionContext,
     EventType,
     MarketEvent,
     ModelVote,
@@ -46,9 +47,19 @@ from autotrade_tui.runtime.updates import (
 
 log = logging.getLogger(__name__)
 DECISION_CANDLES = 200
+REPLAY_HISTORY = 10_000_000  # "all of it": a replay's indicators see every candle up to now
 SNAPSHOT_EVERY_S = 60.0  # clock seconds between equity-curve points
 RECENT_EVENTS = 10
 COOLDOWN_MEMORY_S = 3600.0  # events this recent are remembered across a restart
+
+
+class _Prepared(NamedTuple):
+    symbol: str
+    now: float
+    price: float
+    stale: bool
+    ctx: DecisionContext
+    votes: list[ModelVote]
 
 
 def make_clock(settings: Any) -> Clock:
@@ -366,10 +377,21 @@ class Runtime:
     # ---- the decision cycle
     async def decision_cycle(self, symbols: Iterable[str] | None = None,
                              source: TradeSource = TradeSource.AUTO) -> list[DecisionRecorded]:
-        """Every symbol × both models concurrently; then vote, gate, execute, persist."""
+        """Every symbol × both models concurrently; then vote, gate, execute, persist one symbol
+        at a time in symbol order, so a cycle's fills (each sized on the capital the previous
+        one left) never depend on which answer arrived first: a backtest gives the same trades."""
         syms = list(symbols or self.symbols)
-        results = await asyncio.gather(*(self._decide_symbol(s, source) for s in syms),
-                                       return_exceptions=True)
+        prepared = await asyncio.gather(*(self._prepare(s) for s in syms),
+                                        return_exceptions=True)
+        results: list[Any] = []
+        for prep in prepared:
+            if isinstance(prep, BaseException):
+                results.append(prep)
+                continue
+            try:
+                results.append(await self._settle(prep, source))
+            except Exception as exc:  # reported below, like a failed preparation
+                results.append(exc)
         out: list[DecisionRecorded] = []
         for sym, res in zip(syms, results, strict=True):
             if isinstance(res, DecisionRecorded):
@@ -387,8 +409,12 @@ class Runtime:
         self._publish_account()
         return out
 
-    async def _decide_symbol(self, symbol: str, source: TradeSource) -> DecisionRecorded:
-        candles = await self.feed.fetch_ohlcv(symbol, "5m", DECISION_CANDLES)
+    async def _prepare(self, symbol: str) -> _Prepared:
+        """Data, context and both models' votes for one symbol (no engine change)."""
+        # A replay has the whole history: its indicators then start from the first candle,
+        # exactly as a backtest's whole-series indicators do (see _analyse).
+        limit = REPLAY_HISTORY if self.feed.mode == "REPLAY" else DECISION_CANDLES
+        candles = await self.feed.fetch_ohlcv(symbol, "5m", limit)
         if not candles:
             raise AutotradeError(f"no candles for {symbol}")
         ticker = self.tickers.get(symbol)
@@ -402,6 +428,10 @@ class Runtime:
                             [:RECENT_EVENTS], fundamentals=fundamentals,
                             recent_closes=[c.close for c in candles[-20:]])
         votes = list(await asyncio.gather(*(self._ask(m, ctx) for m in self.models)))
+        return _Prepared(symbol, now, price, stale, ctx, votes)
+
+    async def _settle(self, prep: _Prepared, source: TradeSource) -> DecisionRecorded:
+        symbol, now, price, stale, ctx, votes = prep
         async with self._lock:
             before = copy_state(self.engine.state)
             paused = self.paused and source is not TradeSource.MANUAL
@@ -504,10 +534,11 @@ class Runtime:
 
 def _analyse(candles: list[Candle], price: float) -> tuple[dict[str, float], dict[str, str],
                                                            list[float], list[float]]:
-    """Indicators, signals and levels of one symbol (pandas: run off the event loop)."""
+    """Indicators over all `candles`, support/resistance over the last DECISION_CANDLES of them,
+    signals (pandas: run off the event loop)."""
     from autotrade_tui.core import indicators as ta
 
     df = ta.candles_to_frame(candles)
     ind = ta.latest(df)
-    support, resistance = ta.support_resistance(df)
+    support, resistance = ta.support_resistance(df.iloc[-DECISION_CANDLES:])
     return ind, ta.signals(ind, price), support, resistance
