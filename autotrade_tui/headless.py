@@ -77,6 +77,9 @@ async def _main(settings: Any) -> int:
         await runtime.close()
         print(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
               f"position(s); state saved", flush=True)
+    if runtime.fatal is not None:
+        print(f"autotrade-tui: {runtime.fatal}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -11,7 +11,7 @@ from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
 from autotrade_tui.core.models import Position
 from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.store import Store
-from autotrade_tui.store.tables import DecisionRow, EventRow, SnapshotRow, TradeRow
+from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 
 EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
 
@@ -50,7 +50,7 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
     engine = TradingEngine(EngineConfig.from_settings(settings), loaded[0] if loaded else None)
     prices = store.last_prices()
     out = account_dict(engine, prices)
-    out["max_drawdown"] = max_drawdown_pct(store, out["initial_capital"], out["equity"])
+    out["max_drawdown"] = store.max_drawdown_pct(out["initial_capital"], out["equity"])
     out["return_pct"] = (out["equity"] / out["initial_capital"] - 1.0) * 100.0
     out["paused"] = bool(loaded and loaded[1])
     tokens, cost = store.usage_totals()
@@ -63,24 +63,6 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
         for r in store.rows(DecisionRow, recent)
     ]
     return out
-
-
-def max_drawdown_pct(store: Store, initial_capital: float, equity: float) -> float:
-    """Largest peak-to-trough fall, in percent, of the equity curve: the initial capital (where
-    every account starts), the recorded snapshots, then the equity now. Without the starting
-    point an account that lost before its first snapshot would show no drawdown at all."""
-    from sqlalchemy import select
-    from sqlmodel import Session
-
-    with Session(store.engine) as s:
-        series = list(s.exec(select(SnapshotRow.total_equity)  # type: ignore[call-overload]
-                             .order_by(SnapshotRow.id)).scalars())
-    peak, worst = 0.0, 0.0
-    for eq in [initial_capital, *series, equity]:
-        peak = max(peak, eq)
-        if peak > 0:
-            worst = max(worst, (peak - eq) / peak * 100.0)
-    return worst
 
 
 def render_report(rep: dict[str, Any]) -> str:

@@ -195,3 +195,23 @@ async def test_liquidation_on_a_monitor_tick_is_persisted(tmp_path: Path) -> Non
              "WHERE order_type = 'LIQUIDATION'")
     assert len(rows) == 1 and rows[0][1] == "liquidation" and rows[0][2] == -rows[0][3]
     assert any(t.trade.order_type.value == "LIQUIDATION" for t in trades)
+
+
+async def test_losing_the_engine_lock_stops_trading(tmp_path: Path) -> None:
+    """If another engine takes the database (PostgreSQL lock lost), this one stops."""
+    from autotrade_tui.errors import EngineLockedError
+
+    models = [ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.9))]
+    rt = await make_runtime(tmp_path, models=models, symbols=["BTC/USDT"])
+    await rt.monitor_tick()
+
+    def taken(*_a: object, **_k: object) -> None:
+        raise EngineLockedError("another autotrade-tui engine is trading on this database")
+
+    rt.store.save_state = taken  # type: ignore[method-assign]
+    ledger_before = rt.engine.ledger.capital
+    await rt._guarded(rt.decision_cycle(), "decision cycle")
+    assert rt.stopping and isinstance(rt.fatal, EngineLockedError)
+    assert rt.engine.positions == {} and rt.engine.ledger.capital == ledger_before
+    await rt.run()  # returns at once: the runtime has stopped itself
+    await rt.close()

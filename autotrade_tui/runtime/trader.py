@@ -31,7 +31,7 @@ from autotrade_tui.core.models import (
     Trade,
     TradeSource,
 )
-from autotrade_tui.errors import AutotradeError, StoreError
+from autotrade_tui.errors import AutotradeError, EngineLockedError, StoreError
 from autotrade_tui.runtime.monitor import EventMonitor
 from autotrade_tui.runtime.updates import (
     AccountUpdated,
@@ -98,6 +98,7 @@ class Runtime:
         self._wake_decisions = asyncio.Event()
         self._feed_failing = False
         self._background: set[asyncio.Task[Any]] = set()
+        self.fatal: Exception | None = None  # set when the runtime had to stop by itself
         if not self.restored:
             store.save_state(self.engine.state, paused=False)
         self._restore_events()
@@ -368,8 +369,9 @@ class Runtime:
             await asyncio.to_thread(self.store.save_state, state, trades=trades,
                                     decision_id=decision_id, prices=prices, ts=ts,
                                     paused=self.paused)
-        except StoreError:
+        except StoreError as exc:
             self.engine.ledger, self.engine.positions = before.ledger, before.positions
+            self._stop_if_lock_lost(exc)
             raise
         for t in trades:
             self.publish(TradeExecuted(t))
@@ -467,9 +469,17 @@ class Runtime:
                 self.store.record_decision, symbol=symbol, ts=now, price=price, votes=votes,
                 result=outcome.result, executed=outcome.executed, note=outcome.note,
                 input_data=input_data, source=source.value)
-        except StoreError:
+        except StoreError as exc:
             self.engine.ledger, self.engine.positions = before.ledger, before.positions
+            self._stop_if_lock_lost(exc)
             raise
+
+    def _stop_if_lock_lost(self, exc: StoreError) -> None:
+        """Another engine took the database: never trade on beside it. Front ends exit 3."""
+        if isinstance(exc, EngineLockedError) and self.fatal is None:
+            self.fatal = exc
+            self.publish(Notice("error", f"stopping: {exc}"))
+            self.stop()
 
     # ---- commands (from the TUI's keys, or any front end)
     async def manual_open(self, symbol: str, side: Side) -> str:

@@ -29,6 +29,7 @@ from sqlmodel import Session, SQLModel
 
 from autotrade_tui.config import default_db_path, mask_url
 from autotrade_tui.core.engine import EngineState, Ledger, copy_state
+from autotrade_tui.core.metrics import max_drawdown_pct
 from autotrade_tui.core.models import (
     Entry,
     MarketEvent,
@@ -367,18 +368,16 @@ class Store:
         rows = self.rows(SnapshotRow, limit)
         return [(r.ts, r.total_equity) for r in reversed(rows)]
 
-    def max_drawdown_pct(self, current_equity: float | None = None) -> float:
-        """Largest peak-to-trough fall of the snapshot equity curve, in percent."""
+    def max_drawdown_pct(self, initial_capital: float | None = None,
+                         current_equity: float | None = None) -> float:
+        """Largest fall of the equity curve in percent: from the initial capital (where every
+        account starts; without it a loss before the first snapshot would not count), through
+        the snapshots, to the equity now."""
         q = select(SnapshotRow.total_equity).order_by(SnapshotRow.id)  # type: ignore[arg-type]
         series = self._read(lambda s: list(s.exec(q).scalars()))  # type: ignore[call-overload]
-        if current_equity is not None:
-            series.append(current_equity)
-        peak, worst = 0.0, 0.0
-        for eq in series:
-            peak = max(peak, eq)
-            if peak > 0:
-                worst = max(worst, (peak - eq) / peak * 100.0)
-        return worst
+        start = [] if initial_capital is None else [initial_capital]
+        end = [] if current_equity is None else [current_equity]
+        return max_drawdown_pct([*start, *series, *end])
 
     def usage_totals(self, since_ts: float | None = None) -> tuple[int, float]:
         """Model tokens and cost summed over decisions (since a time, or ever)."""
