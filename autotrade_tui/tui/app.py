@@ -1,0 +1,226 @@
+"""The Textual cockpit: an App that opens the trading runtime in a worker after the first
+frame, runs it on its own loop, turns its updates into messages, and routes the user's
+intents (confirmed manual orders, pause, decide now) back to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerFailed, WorkerState
+
+from autotrade_tui.tui import messages as m
+from autotrade_tui.tui.commands import TradingCommands
+from autotrade_tui.tui.screens.cockpit import CockpitScreen
+from autotrade_tui.tui.screens.confirm import ConfirmScreen
+from autotrade_tui.tui.screens.help import HelpScreen
+from autotrade_tui.tui.theme import AUTOTRADE
+from autotrade_tui.tui.views import (
+    decision_from_update,
+    event_from_update,
+    load_history,
+    trade_from_update,
+)
+
+if TYPE_CHECKING:
+    from autotrade_tui.runtime.trader import Runtime
+
+RuntimeFactory = Callable[[Any], Awaitable["Runtime"]]
+ORDER_TITLES = {"long": "Open LONG", "short": "Open SHORT", "close": "Close position",
+                "close_all": "Close ALL positions"}
+SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+
+
+async def open_runtime(settings: Any) -> Runtime:
+    from autotrade_tui.runtime.trader import Runtime
+
+    return await Runtime.open(settings)
+
+
+class AutotradeApp(App[None]):
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
+    TITLE = "autotrade-tui"
+    COMMANDS = App.COMMANDS | {TradingCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"), (140, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "help", key_display="?"), Binding("q", "quit", "quit")]
+
+    def __init__(self, settings: Any, *, runtime_factory: RuntimeFactory = open_runtime,
+                 autorun: bool = True) -> None:
+        """`runtime_factory` builds the runtime (tests pass one with a virtual clock);
+        `autorun=False` leaves the runtime's loops to the caller (tests drive its ticks)."""
+        super().__init__()
+        self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
+        self.runtime: Runtime | None = None
+        self.register_theme(AUTOTRADE)
+        self.theme = "autotrade"
+
+    @property
+    def cockpit(self) -> CockpitScreen:
+        return self._cockpit
+
+    async def on_mount(self) -> None:
+        self._cockpit = CockpitScreen(list(self.settings.symbols))
+        await self.push_screen(self._cockpit)
+        self.run_runtime()
+
+    # ---- the runtime's life
+    @work(exclusive=True, group="runtime", exit_on_error=False, description="trading runtime")
+    async def run_runtime(self) -> None:
+        from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
+
+        self.cockpit.show_phase("connecting… opening the database, market data and models")
+        try:
+            runtime = await self.runtime_factory(self.settings)
+        except EngineLockedError as exc:
+            self.exit(return_code=3, message=f"autotrade-tui: {exc}")
+            return
+        except AutotradeError as exc:
+            code = 2 if isinstance(exc, UserError) else 1
+            self.exit(return_code=code, message=f"autotrade-tui: error: {exc}")
+            return
+        self.runtime = runtime
+        self.cockpit.attach(runtime)
+        with contextlib.suppress(WorkerFailed):  # reported already; live panes still fill
+            self.cockpit.show_history(await self.read_history(runtime).wait())
+        runtime.subscribe(self._forward)
+        if self.autorun:
+            await runtime.run()
+
+    @work(thread=True, group="history", exit_on_error=False, description="history from db")
+    def read_history(self, runtime: Runtime) -> Any:
+        return load_history(runtime.store)
+
+    def _forward(self, update: Any) -> None:
+        message = m.from_update(update)
+        if message is not None:
+            self.post_message(message)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.description or event.worker.name}: "
+                        f"{type(error).__name__}: {error}", severity="error", timeout=10)
+
+    async def shutdown_runtime(self) -> None:
+        """Stop the loops, let the worker finish, close feed/models/store (once)."""
+        runtime, self.runtime = self.runtime, None
+        if runtime is None:
+            self.workers.cancel_group(self, "runtime")
+            return
+        runtime.stop()
+        for worker in [w for w in self.workers if w.group == "runtime"]:
+            try:
+                await asyncio.wait_for(worker.wait(), 10)
+            except Exception:  # a failed or slow loop must not keep the user waiting
+                worker.cancel()
+        await runtime.close()
+
+    async def action_quit(self) -> None:
+        await self.shutdown_runtime()
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_runtime()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # ---- runtime updates → the cockpit
+    def on_prices_tick(self, _msg: m.PricesTick) -> None:
+        self.cockpit.prices_moved()
+
+    def on_account_changed(self, msg: m.AccountChanged) -> None:
+        now = self.runtime.clock.now() if self.runtime else 0.0
+        self.cockpit.show_account(msg.account, now)
+
+    def on_status_updated(self, msg: m.StatusUpdated) -> None:
+        self.cockpit.status = msg.status
+
+    def on_decision_made(self, msg: m.DecisionMade) -> None:
+        self.cockpit.add_decision(decision_from_update(msg.decision))
+
+    def on_trade_made(self, msg: m.TradeMade) -> None:
+        self.cockpit.add_trade(trade_from_update(msg.trade))
+
+    def on_event_seen(self, msg: m.EventSeen) -> None:
+        self.cockpit.add_event(event_from_update(msg.event))
+
+    def on_notice_posted(self, msg: m.NoticePosted) -> None:
+        self.notify(msg.text, severity=SEVERITY.get(msg.level, "information"),  # type: ignore[arg-type]
+                    timeout=6 if msg.level == "info" else 10)
+
+    # ---- user intents → the runtime
+    def _live_runtime(self) -> Runtime | None:
+        if self.runtime is None:
+            self.notify("still connecting: the runtime is not ready yet", severity="warning",
+                        timeout=3)
+        return self.runtime
+
+    def on_manual_order(self, msg: m.ManualOrder) -> None:
+        from autotrade_tui.tui.orders import NothingToDo, describe
+
+        runtime = self._live_runtime()
+        if runtime is None:
+            return
+        try:
+            text = describe(msg.kind, msg.symbol, runtime)
+        except NothingToDo as exc:
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send_order(msg.kind, msg.symbol)
+            else:
+                self.notify("cancelled: nothing was traded", timeout=3)
+
+        self.push_screen(ConfirmScreen(ORDER_TITLES[msg.kind], text), answered)
+
+    @work(group="commands", exit_on_error=False, description="manual order")
+    async def send_order(self, kind: str, symbol: str) -> None:
+        from autotrade_tui.core.engine import Rejected
+        from autotrade_tui.tui.orders import send
+
+        if self.runtime is None:
+            return
+        try:
+            result = await send(kind, symbol, self.runtime)
+        except Rejected as exc:
+            self.notify(str(exc), title="refused", severity="warning", timeout=8)
+            return
+        self.notify(result, title="done (manual)", timeout=6)
+
+    @work(group="commands", exit_on_error=False, description="pause / resume")
+    async def on_toggle_pause(self, _msg: m.TogglePause) -> None:
+        runtime = self._live_runtime()
+        if runtime is not None:
+            await runtime.set_paused(not runtime.paused)
+
+    @work(group="commands", exit_on_error=False, description="decide now")
+    async def on_decide_now(self, msg: m.DecideNow) -> None:
+        runtime = self._live_runtime()
+        if runtime is None:
+            return
+        self.notify(f"asking both models about {msg.symbol}…", timeout=3)
+        rec = await runtime.decide_now(msg.symbol)
+        if rec is not None:
+            r = rec.result
+            self.notify(f"{msg.symbol}: {r.decision.value} {r.confidence:.2f} — {rec.note}",
+                        title="decision (manual)", timeout=8)
+
+
+def run_tui(settings: Any) -> int:
+    """Run the cockpit until the user quits; the exit code (3: another engine trades)."""
+    app = AutotradeApp(settings)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,153 @@
+"""The main screen: header, account cards, and the tabs (Market, Decisions, Events, Trades,
+Equity). It holds the view state (selected symbol, timeframe, account, status) that flows
+down into the panes, and turns keys into intents posted up to the app."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from autotrade_tui.tui.messages import DecideNow, ManualOrder, TogglePause
+from autotrade_tui.tui.views import DecisionView, EventView, History, TradeView
+from autotrade_tui.tui.widgets.account_cards import AccountCards
+from autotrade_tui.tui.widgets.candle_chart import CandleChart
+from autotrade_tui.tui.widgets.decision_detail import DecisionDetail
+from autotrade_tui.tui.widgets.decision_list import DecisionList
+from autotrade_tui.tui.widgets.equity_chart import EquityChart
+from autotrade_tui.tui.widgets.event_feed import EventFeed
+from autotrade_tui.tui.widgets.positions_table import PositionsTable
+from autotrade_tui.tui.widgets.status_bar import StatusBar
+from autotrade_tui.tui.widgets.trade_history import TradeHistory
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+TABS = ("tab-market", "tab-decisions", "tab-events", "tab-trades", "tab-equity")
+
+
+class CockpitScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "order('long')", "long"),
+        Binding("s", "order('short')", "short"),
+        Binding("x", "order('close')", "close"),
+        Binding("X", "order('close_all')", "close all"),
+        Binding("p", "pause", "pause"),
+        Binding("d", "decide", "decide"),
+        Binding("t", "timeframe", "tf"),
+        Binding("1", "select(0)", "sym", key_display="1-9"),
+        *(Binding(str(i), f"select({i - 1})", show=False) for i in range(2, 10)),
+        Binding("right_square_bracket", "tab(1)", "next tab", show=False),
+        Binding("left_square_bracket", "tab(-1)", "previous tab", show=False),
+    ]
+
+    symbol: reactive[str] = reactive("")
+    timeframe: reactive[str] = reactive("5m")
+    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    status: reactive[Any] = reactive(None, always_update=True)
+
+    def __init__(self, symbols: list[str] | None = None) -> None:
+        super().__init__()
+        self.symbols: list[str] = list(symbols or [])
+        if self.symbols:
+            self.set_reactive(CockpitScreen.symbol, self.symbols[0])
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status").data_bind(CockpitScreen.status, CockpitScreen.symbol,
+                                               CockpitScreen.timeframe)
+        yield AccountCards(id="cards").data_bind(CockpitScreen.account)
+        with TabbedContent(id="tabs", initial="tab-market"):
+            with TabPane("Market", id="tab-market"), Horizontal(id="market"):
+                with Vertical(id="market-main"):
+                    yield CandleChart(id="chart").data_bind(
+                        CockpitScreen.symbol, CockpitScreen.timeframe, CockpitScreen.account)
+                    yield PositionsTable(id="positions").data_bind(CockpitScreen.symbol,
+                                                                   CockpitScreen.account)
+                yield EventFeed(detail=False, id="market-events", classes="wide-only")
+            with TabPane("Decisions", id="tab-decisions"), Container(id="decisions"):
+                yield DecisionList(id="decision-list")
+                yield DecisionDetail(id="decision-detail")
+            with TabPane("Events", id="tab-events"):
+                yield EventFeed(id="events")
+            with TabPane("Trades", id="tab-trades"):
+                yield TradeHistory(id="trades")
+            with TabPane("Equity", id="tab-equity"):
+                yield EquityChart(id="equity")
+        yield Footer(compact=True, show_command_palette=False)
+
+    # ---- data down (called by the app)
+    def attach(self, runtime: Any) -> None:
+        """The runtime is ready: its symbols, clock, feed and first figures."""
+        self.symbols = list(runtime.symbols)
+        if self.symbol not in self.symbols:
+            self.symbol = self.symbols[0] if self.symbols else ""
+        self.query_one(StatusBar).now = runtime.clock.now
+        self.status = runtime.status()
+        self.account = runtime.account()
+        self.query_one(CandleChart).attach(runtime.feed.fetch_ohlcv)
+
+    def show_phase(self, text: str) -> None:
+        self.query_one(StatusBar).phase = text
+
+    def show_history(self, history: History) -> None:
+        self.query_one(DecisionList).load(history.decisions)
+        self.query_one(TradeHistory).load(history.trades)
+        for feed in self.query(EventFeed):
+            feed.load(history.events)
+        self.query_one(EquityChart).load(history.equity)
+
+    def prices_moved(self) -> None:
+        self.query_one(CandleChart).prices_moved()
+
+    def show_account(self, account: dict[str, Any], now: float) -> None:
+        self.account = account
+        self.query_one(EquityChart).add(now, account["equity"])
+
+    def add_decision(self, d: DecisionView) -> None:
+        self.query_one(DecisionList).add(d)
+
+    def add_trade(self, t: TradeView) -> None:
+        self.query_one(TradeHistory).add(t)
+
+    def add_event(self, e: EventView) -> None:
+        for feed in self.query(EventFeed):
+            feed.add(e)
+
+    # ---- selection inside the screen
+    @on(PositionsTable.Selected)
+    def _position_selected(self, event: PositionsTable.Selected) -> None:
+        self.symbol = event.symbol
+
+    @on(DecisionList.Chosen)
+    def _decision_chosen(self, event: DecisionList.Chosen) -> None:
+        self.query_one(DecisionDetail).decision = event.decision
+
+    # ---- keys → intents (up to the app)
+    def action_order(self, kind: str) -> None:
+        self.post_message(ManualOrder(kind, self.symbol))
+
+    def action_pause(self) -> None:
+        self.post_message(TogglePause())
+
+    def action_decide(self) -> None:
+        self.post_message(DecideNow(self.symbol))
+
+    def action_select(self, index: int) -> None:
+        if index < len(self.symbols):
+            self.symbol = self.symbols[index]
+        else:
+            self.notify(f"no symbol {index + 1}: {len(self.symbols)} symbol(s) configured",
+                        severity="warning", timeout=3)
+
+    def action_timeframe(self) -> None:
+        i = TIMEFRAMES.index(self.timeframe) if self.timeframe in TIMEFRAMES else 0
+        self.timeframe = TIMEFRAMES[(i + 1) % len(TIMEFRAMES)]
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        i = TABS.index(tabs.active) if tabs.active in TABS else 0
+        tabs.active = TABS[(i + step) % len(TABS)]

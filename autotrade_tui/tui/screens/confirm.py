@@ -1,0 +1,41 @@
+"""The confirmation every manual order goes through: it says exactly what will happen;
+`y` or Enter confirms, `n` or Esc cancels."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "confirm", priority=True),
+        Binding("enter", "answer(True)", "confirm", show=False, priority=True),
+        Binding("n", "answer(False)", "cancel", priority=True),
+        Binding("escape", "answer(False)", "cancel", show=False, priority=True),
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.text, id="question", markup=False)
+            yield Static(Content.assemble(("y", "bold reverse $primary"), (" / ", ""),
+                                          ("Enter", "bold reverse $primary"), " confirm     ",
+                                          ("n", "bold reverse $foreground 60%"), (" / ", ""),
+                                          ("Esc", "bold reverse $foreground 60%"), " cancel"),
+                         id="answers")
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog").border_title = self.title_text
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

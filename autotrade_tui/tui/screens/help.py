@@ -1,0 +1,67 @@
+"""The help screen: every key and every pane, reachable with `?`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = (
+    ("b", "open or add a LONG on the selected symbol (asks first)"),
+    ("s", "open or add a SHORT on the selected symbol (asks first)"),
+    ("x", "close the position on the selected symbol (asks first)"),
+    ("X", "close all positions (asks first)"),
+    ("p", "pause / resume automatic trading (manual orders stay possible)"),
+    ("d", "decide now: both models vote on the selected symbol"),
+    ("1–9", "select symbol 1–9 (the order of the symbols setting)"),
+    ("t", "cycle the chart timeframe: 1m 5m 15m 1h 4h 1d"),
+    ("[ ]", "previous / next tab"),
+    ("Tab", "move focus (tab bar, tables); arrows move inside; ←/→ on the tab bar"),
+    ("Ctrl+P", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit (the account is saved; open positions stay open)"),
+    ("y Enter", "in a confirmation: do it"),
+    ("n Esc", "in a confirmation: cancel"),
+)
+
+PANES = (
+    ("Header", "data mode (LIVE DATA / SIM / REPLAY), PAPER, the two models, the clock, "
+               "time to the next decision, automatic trading ON / PAUSED, data age or STALE"),
+    ("Cards", "equity (return, free capital), realized / unrealized P&L, open positions, "
+              "win rate"),
+    ("Market", "candles of the selected symbol with entry and liquidation lines; positions "
+               "(the highlighted row selects its symbol); events beside them when wide"),
+    ("Decisions", "every decision; the highlighted one shows both models side by side, the "
+                  "vote and why it was or was not executed"),
+    ("Events", "market events, newest first: CRITICAL red, HIGH orange, MEDIUM dim"),
+    ("Trades", "every fill, newest first, with P&L after fees and who made it"),
+    ("Equity", "the equity curve from the account snapshots, then live"),
+)
+
+
+def help_text() -> Content:
+    parts: list[str | tuple[str, str]] = [("Keys", "bold $primary"), "\n"]
+    for key, what in KEYS:
+        parts += [(f" {key:>8} ", "bold $accent"), f" {what}\n"]
+    parts += ["\n", ("Panes", "bold $primary"), "\n"]
+    for name, what in PANES:
+        parts += [(f" {name:>9} ", "bold $accent"), f" {what}\n"]
+    parts += ["\n", ("Paper trading only: no order ever reaches an exchange.", "$text-muted")]
+    return Content.assemble(*parts)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "close"),
+                Binding("question_mark", "dismiss", "close", key_display="?")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text(), id="help-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#help").border_title = "autotrade-tui — help (Esc closes)"

@@ -1,0 +1,34 @@
+"""The registered gold-on-black theme, and the colours panes use for Rich text."""
+
+from __future__ import annotations
+
+from textual.theme import Theme
+
+AUTOTRADE = Theme(
+    name="autotrade",
+    primary="#eab308",  # gold
+    secondary="#ca8a04",
+    accent="#f59e0b",
+    foreground="#ede4c8",
+    background="#0a0a0a",
+    surface="#151410",
+    panel="#221e12",
+    success="#22c55e",
+    warning="#f97316",
+    error="#ef4444",
+    dark=True,
+    variables={
+        "footer-key-foreground": "#eab308",
+        "block-cursor-background": "#eab308",
+        "block-cursor-foreground": "#0a0a0a",
+        "block-cursor-text-style": "bold",
+        "input-selection-background": "#eab308 35%",
+    },
+)
+
+
+def colour(app: object, name: str, fallback: str) -> str:
+    """A theme colour (`success`, `error`, ...) as a hex string for Rich `Text` styles."""
+    variables = getattr(app, "theme_variables", {}) or {}
+    value = variables.get(name, fallback)
+    return value if isinstance(value, str) and value.startswith("#") else fallback

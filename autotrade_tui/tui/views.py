@@ -1,0 +1,116 @@
+"""What the list panes show, built alike from database rows (history) and live updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    name: str
+    decision: str | None  # BUY | SELL | HOLD; None when the model errored
+    confidence: float
+    reasoning: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    id: int | None
+    ts: float
+    symbol: str
+    price: float
+    models: tuple[ModelView, ModelView]
+    final: str
+    confidence: float
+    vote_reason: str
+    executed: bool
+    note: str  # why it was / was not executed
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    ts: float
+    symbol: str
+    order_type: str
+    side: str
+    amount: float
+    price: float
+    pnl: float
+    fee: float
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    ts: float
+    symbol: str
+    event_type: str
+    severity: str  # MEDIUM | HIGH | CRITICAL
+    description: str
+    suggested_action: str
+
+
+def decision_from_update(u: Any) -> DecisionView:
+    """From a runtime `DecisionRecorded`."""
+    models = tuple(ModelView(v.model, v.decision.value if v.decision else None, v.confidence,
+                             v.reasoning, v.error) for v in u.votes)
+    r = u.result
+    return DecisionView(u.id, u.ts, u.symbol, u.price, (models[0], models[1]), r.decision.value,
+                        r.confidence, r.reason, u.executed, u.note, u.source)
+
+
+def decision_from_row(r: Any) -> DecisionView:
+    """From an `ai_decisions` row."""
+    m1 = ModelView(r.model_1_name or "model 1", r.model_1_decision, r.model_1_confidence,
+                   r.model_1_reasoning, r.model_1_error)
+    m2 = ModelView(r.model_2_name or "model 2", r.model_2_decision, r.model_2_confidence,
+                   r.model_2_reasoning, r.model_2_error)
+    return DecisionView(r.id, r.ts, r.symbol, r.price, (m1, m2), r.final_decision,
+                        r.final_confidence, r.vote_reason, bool(r.executed), r.execution_note,
+                        r.source)
+
+
+def trade_from_update(t: Any) -> TradeView:
+    """From a core `Trade` (a runtime `TradeExecuted`)."""
+    return TradeView(t.ts, t.symbol, t.order_type.value, t.side.value, t.amount, t.price, t.pnl,
+                     t.fee, t.source.value, t.reason)
+
+
+def trade_from_row(r: Any) -> TradeView:
+    return TradeView(r.ts, r.symbol, r.order_type, r.side, r.amount, r.price, r.pnl, r.fee,
+                     r.source, r.reason)
+
+
+def event_from_update(e: Any) -> EventView:
+    """From a core `MarketEvent` (a runtime `EventRaised`)."""
+    return EventView(e.ts, e.symbol, e.event_type.value, e.severity.value, e.description,
+                     e.suggested_action)
+
+
+def event_from_row(r: Any) -> EventView:
+    return EventView(r.ts, r.symbol, r.event_type, r.severity, r.description,
+                     r.suggested_action)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the database already holds when the cockpit opens (newest first)."""
+
+    decisions: list[DecisionView]
+    trades: list[TradeView]
+    events: list[EventView]
+    equity: list[tuple[float, float]]  # (ts, equity), oldest first
+
+
+def load_history(store: Any, limit: int = 200) -> History:
+    """Blocking database reads: call from a thread worker."""
+    from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
+
+    return History([decision_from_row(r) for r in store.rows(DecisionRow, limit)],
+                   [trade_from_row(r) for r in store.rows(TradeRow, limit)],
+                   [event_from_row(r) for r in store.rows(EventRow, limit)],
+                   store.equity_curve())

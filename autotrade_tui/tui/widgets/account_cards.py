@@ -1,0 +1,55 @@
+"""The four account cards: equity, P&L (realized / unrealized), open positions, win rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from autotrade_tui.tui.format import money, pct, short
+
+
+class Card(Static):
+    """Label, value, detail: three short lines; `-profit` / `-loss` colour the value."""
+
+    def show(self, label: str, value: str, detail: str, tone: float | None = None) -> None:
+        self.set_class(tone is not None and tone > 0, "-profit")
+        self.set_class(tone is not None and tone < 0, "-loss")
+        self.update(Content.assemble((label, "$text-muted"), "\n", (value, "bold"), "\n",
+                                     (detail, "$text-muted")))
+
+
+class AccountCards(Horizontal):
+    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+
+    def compose(self) -> ComposeResult:
+        for name in ("equity", "pnl", "positions", "winrate"):
+            yield Card(id=f"card-{name}", classes="card")
+
+    def on_mount(self) -> None:
+        for name, label in (("equity", "EQUITY"), ("pnl", "P&L REALIZED"),
+                            ("positions", "OPEN POSITIONS"), ("winrate", "WIN RATE")):
+            self.query_one(f"#card-{name}", Card).show(label, "connecting…", "")
+
+    def watch_account(self, acc: dict[str, Any] | None) -> None:
+        if acc is None:
+            return
+        eq, initial = acc["equity"], acc["initial_capital"] or 1.0
+        ret = (eq / initial - 1.0) * 100.0
+        self.query_one("#card-equity", Card).show(
+            "EQUITY", money(eq), f"{ret:+.2f}% free {short(acc['capital'])}", ret)
+        realized, unrealized = acc["realized_pnl"], acc["unrealized_pnl"]
+        self.query_one("#card-pnl", Card).show(
+            "P&L REALIZED", money(realized, signed=True),
+            f"unrealized {short(unrealized, signed=True)}", realized + unrealized)
+        n = len(acc["positions"])
+        self.query_one("#card-positions", Card).show(
+            "OPEN POSITIONS", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")
+        closed = acc["total_trades"]
+        self.query_one("#card-winrate", Card).show(
+            "WIN RATE", pct(acc["win_rate"]) if closed else "—",
+            f"{acc['winning_trades']}W {acc['losing_trades']}L fees {short(acc['total_fees'])}")

@@ -1,0 +1,61 @@
+"""The market event feed, newest first, coloured by severity (CRITICAL red, HIGH orange,
+MEDIUM dim), with each event's suggested action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from autotrade_tui.tui.format import stamp
+from autotrade_tui.tui.views import EventView
+
+KEEP = 300
+SEVERITY_STYLE = {"CRITICAL": "bold $error", "HIGH": "bold $warning", "MEDIUM": "$text-muted"}
+
+
+def event_line(e: EventView, detail: bool = True) -> Content:
+    dim = e.severity == "MEDIUM"
+    body = "$text-muted" if dim else ""
+    parts: list[str | tuple[str, str]] = [
+        (stamp(e.ts)[6:], "$text-muted"), " ", (f"{e.severity:<8}", SEVERITY_STYLE.get(
+            e.severity, "")), " ", (e.symbol, "bold" if not dim else body), " ",
+        (e.event_type, body), "  ", (e.description, body)]
+    if detail and e.suggested_action:
+        parts += ["  → ", (e.suggested_action, "$text-muted italic")]
+    return Content.assemble(*parts)
+
+
+class EventFeed(VerticalScroll):
+    """Holds the newest `KEEP` events; `detail=False` leaves out the suggested actions."""
+
+    can_focus = True
+
+    def __init__(self, *, detail: bool = True, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.detail = detail
+        self.events: list[EventView] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("no market events yet", classes="lines")
+
+    def load(self, events: Iterable[EventView]) -> None:
+        """History, newest first (what the database held at start)."""
+        self.events += list(events)
+        self._show()
+
+    def add(self, event: EventView) -> None:
+        self.events.append(event)
+        self._show()
+
+    def _show(self) -> None:
+        self.events.sort(key=lambda e: (-e.ts, e.symbol, e.event_type))  # newest first, stable
+        del self.events[KEEP:]
+        lines = self.query_one(".lines", Static)
+        self.border_title = f"Events ({len(self.events)})" if self.events else "Events"
+        if self.events:
+            lines.update(Content("\n").join(event_line(e, self.detail) for e in self.events))

@@ -1,0 +1,45 @@
+"""A pane that shows a one-line placeholder until it has something to plot, then a plotext
+plot; textual-plotext (and plotext) are imported only then, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widgets import Static
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    """`#eab308` → (234, 179, 8), the form plotext takes."""
+    h = hex_colour.lstrip("#")[:6]
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+class PlotPane(Container):
+    """Base of the chart panes: `await self.plot()` gives the (lazily mounted) PlotextPlot."""
+
+    PLACEHOLDER = "waiting for data…"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._plot: Any = None
+        self.add_class("-placeholder")
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.PLACEHOLDER, classes="placeholder")
+
+    def say(self, text: str) -> None:
+        """Show `text` instead of the plot (no data, an error)."""
+        self.query_one(".placeholder", Static).update(text)
+        self.set_class(True, "-placeholder")
+
+    async def plot(self) -> Any:
+        if self._plot is None:
+            module = await asyncio.to_thread(importlib.import_module, "textual_plotext")
+            self._plot = module.PlotextPlot(classes="plot")
+            await self.mount(self._plot)
+        self.set_class(False, "-placeholder")
+        return self._plot

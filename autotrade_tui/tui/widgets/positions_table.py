@@ -1,0 +1,88 @@
+"""Open positions, live: size, entry, mark, liquidation price, margin, unrealized P&L
+(green/red) and the distance to liquidation. The row under the cursor is the selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from autotrade_tui.tui.format import money, pct, price, qty, short
+from autotrade_tui.tui.theme import colour
+
+COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "Liq.", "Margin", "uP&L", "to liq.")
+
+
+class PositionsTable(DataTable[Text]):
+    """One row per position (row key = symbol); rebuilt only when the set of symbols changes."""
+
+    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    symbol: reactive[str] = reactive("")
+
+    @dataclass
+    class Selected(Message):
+        """The user moved the cursor onto a position."""
+
+        symbol: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
+        self.show_cursor = True
+
+    def on_mount(self) -> None:
+        for i, name in enumerate(COLUMNS):
+            self.add_column(Text(f" {name}", justify="left" if i < 2 else "right"), key=name)
+        self.border_title = "Positions"
+
+    def watch_account(self, acc: dict[str, Any] | None) -> None:
+        positions = acc["positions"] if acc else []
+        rows = {p["symbol"]: self._cells(p) for p in positions}
+        if list(rows) != [str(k.value) for k in self.rows]:
+            with self.prevent(DataTable.RowHighlighted):
+                self.clear()
+                for sym, cells in rows.items():
+                    self.add_row(*cells, key=sym)
+                self._follow(self.symbol)
+        else:
+            for sym, cells in rows.items():
+                for name, cell in zip(COLUMNS[2:], cells[2:], strict=True):
+                    self.update_cell(sym, name, cell)
+        self.border_subtitle = f"{len(rows)} open" if rows else "none open"
+        self.set_class(not rows, "-empty")
+
+    def watch_symbol(self, symbol: str) -> None:
+        with self.prevent(DataTable.RowHighlighted):
+            self._follow(symbol)
+
+    def _follow(self, symbol: str) -> None:
+        if symbol and symbol in {k.value for k in self.rows}:
+            self.move_cursor(row=self.get_row_index(symbol))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.has_focus and event.row_key.value:
+            self.post_message(self.Selected(str(event.row_key.value)))
+
+    def _cells(self, p: dict[str, Any]) -> list[Text]:
+        good, bad = colour(self.app, "success", "#22c55e"), colour(self.app, "error", "#ef4444")
+        warn = colour(self.app, "warning", "#f97316")
+        upnl = p["unrealized_pnl"]
+        dist = p["liquidation_distance_pct"]
+        dist_style = ("bold " + bad if dist is not None and dist < 2 else
+                      warn if dist is not None and dist < 5 else "")
+        side = p["side"]
+
+        def r(text: str, style: str = "") -> Text:
+            return Text(f" {text}", style=style, justify="right")
+
+        return [Text(f" {p['symbol']}", style="bold"),
+                Text(f" {side}", style=good if side == "LONG" else bad),
+                r(qty(p["quantity"])), r(price(p["entry_price"])), r(price(p["mark_price"])),
+                r(price(p["liquidation_price"])), r(short(p["margin"])),
+                r(money(upnl, signed=True), good if upnl > 0 else bad if upnl < 0 else ""),
+                r(pct(dist) if dist is not None else "—", dist_style)]

@@ -1,0 +1,58 @@
+"""Trade history, newest first: opens, adds, closes and liquidations with their P&L, fee
+and source (auto, manual, event, guard, liquidation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from autotrade_tui.tui.format import money, price, qty, stamp
+from autotrade_tui.tui.theme import colour
+from autotrade_tui.tui.views import TradeView
+
+KEEP = 500
+COLUMNS = ("Time", "Symbol", "Type", "Side", "Amount", "Price", "P&L", "Fee", "By")
+
+
+class TradeHistory(DataTable[Text]):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", cell_padding=1)
+        self.trades: list[TradeView] = []
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+        self.border_title = "Trades"
+
+    def load(self, trades: Iterable[TradeView]) -> None:
+        """History, newest first."""
+        self.trades = (self.trades + list(trades))[:KEEP]
+        self._rebuild()
+
+    def add(self, trade: TradeView) -> None:
+        self.trades.insert(0, trade)
+        del self.trades[KEEP:]
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        row = self.cursor_row
+        self.clear()
+        self.add_rows(self._cells(t) for t in self.trades)
+        if 0 < row < self.row_count:
+            self.move_cursor(row=row, animate=False)
+        self.border_title = f"Trades ({len(self.trades)})"
+
+    def _cells(self, t: TradeView) -> list[Text]:
+        good, bad = colour(self.app, "success", "#22c55e"), colour(self.app, "error", "#ef4444")
+        closing = t.order_type in ("CLOSE", "LIQUIDATION")
+        net = t.pnl - t.fee
+        return [Text(stamp(t.ts)), Text(t.symbol),
+                Text(t.order_type, style="bold " + bad if t.order_type == "LIQUIDATION" else ""),
+                Text(t.side, style=good if t.side == "LONG" else bad),
+                Text(qty(t.amount), justify="right"), Text(price(t.price), justify="right"),
+                Text(money(net, signed=True) if closing else "", justify="right",
+                     style=good if net > 0 else bad),
+                Text(f"{t.fee:,.2f}", justify="right"),
+                Text(t.source, style="bold" if t.source == "manual" else "dim")]

@@ -1,0 +1,86 @@
+"""Builders for the cockpit tests: the App on the simulated market (fixed seed) with a virtual
+clock and a real SQLite store, plus small helpers to wait for it and read what it shows."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from autotrade_tui.config import defaults
+from autotrade_tui.core.clock import VirtualClock
+from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.trader import Runtime
+from autotrade_tui.store.store import Store
+from autotrade_tui.tui.app import AutotradeApp
+
+START = 1_750_000_020.0  # 2025-06-15 15:07:00 UTC
+SEED = 42
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+
+
+def make_app(tmp_path: Path, *, autorun: bool = True, **overrides: Any) -> AutotradeApp:
+    db = tmp_path / "t.db"
+    settings = defaults(database_url=str(db), market_source="sim", symbols=SYMBOLS,
+                        **overrides)
+
+    async def factory(s: Any) -> Runtime:
+        clock = VirtualClock(START)
+        return await Runtime.open(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
+                                  store=Store(db, writer=True))
+
+    return AutotradeApp(settings, runtime_factory=factory, autorun=autorun)
+
+
+async def wait_for(pilot: Pilot[Any], cond: Callable[[], object], what: str,
+                   limit_s: float = 20.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def busy(app: AutotradeApp, *groups: str) -> bool:
+    return any(w.group in groups and not w.is_finished for w in app.workers)
+
+
+async def ready(pilot: Pilot[Any]) -> AutotradeApp:
+    """The runtime is open, its first decision cycle done and shown, the chart drawn."""
+    app = pilot.app
+    assert isinstance(app, AutotradeApp)
+    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.cycles >= 1,
+                   "the first decision cycle")
+    from autotrade_tui.tui.widgets.candle_chart import CandleChart
+    from autotrade_tui.tui.widgets.decision_list import DecisionList
+
+    chart = app.cockpit.query_one(CandleChart)
+    await wait_for(pilot, lambda: len(app.cockpit.query_one(DecisionList).decisions) >= 3,
+                   "the decisions list")
+    await wait_for(pilot, lambda: chart._plot is not None and not busy(app, "chart"),
+                   "the chart")
+    await settle(pilot)
+    return app
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let commands, charts and history readers finish, then let the screen catch up."""
+    app = pilot.app
+    await wait_for(pilot, lambda: not busy(app, "commands", "chart", "equity", "history"),
+                   "workers to finish")  # type: ignore[arg-type]
+    await pilot.pause()
+    await pilot.pause(0.1)  # a screen refresh: what the terminal would show by now
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as con:
+        return con.execute(sql).fetchall()
+
+
+def screen_text(app: AutotradeApp) -> str:
+    """What the terminal shows, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
