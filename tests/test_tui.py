@@ -434,6 +434,28 @@ async def test_engine_lock_exits_with_code_3_and_a_message(
         holder.close()
 
 
+async def test_losing_the_engine_lock_while_running_exits_3(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from autotrade_tui.errors import EngineLockedError
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        rt = app.runtime
+        assert rt is not None
+
+        def taken(*_a: object, **_k: object) -> None:
+            raise EngineLockedError("another autotrade-tui engine is trading on this database")
+
+        rt.store.save_state = taken  # type: ignore[method-assign]
+        await pilot.press("b", "y")
+        await wait_for(pilot, lambda: app._exit, "the exit")
+        assert rt.stopping and not rt.engine.positions
+    assert app.return_code == 3
+    assert "autotrade-tui: another autotrade-tui engine is trading" in capsys.readouterr().err
+    assert rows(tmp_path / "t.db", "SELECT COUNT(*) FROM trades") == [(0,)]
+
+
 async def test_quit_stops_and_closes_the_runtime(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=NARROW) as pilot:

@@ -93,6 +93,10 @@ class AutotradeApp(App[None]):
         runtime.subscribe(self._forward)
         if self.autorun:
             await runtime.run()
+        if runtime.fatal is not None:  # another engine took the database: stop, exit 3
+            self.runtime = None
+            await runtime.close()
+            self.exit(return_code=3, message=f"autotrade-tui: {runtime.fatal}")
 
     @work(thread=True, group="history", exit_on_error=False, description="history from db")
     def read_history(self, runtime: Runtime) -> Any:
@@ -189,6 +193,7 @@ class AutotradeApp(App[None]):
     @work(group="commands", exit_on_error=False, description="manual order")
     async def send_order(self, kind: str, symbol: str) -> None:
         from autotrade_tui.core.engine import Rejected
+        from autotrade_tui.errors import AutotradeError
         from autotrade_tui.tui.orders import send
 
         if self.runtime is None:
@@ -197,6 +202,9 @@ class AutotradeApp(App[None]):
             result = await send(kind, symbol, self.runtime)
         except Rejected as exc:
             self.notify(str(exc), title="refused", severity="warning", timeout=8)
+            return
+        except AutotradeError as exc:  # the database failed: nothing was traded
+            self.notify(str(exc), title="not traded", severity="error", timeout=10)
             return
         self.notify(result, title="done (manual)", timeout=6)
 
