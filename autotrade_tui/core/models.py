@@ -101,47 +101,75 @@ class Entry:
 
 @dataclass(slots=True)
 class Position:
-    """Net position on one symbol: one side, one or more entries (isolated margin)."""
+    """Net position on one symbol: one side, one or more entries (isolated margin).
+
+    Entries are append-only (the engine stacks, the store restores, in order): the sums the
+    properties read are kept as entries are appended, so a mark or an equity is O(1) however
+    deep the stack. Changing an entry in place needs a new Position.
+    """
 
     symbol: str
     side: Side
     entries: list[Entry] = field(default_factory=list)
     opened_at: float = 0.0
+    # (entries list, entries summed, its last entry, Σ quantity, Σ price·quantity, Σ margin)
+    _sums: tuple[Any, ...] = field(default=(None, 0, None, 0, 0, 0), init=False, repr=False,
+                                   compare=False)
+
+    def totals(self) -> tuple[float, float, float]:
+        """(Σ quantity, Σ price·quantity, Σ margin) over the entries, added left to right from
+        0 exactly as `sum` adds them."""
+        entries = self.entries
+        ref, n, last, q, notional, margin = self._sums
+        size = len(entries)
+        if ref is entries and n == size and (n == 0 or entries[-1] is last):
+            return q, notional, margin
+        if ref is not entries or n > size or (n and entries[n - 1] is not last):
+            n, q, notional, margin = 0, 0, 0, 0  # not an append: from scratch
+        for k in range(n, size):
+            e = entries[k]
+            q += e.quantity
+            notional += e.price * e.quantity
+            margin += e.margin
+        self._sums = (entries, size, entries[-1] if size else None, q, notional, margin)
+        return q, notional, margin
 
     @property
     def quantity(self) -> float:
-        return sum(e.quantity for e in self.entries)
+        return self.totals()[0]
 
     @property
     def margin(self) -> float:
-        return sum(e.margin for e in self.entries)
+        return self.totals()[2]
 
     @property
     def entry_price(self) -> float:
         """Quantity-weighted average entry price."""
-        q = self.quantity
-        return sum(e.price * e.quantity for e in self.entries) / q if q else 0.0
+        q, notional, _ = self.totals()
+        return notional / q if q else 0.0
 
     @property
     def notional(self) -> float:
-        return sum(e.price * e.quantity for e in self.entries)
+        return self.totals()[1]
 
     @property
     def leverage(self) -> float:
         """Effective leverage: entry notional over margin."""
-        m = self.margin
-        return self.notional / m if m else 0.0
+        _, notional, m = self.totals()
+        return notional / m if m else 0.0
 
     def unrealized_pnl(self, price: float) -> float:
-        q, e = self.quantity, self.entry_price
+        q, notional, _ = self.totals()
+        e = notional / q if q else 0.0
         return q * (price - e) if self.side is Side.LONG else q * (e - price)
 
     def liquidation_price(self, maintenance_margin_rate: float) -> float:
         """SPEC §8: long (E − M/q)/(1 − m); short (E + M/q)/(1 + m)."""
-        q, e, m = self.quantity, self.entry_price, maintenance_margin_rate
+        q, notional, margin = self.totals()
+        e, m = (notional / q if q else 0.0), maintenance_margin_rate
         if self.side is Side.LONG:
-            return max((e - self.margin / q) / (1 - m), 0.0)
-        return (e + self.margin / q) / (1 + m)
+            return max((e - margin / q) / (1 - m), 0.0)
+        return (e + margin / q) / (1 + m)
 
 
 @dataclass(frozen=True, slots=True)
