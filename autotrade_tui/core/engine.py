@@ -106,7 +106,14 @@ class TradingEngine:
         return sum((p.margin for p in self.positions.values()), 0.0)
 
     def equity(self, prices: Mapping[str, float]) -> float:
-        return self.ledger.capital + self.open_margin() + self.unrealized_pnl(prices)
+        """capital + open_margin() + unrealized_pnl(prices), in one pass over the positions."""
+        margin = unrealized = 0.0
+        for s, p in self.positions.items():
+            q, notional, m = p.totals()
+            price = prices[s] if s in prices else (notional / q if q else 0.0)  # entry: no P&L
+            margin += m
+            unrealized += p.unrealized_pnl(price)
+        return self.ledger.capital + margin + unrealized
 
     def liquidation_price(self, symbol: str) -> float:
         return self.positions[symbol].liquidation_price(self.config.maintenance_margin_rate)
@@ -202,6 +209,8 @@ class TradingEngine:
             if self._is_liquidatable(pos, price):
                 trades.append(self._liquidate(pos, ts))
                 continue
+            if not (cfg.stop_loss_percent or cfg.take_profit_percent):
+                continue  # no guard configured
             roe = pos.unrealized_pnl(price) / pos.margin * 100.0
             if cfg.stop_loss_percent and roe <= -cfg.stop_loss_percent + EPS:
                 trades.append(self.close(symbol, price, ts, TradeSource.GUARD,
@@ -220,7 +229,8 @@ class TradingEngine:
     # ---- internals
     def _is_liquidatable(self, pos: Position, price: float) -> bool:
         m = self.config.maintenance_margin_rate
-        return pos.margin + pos.unrealized_pnl(price) <= m * pos.quantity * price + EPS
+        q, _, margin = pos.totals()
+        return margin + pos.unrealized_pnl(price) <= m * q * price + EPS
 
     def _liquidate(self, pos: Position, ts: float) -> Trade:
         # Closed at its liquidation price; the whole margin is lost, no fee is charged.
