@@ -217,3 +217,14 @@ def test_ledger_invariant_holds_after_every_step(cfg: EngineConfig, steps: list)
         assert len(eng.positions) <= cfg.max_positions
         for pos in eng.positions.values():
             assert pos.quantity > 0 and pos.margin > 0
+
+
+def test_sandbox_previews_without_touching_the_engine() -> None:
+    eng = TradingEngine(CFG)
+    eng.open("BTC/USDT", Side.SHORT, 50_000.0, 1.0)
+    before = copy_state(eng.state)
+    box = eng.sandbox()
+    ex = box.execute(Action.BUY, "BTC/USDT", 49_000.0, 2.0)
+    assert [t.order_type for t in ex.trades] == [OrderType.CLOSE, OrderType.OPEN]
+    assert box.positions["BTC/USDT"].side is Side.LONG
+    assert eng.ledger == before.ledger and eng.positions == before.positions

@@ -118,6 +118,10 @@ class TradingEngine:
     def liquidation_price(self, symbol: str) -> float:
         return self.positions[symbol].liquidation_price(self.config.maintenance_margin_rate)
 
+    def sandbox(self) -> TradingEngine:
+        """A deep copy to try orders on (confirmation previews): the real engine never moves."""
+        return TradingEngine(self.config, copy_state(self.state))
+
     def invariant_error(self) -> float:
         """|left − right| of the ledger invariant (0 up to float rounding)."""
         lg = self.ledger
