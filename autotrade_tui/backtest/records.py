@@ -1,0 +1,55 @@
+"""A replay's outcome as rows of the backtest database, the reasoning texts written here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autotrade_tui.backtest.runner import Outcome
+from autotrade_tui.core.decision import VotePolicy
+from autotrade_tui.core.voting import vote
+
+
+def decision_rows(out: Outcome, settings: Any) -> list[dict[str, Any]]:
+    """Every decision that was not HOLD, with both votes and the vote's reason."""
+    policy = VotePolicy.from_settings(settings)
+    rows = []
+    for d in out.decided:
+        v1, v2 = out.votes_of(d) if out.votes_of else d.votes or (None, None)
+        assert v1 is not None and v2 is not None
+        reason = d.result.reason or vote(v1, v2, policy.strategy, policy.threshold,
+                                         policy.single_threshold, policy.weights).reason
+        rows.append({
+            "ts": d.ts, "symbol": d.symbol, "price": d.price, "source": d.source.value,
+            "model_1_name": v1.model, "model_2_name": v2.model,
+            "model_1_decision": v1.decision.value if v1.ok and v1.decision else None,
+            "model_2_decision": v2.decision.value if v2.ok and v2.decision else None,
+            "model_1_confidence": v1.confidence, "model_2_confidence": v2.confidence,
+            "model_1_reasoning": v1.reasoning or v1.error or "",
+            "model_2_reasoning": v2.reasoning or v2.error or "",
+            "final_decision": d.result.decision.value, "final_confidence": d.result.confidence,
+            "vote_reason": reason, "executed": d.executed, "note": d.note,
+        })
+    return rows
+
+
+def trade_rows(out: Outcome, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every fill; a decision's fills carry its vote reason (as the runtime's do)."""
+    rows = []
+    for t, k in out.trades:
+        rows.append({
+            "ts": t.ts, "symbol": t.symbol, "order_type": t.order_type.value,
+            "side": t.side.value, "amount": t.amount, "price": t.price, "pnl": t.pnl,
+            "fee": t.fee, "margin": t.margin, "leverage": t.leverage,
+            "source": t.source.value, "decision": k,
+            "reason": t.reason or (decisions[k]["vote_reason"] if k is not None else ""),
+        })
+    return rows
+
+
+def event_rows(out: Outcome) -> list[dict[str, Any]]:
+    from autotrade_tui.store.store import _jsonable
+
+    return [{"ts": e.ts, "symbol": e.symbol, "event_type": e.event_type.value,
+             "severity": e.severity.value, "description": e.description,
+             "suggested_action": e.suggested_action, "metrics": _jsonable(e.metrics)}
+            for e in out.events]

@@ -1,0 +1,77 @@
+"""What a backtest is asked to do: data source, symbols, date range, timeframe, models, output."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from autotrade_tui.errors import UserError
+from autotrade_tui.market.base import TIMEFRAME_SECONDS
+
+DAY = 86_400.0
+DEFAULT_DAYS = 2.0  # without --from when history comes from the exchange
+
+
+@dataclass(frozen=True)
+class Request:
+    data: str  # a file, or "" to fetch history through ccxt
+    symbols: list[str]
+    symbols_given: bool  # the user named the symbols (else: the defaults, or the file's)
+    date_from: float | None  # epoch seconds, inclusive
+    date_to: float | None  # epoch seconds, exclusive
+    timeframe: str
+    bar_seconds: int
+    models: str  # "offline" | "configured"
+    json: bool
+    db: str  # where results go ("" = <user data dir>/backtests.db)
+
+
+def parse_date(text: str, flag: str, *, end: bool = False) -> float:
+    """`YYYY-MM-DD` or ISO-8601 date-time (naive = UTC) → epoch seconds.
+
+    A bare date given as the end of a range means the end of that day (`--to 2024-01-31`
+    includes the 31st). Raises UserError naming the flag.
+    """
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return (moment + (timedelta(days=1) if end else timedelta())).timestamp()
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise UserError(f"{flag} {text!r} is not a date (use YYYY-MM-DD or "
+                        "YYYY-MM-DDTHH:MM, UTC)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds → `2024-01-31 12:05 UTC` (for messages and the summary)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def from_args(args: Any, settings: Any) -> Request:
+    """The request from the parsed `backtest` arguments and the effective Settings."""
+    tf = str(getattr(args, "timeframe", "5m") or "5m").strip()
+    if tf not in TIMEFRAME_SECONDS:
+        raise UserError(f"--timeframe {tf!r} is not one of {', '.join(TIMEFRAME_SECONDS)}")
+    start = getattr(args, "date_from", None)
+    stop = getattr(args, "date_to", None)
+    t0 = parse_date(start, "--from") if start else None
+    t1 = parse_date(stop, "--to", end=True) if stop else None
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise UserError(f"--to {stop!r} is not after --from {start!r}")
+    for value, flag in ((t0, "--from"), (t1, "--to")):
+        if value is not None and not math.isfinite(value):
+            raise UserError(f"{flag} is out of range")
+    data = str(getattr(args, "data", "") or settings.replay_file or "")
+    return Request(
+        data=data, symbols=list(settings.symbols),
+        symbols_given=settings.sources.get("symbols", "default") != "default",
+        date_from=t0, date_to=t1, timeframe=tf, bar_seconds=TIMEFRAME_SECONDS[tf],
+        models=str(getattr(args, "models", "offline") or "offline"),
+        json=bool(getattr(args, "json", False)), db=str(getattr(args, "db", "") or ""))

@@ -1,0 +1,325 @@
+"""The replay loop: the live runtime's two steps on a VirtualClock, candle by candle.
+
+Per candle (the runtime's `monitor_tick`): every symbol's price is the close of its last
+visible bar (the replay feed's ticker, stale once its bar is over by more than
+`stale_after_seconds`); `engine.mark` with the fresh prices (liquidations, guards, drawdown
+switch); the event detectors of `runtime.monitor.EventMonitor` for every fresh symbol.
+Per decision time, every `trading_interval_minutes` of candle time (the runtime's
+`decision_cycle`): each symbol's indicators at its last visible bar, both models, the vote,
+the gates and the engine, settled in symbol order.
+
+The same functions as live, called cheaply: indicators come from one `compute_frame` over the
+whole series (row i equals the runtime's value on the candles up to i); with the offline
+models the loop calls their rule functions on the precomputed values and votes with
+`voting.tally` (the same code their `decide` and `voting.vote` run, without the reasoning
+text, which is written afterwards for the decisions it keeps); a HOLD never reaches the
+engine; an empty event window with no open position cannot raise an event, so it is skipped.
+Any other models get the full context (`core.decision.build_context`) and `decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autotrade_tui.backtest.fast import Decider, make_decider
+from autotrade_tui.backtest.history import History, Series
+from autotrade_tui.core import indicators as ta
+from autotrade_tui.core.clock import VirtualClock
+from autotrade_tui.core.decision import VotePolicy, build_context, decide
+from autotrade_tui.core.engine import EngineConfig, TradingEngine
+from autotrade_tui.core.events import EventThresholds
+from autotrade_tui.core.models import (
+    Action,
+    Candle,
+    MarketEvent,
+    ModelVote,
+    Severity,
+    Trade,
+    TradeSource,
+    VoteResult,
+)
+from autotrade_tui.core.voting import strategy_name
+from autotrade_tui.runtime.monitor import HISTORY_BARS, EventMonitor
+
+DECISION_CANDLES = 200  # the runtime's support/resistance window
+RECENT_CLOSES = 20
+RECENT_EVENTS = 10
+_HOLD = Action.HOLD
+_AUTO = TradeSource.AUTO
+
+
+@dataclass(slots=True)
+class Decided:
+    """A decision whose vote was not HOLD (HOLDs are only counted)."""
+
+    ts: float
+    symbol: str
+    index: int  # bar index in the symbol's series
+    price: float
+    source: TradeSource
+    result: VoteResult
+    executed: bool
+    note: str
+    trades: list[Trade]
+    votes: tuple[ModelVote, ModelVote] | None = None  # None: offline, written on demand
+    raw: tuple[Any, ...] = ()  # offline: (a1, c1, e1, a2, c2, e2)
+
+
+@dataclass
+class Outcome:
+    """What a replay produced; `seconds` is the replay's wall time (indicators included)."""
+
+    engine: TradingEngine
+    times: list[float]
+    equity: list[float]
+    trades: list[tuple[Trade, int | None]]  # with the index of their decision in `decided`
+    decided: list[Decided]
+    events: list[MarketEvent]
+    counts: dict[str, int]
+    candles: int
+    seconds: float
+    prices: dict[str, float] = field(default_factory=dict)
+    votes_of: Callable[[Decided], tuple[ModelVote, ModelVote]] | None = None
+
+
+class _Sym:
+    """One symbol's replay state; lists of floats, not arrays, for cheap per-candle reads."""
+
+    def __init__(self, s: Series, bar_seconds: int) -> None:
+        self.name = s.symbol
+        self.series = s
+        self.ts: list[float] = s.ts.tolist()
+        self.close: list[float] = s.close.tolist()
+        self.n = len(self.ts)
+        self.i = -1  # index of the last visible bar
+        frame = ta.compute_frame(pd.DataFrame({c: getattr(s, c) for c in
+                                               ("open", "high", "low", "close", "volume")}))
+        self.frame = frame
+        self.values: np.ndarray | None = None  # row-major indicator values (context path)
+        self.inputs: list[list[tuple[float | None, ...]]] = []
+        self.bar = bar_seconds
+
+    def rule_inputs(self, keys: tuple[str, ...]) -> list[tuple[float | None, ...]]:
+        """Per bar, the indicator values `keys` as the rules take them (non-finite → None)."""
+        cols = []
+        for k in keys:
+            a = self.frame[k].to_numpy()
+            col = a.tolist()
+            for i in np.flatnonzero(~np.isfinite(a)).tolist():  # the warm-up, mostly
+                col[i] = None
+            cols.append(col)
+        return list(zip(*cols, strict=True))
+
+    def indicators(self, j: int) -> dict[str, float]:
+        """Row j as `indicators.latest` gives it on the candles up to j."""
+        if self.values is None:
+            self.values = self.frame.to_numpy(dtype=np.float64)
+        return dict(zip(ta.INDICATOR_KEYS, self.values[j].tolist(), strict=True))
+
+    def levels(self, j: int) -> tuple[list[float], list[float]]:
+        lo = max(0, j + 1 - DECISION_CANDLES)
+        s = self.series
+        df = pd.DataFrame({"high": s.high[lo:j + 1], "low": s.low[lo:j + 1],
+                           "close": s.close[lo:j + 1]})
+        return ta.support_resistance(df)
+
+    def candle(self, j: int) -> Candle:
+        s = self.series
+        return Candle(self.ts[j], float(s.open[j]), float(s.high[j]), float(s.low[j]),
+                      self.close[j], float(s.volume[j]))
+
+
+class Backtest:
+    """One replay of `history` with `models` under `settings`; `run()` once."""
+
+    def __init__(self, settings: Any, history: History, models: tuple[Any, Any], *,
+                 clock: VirtualClock | None = None, fast: bool | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 progress_every: int = 8192, after_cycle: Callable[[], None] | None = None
+                 ) -> None:
+        self.settings = settings
+        self.history = history
+        self.models = models
+        self.clock = clock or VirtualClock(history.start)
+        rules = [getattr(m, "rule_function", None) for m in models]
+        self.fast = all(rules) if fast is None else fast and all(rules)
+        self.rules = rules
+        self.policy = VotePolicy.from_settings(settings)
+        self.strategy = strategy_name(self.policy.strategy)
+        self.engine = TradingEngine(EngineConfig.from_settings(settings))
+        self.interval = float(settings.trading_interval_minutes) * 60.0
+        self.stale_after = float(settings.stale_after_seconds)
+        self.event_decisions = bool(settings.event_triggered_decisions)
+        self.monitor = EventMonitor(None, history.symbols,  # type: ignore[arg-type]
+                                    EventThresholds.from_settings(settings),
+                                    settings.maintenance_margin_rate)
+        self.windows_fed = history.bar_seconds == 60  # the monitor's 1-minute bars
+        self.progress, self.progress_every = progress, max(1, progress_every)
+        self.after_cycle = after_cycle
+        self._slots = asyncio.Semaphore(int(settings.max_concurrent_model_calls))
+        self.prices: dict[str, float] = {}
+        self.stale: set[str] = set()
+        self.trades: list[tuple[Trade, int | None]] = []
+        self.decided: list[Decided] = []
+        self.events: list[MarketEvent] = []
+        self.recent: list[MarketEvent] = []
+        self.counts = {"decisions": 0, "BUY": 0, "SELL": 0, "HOLD": 0, "executed": 0}
+        self._fast: Decider | None = None
+        self._by_name: dict[str, _Sym] = {}
+
+    async def run(self) -> Outcome:
+        started = time.perf_counter()
+        h = self.history
+        syms = [_Sym(s, h.bar_seconds) for s in h.series.values()]
+        self._by_name = {s.name: s for s in syms}
+        if self.fast:
+            for s in syms:
+                s.inputs = [s.rule_inputs(m.inputs) for m in self.models]
+            self._fast = make_decider(self)
+        times = np.unique(np.concatenate(
+            [s.ts[(s.ts >= h.start) & (s.ts < h.end)] for s in h.series.values()])).tolist()
+        equity: list[float] = []
+        next_at = -math.inf
+        every, interval, fast = self.progress_every, self.interval, self._fast
+        set_clock, monitor, cycle = self.clock.set, self._monitor, self._cycle
+        value, prices, add = self.engine.equity, self.prices, equity.append
+        for lo in range(0, len(times), every):
+            for t in times[lo:lo + every]:
+                set_clock(t)
+                urgent = monitor(syms, t)
+                if urgent:  # CRITICAL events: the runtime decides for them at once
+                    await cycle(urgent, t, TradeSource.EVENT)
+                if t >= next_at:
+                    if fast is not None:
+                        fast(syms, t, _AUTO)
+                    else:
+                        await cycle(syms, t, _AUTO)
+                    next_at = t + interval
+                add(value(prices))
+            if self.progress is not None:
+                self.progress(min(lo + every, len(times)), len(times))
+        return Outcome(self.engine, times, equity, self.trades, self.decided, self.events,
+                       self.counts, h.candles(), time.perf_counter() - started,
+                       dict(self.prices), self.votes_of)
+
+    def votes_of(self, d: Decided) -> tuple[ModelVote, ModelVote]:
+        """Both models' votes of a recorded decision, reasoning included (the fast path
+        recomputes them with the text: the same rule on the same values)."""
+        if d.votes is not None:
+            return d.votes
+        s = self._by_name[d.symbol]
+        errors = (d.raw[2], d.raw[5])
+        out = []
+        for k in (0, 1):
+            name = self.models[k].name
+            if errors[k]:
+                out.append(ModelVote(name, None, error=errors[k]))
+                continue
+            action, conf, text = self.rules[k](d.price, *s.inputs[k][d.index], explain=True)
+            out.append(ModelVote(name, action, conf, text))
+        return out[0], out[1]
+
+    # ---- the monitor step
+    def _monitor(self, syms: list[_Sym], t: float) -> list[_Sym]:
+        """Prices, engine.mark, events; returns the symbols an event wants decided now."""
+        fresh: dict[str, float] = {}
+        stale, prices, limit = self.stale, self.prices, self.stale_after
+        for s in syms:
+            j, ts = s.i, s.ts
+            while j + 1 < s.n and ts[j + 1] <= t:
+                j += 1
+                if self.windows_fed:
+                    self._feed_window(s, j)
+            s.i = j
+            name = s.name
+            if j < 0:
+                stale.add(name)  # no bar yet: no ticker
+                continue
+            price = prices[name] = s.close[j]
+            # the replay feed's ticker time: its bar's end, or now while the bar lasts
+            if t - min(t, ts[j] + s.bar) > limit:
+                stale.add(name)
+            else:
+                stale.discard(name)
+                fresh[name] = price
+        if not fresh:
+            return []
+        for trade in self.engine.mark(fresh, t):
+            self.trades.append((trade, None))
+        found: list[MarketEvent] = []
+        positions = self.engine.positions
+        for name, price in fresh.items():
+            if self.windows_fed or name in positions:
+                found += self.monitor.detect(name, t, price, positions)
+        if not found:
+            return []
+        self.events += found
+        self.recent = (found + self.recent)[:50]
+        if not self.event_decisions:
+            return []
+        names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
+        by_name = {s.name: s for s in syms}
+        return [by_name[n] for n in names if n in by_name]
+
+    def _feed_window(self, s: _Sym, j: int) -> None:
+        """The runtime's 1-minute window: primed with history, then each new bar."""
+        win = self.monitor.windows[s.name]
+        if win.last is None:
+            win.extend(s.candle(k) for k in range(max(0, j + 1 - HISTORY_BARS), j + 1))
+        else:
+            win.update(s.candle(j))
+
+    async def _cycle(self, syms: list[_Sym], t: float, source: TradeSource) -> None:
+        ready = [s for s in syms if s.i >= 0]  # the runtime: "no candles" → no decision
+        if self._fast is not None:
+            self._fast(ready, t, source)
+            return
+        contexts = [self._context(s, t) for s in ready]
+        votes = await asyncio.gather(*(self._ask(m, c) for c in contexts for m in self.models))
+        for k, s in enumerate(ready):
+            pair = (votes[2 * k], votes[2 * k + 1])
+            price = self.prices[s.name]
+            out = decide(self.engine, s.name, price, t, pair, self.policy,
+                         stale=s.name in self.stale, source=source)
+            self.record(s, t, price, source, out.result, out.executed, out.note,
+                         out.execution.trades, votes=pair)
+        if self.after_cycle is not None:
+            self.after_cycle()
+
+    async def _ask(self, model: Any, ctx: Any) -> ModelVote:
+        async with self._slots:
+            return await model.decide(ctx)
+
+    def _context(self, s: _Sym, t: float) -> Any:
+        j = s.i
+        price = self.prices[s.name]
+        ind = s.indicators(j)
+        support, resistance = s.levels(j)
+        return build_context(
+            s.name, t, price, self.engine, self.prices, ind, ta.signals(ind, price), support,
+            resistance, events=[e for e in self.recent if e.symbol == s.name][:RECENT_EVENTS],
+            recent_closes=s.close[max(0, j + 1 - RECENT_CLOSES):j + 1])
+
+    def record(self, s: _Sym, t: float, price: float, source: TradeSource,
+                result: VoteResult, executed: bool, note: str, trades: list[Trade], *,
+                votes: tuple[ModelVote, ModelVote] | None = None,
+                raw: tuple[Any, ...] = ()) -> None:
+        if votes is not None:  # the context path counts here; the fast path counted already
+            self.counts["decisions"] += 1
+            if result.decision is _HOLD:
+                self.counts["HOLD"] += 1
+                return
+        self.counts[result.decision.value] += 1
+        self.counts["executed"] += executed
+        k = len(self.decided)
+        self.decided.append(Decided(t, s.name, s.i, price, source, result, executed, note,
+                                    trades, votes, raw))
+        self.trades += [(trade, k) for trade in trades]
