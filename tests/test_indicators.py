@@ -144,6 +144,49 @@ def test_donchian_and_ichimoku_are_rolling_extremes() -> None:
     assert math.isnan(f["ichimoku_b"].iloc[50])  # not 52 bars yet
 
 
+def test_ta_columns_are_ta_own_outputs_bit_for_bit() -> None:
+    # Donchian middle and Ichimoku span A are computed from ta's bands with ta's expression
+    # (not by asking ta again): they, and every other ta column, must equal ta's own methods.
+    from ta.trend import IchimokuIndicator
+    from ta.volatility import DonchianChannel, KeltnerChannel
+    from ta.volume import VolumeWeightedAveragePrice
+
+    df = random_walk(600, seed=13, sigma=0.01)
+    f = ind.compute_frame(df)
+    h, lo, c, v = (df[k] for k in ("high", "low", "close", "volume"))
+    kc = KeltnerChannel(h, lo, c, window=20, original_version=True)
+    dc = DonchianChannel(h, lo, c, window=20)
+    ich = IchimokuIndicator(h, lo, window1=9, window2=26, window3=52, visual=False)
+    expected = {
+        "vwap": VolumeWeightedAveragePrice(h, lo, c, v, window=14)
+        .volume_weighted_average_price(),
+        "kc_middle": kc.keltner_channel_mband(), "kc_upper": kc.keltner_channel_hband(),
+        "kc_lower": kc.keltner_channel_lband(), "dc_upper": dc.donchian_channel_hband(),
+        "dc_middle": dc.donchian_channel_mband(), "dc_lower": dc.donchian_channel_lband(),
+        "ichimoku_conv": ich.ichimoku_conversion_line(),
+        "ichimoku_base": ich.ichimoku_base_line(), "ichimoku_a": ich.ichimoku_a(),
+        "ichimoku_b": ich.ichimoku_b(),
+    }
+    warm = {"kc_upper": 19, "kc_lower": 19, "ichimoku_b": 51}  # our documented NaN prefixes
+    for key, series in expected.items():
+        want = series.to_numpy(dtype=float, copy=True)
+        assert np.isnan(f[key].iloc[:warm.get(key, 0)]).all(), key
+        want[: warm.get(key, 0)] = np.nan
+        got = f[key].to_numpy()
+        assert np.isfinite(got[60:]).all(), key
+        np.testing.assert_array_equal(got, want, err_msg=key)  # NaN positions included
+
+
+def test_latest_is_the_last_row_of_compute_frame_exactly() -> None:
+    df = random_walk(250, seed=17)
+    last = ind.compute_frame(df).iloc[-1]
+    values = ind.latest(df)
+    assert values == {k: float(last[k]) for k in ind.INDICATOR_KEYS}  # bit for bit
+    short = ind.latest(df.iloc[:30])  # warm-up NaNs come through as NaN
+    assert math.isnan(short["sma_50"]) and math.isnan(short["ichimoku_b"])
+    assert math.isfinite(short["dc_middle"])
+
+
 # --- window mode ----------------------------------------------------------------------
 
 def test_latest_has_every_key_and_no_nan_with_200_candles() -> None:
