@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 
 from autotrade_tui.tui import messages as m
 from autotrade_tui.tui.commands import TradingCommands
-from autotrade_tui.tui.screens.cockpit import CockpitScreen
+from autotrade_tui.tui.screens.cockpit import BREAKPOINTS, CockpitScreen
 from autotrade_tui.tui.screens.confirm import ConfirmScreen
 from autotrade_tui.tui.screens.help import HelpScreen
 from autotrade_tui.tui.theme import AUTOTRADE
@@ -37,7 +37,25 @@ ORDER_TITLES = {"long": "Open LONG", "short": "Open SHORT", "close": "Close posi
 SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 
 
+# Imported in a thread before the runtime opens, so the event loop (the UI) never stalls on
+# them: sqlmodel/SQLAlchemy, numpy, pandas/TA-Lib, and ccxt when the exchange may be used.
+PRELOAD = ("autotrade_tui.store.store", "autotrade_tui.report", "autotrade_tui.market.sim",
+           "autotrade_tui.ai.factory", "autotrade_tui.ai.prompts", "autotrade_tui.runtime.trader",
+           "autotrade_tui.core.indicators")
+PRELOAD_EXCHANGE = ("autotrade_tui.market.ccxt_feed", "ccxt.async_support", "httpx")
+
+
+def preload(settings: Any) -> None:
+    import importlib
+
+    names = PRELOAD + (PRELOAD_EXCHANGE if settings.market_source in ("auto", "ccxt") else ())
+    for name in names:
+        importlib.import_module(name)
+
+
 async def open_runtime(settings: Any) -> Runtime:
+    """`Runtime.open(settings)`, its heavy imports done off the event loop first."""
+    await asyncio.to_thread(preload, settings)
     from autotrade_tui.runtime.trader import Runtime
 
     return await Runtime.open(settings)
@@ -47,8 +65,7 @@ class AutotradeApp(App[None]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "autotrade-tui"
     COMMANDS = App.COMMANDS | {TradingCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"), (140, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = BREAKPOINTS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "help", key_display="?"), Binding("q", "quit", "quit")]
 
@@ -67,9 +84,9 @@ class AutotradeApp(App[None]):
         return self._cockpit
 
     async def on_mount(self) -> None:
-        self._cockpit = CockpitScreen(list(self.settings.symbols))
+        self._cockpit = CockpitScreen(list(self.settings.symbols), self.size.width)
         await self.push_screen(self._cockpit)
-        self.run_runtime()
+        self.call_after_refresh(self.run_runtime)  # the first frame first
 
     # ---- the runtime's life
     @work(exclusive=True, group="runtime", exit_on_error=False, description="trading runtime")
@@ -87,6 +104,7 @@ class AutotradeApp(App[None]):
             self.exit(return_code=code, message=f"autotrade-tui: error: {exc}")
             return
         self.runtime = runtime
+        await self.cockpit.panes_mounted()
         self.cockpit.attach(runtime)
         with contextlib.suppress(WorkerFailed):  # reported already; live panes still fill
             self.cockpit.show_history(await self.read_history(runtime).wait())

@@ -38,12 +38,14 @@ def short(value: float, signed: bool = False) -> str:
     return ("+" if signed else "") + text
 
 
-def pct(value: float | None, signed: bool = False) -> str:
+def pct(value: float | None, signed: bool = False, compact: bool = False) -> str:
+    """12.5 % · signed: +0.42 % / −1.30 % · compact: no space before the sign %."""
     if value is None or not math.isfinite(value):
         return "—"
+    unit = "%" if compact else " %"
     if signed:
-        return (MINUS if value < 0 else "+") + f"{abs(value):.2f} %"
-    return f"{value:.1f} %"
+        return (MINUS if value < 0 else "+") + f"{abs(value):.2f}{unit}"
+    return f"{value:.1f}{unit}"
 
 
 def qty(value: float) -> str:

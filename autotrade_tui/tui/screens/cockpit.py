@@ -4,12 +4,14 @@ down into the panes, and turns keys into intents posted up to the app."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -28,6 +30,13 @@ from autotrade_tui.tui.widgets.trade_history import TradeHistory
 
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 TABS = ("tab-market", "tab-decisions", "tab-events", "tab-trades", "tab-equity")
+
+
+BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]  # the app's HORIZONTAL_BREAKPOINTS
+
+
+def breakpoint_class(width: int) -> str:
+    return [name for low, name in BREAKPOINTS if width >= low][-1]
 
 
 class CockpitScreen(Screen[None]):
@@ -50,8 +59,9 @@ class CockpitScreen(Screen[None]):
     account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
     status: reactive[Any] = reactive(None, always_update=True)
 
-    def __init__(self, symbols: list[str] | None = None) -> None:
-        super().__init__()
+    def __init__(self, symbols: list[str] | None = None, width: int = 0) -> None:
+        # The breakpoint class from the start: the first resize then restyles nothing.
+        super().__init__(classes=breakpoint_class(width) if width else None)
         self.symbols: list[str] = list(symbols or [])
         if self.symbols:
             self.set_reactive(CockpitScreen.symbol, self.symbols[0])
@@ -67,19 +77,24 @@ class CockpitScreen(Screen[None]):
                         CockpitScreen.symbol, CockpitScreen.timeframe, CockpitScreen.account)
                     yield PositionsTable(id="positions").data_bind(CockpitScreen.symbol,
                                                                    CockpitScreen.account)
-                yield EventFeed(detail=False, id="market-events", classes="wide-only")
-            with TabPane("Decisions", id="tab-decisions"), Container(id="decisions"):
-                yield DecisionList(id="decision-list")
-                yield DecisionDetail(id="decision-detail")
+                yield Lazy(EventFeed(detail=False, id="market-events", classes="wide-only"))
+            with TabPane("Decisions", id="tab-decisions"):
+                yield Lazy(Container(DecisionList(id="decision-list"),
+                                     DecisionDetail(id="decision-detail"), id="decisions"))
             with TabPane("Events", id="tab-events"):
-                yield EventFeed(id="events")
+                yield Lazy(EventFeed(id="events"))
             with TabPane("Trades", id="tab-trades"):
-                yield TradeHistory(id="trades")
+                yield Lazy(TradeHistory(id="trades"))
             with TabPane("Equity", id="tab-equity"):
-                yield EquityChart(id="equity")
+                yield Lazy(EquityChart(id="equity"))
         yield Footer(compact=True, show_command_palette=False)
 
     # ---- data down (called by the app)
+    async def panes_mounted(self) -> None:
+        """Wait for the panes mounted lazily (after the first frame) to be in the DOM."""
+        while self.query(Lazy):  # noqa: ASYNC110  (Lazy gives no completion signal)
+            await asyncio.sleep(0.01)
+
     def attach(self, runtime: Any) -> None:
         """The runtime is ready: its symbols, clock, feed and first figures."""
         self.symbols = list(runtime.symbols)

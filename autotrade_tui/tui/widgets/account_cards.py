@@ -41,11 +41,12 @@ class AccountCards(Horizontal):
         eq, initial = acc["equity"], acc["initial_capital"] or 1.0
         ret = (eq / initial - 1.0) * 100.0
         self.query_one("#card-equity", Card).show(
-            "EQUITY", money(eq), f"{ret:+.2f}% free {short(acc['capital'])}", ret)
+            "EQUITY", money(eq),
+            f"{pct(ret, signed=True, compact=True)} free {short(acc['capital'])}", ret)
         realized, unrealized = acc["realized_pnl"], acc["unrealized_pnl"]
         self.query_one("#card-pnl", Card).show(
             "P&L REALIZED", money(realized, signed=True),
-            f"unrealized {short(unrealized, signed=True)}", realized + unrealized)
+            f"unreal. {short(unrealized, signed=True)}", realized + unrealized)
         n = len(acc["positions"])
         self.query_one("#card-positions", Card).show(
             "OPEN POSITIONS", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")

@@ -16,6 +16,7 @@ from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
 Fetch = Callable[[str, str, int], Awaitable[list[Any]]]
 REFRESH_S = 2.0
+MARGIN = 0.25  # a line further than this share of the candles' range is only named
 
 
 class CandleChart(PlotPane):
@@ -112,7 +113,7 @@ class CandleChart(PlotPane):
     def _draw_lines(self, plt: Any, lo: float, hi: float) -> str:
         """Entry and liquidation lines; a line far off the candles is named in the title
         instead, so the candles keep their height."""
-        span = max(hi - lo, hi * 1e-6)
+        span = max(hi - lo, hi * 1e-6) * MARGIN
         notes = ""
         gold, red = colour(self.app, "primary", "#eab308"), colour(self.app, "error", "#ef4444")
         for name, value, tone in (("entry", self._lines[0], gold), ("liq", self._lines[1], red)):

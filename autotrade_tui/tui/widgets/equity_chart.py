@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual import work
 
-from autotrade_tui.tui.format import money, stamp
+from autotrade_tui.tui.format import money, pct, stamp
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
@@ -68,7 +68,7 @@ class EquityChart(PlotPane):
         plt.plot(xs, ys, color=rgb(colour(self.app, "primary", "#eab308")), marker="braille")
         first, last = ys[0], ys[-1]
         change = (last / first - 1.0) * 100.0 if first else 0.0
-        plt.title(f"equity {money(last)} ({change:+.2f} % over the curve)")
+        plt.title(f"equity {money(last)} ({pct(change, signed=True)} over the curve)")
         step = max(1, len(xs) // 4)
         plt.xticks(xs[::step], [stamp(self.points[i][0])[:11] for i in xs[::step]])
         widget.refresh()

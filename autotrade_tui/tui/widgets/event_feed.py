@@ -20,10 +20,12 @@ SEVERITY_STYLE = {"CRITICAL": "bold $error", "HIGH": "bold $warning", "MEDIUM": 
 def event_line(e: EventView, detail: bool = True) -> Content:
     dim = e.severity == "MEDIUM"
     body = "$text-muted" if dim else ""
+    text = e.description  # descriptions name their symbol first: shown once, in its column
+    text = text[len(e.symbol):].lstrip() if text.startswith(e.symbol) else text
     parts: list[str | tuple[str, str]] = [
         (stamp(e.ts)[6:], "$text-muted"), " ", (f"{e.severity:<8}", SEVERITY_STYLE.get(
             e.severity, "")), " ", (e.symbol, "bold" if not dim else body), " ",
-        (e.event_type, body), "  ", (e.description, body)]
+        (e.event_type, body), "  ", (text, body)]
     if detail and e.suggested_action:
         parts += ["  → ", (e.suggested_action, "$text-muted italic")]
     return Content.assemble(*parts)

@@ -70,7 +70,7 @@ class PositionsTable(DataTable[Text]):
 
     def _cells(self, p: dict[str, Any]) -> list[Text]:
         good, bad = colour(self.app, "success", "#22c55e"), colour(self.app, "error", "#ef4444")
-        warn = colour(self.app, "warning", "#f97316")
+        warn = colour(self.app, "warning", "#ea7a0c")
         upnl = p["unrealized_pnl"]
         dist = p["liquidation_distance_pct"]
         dist_style = ("bold " + bad if dist is not None and dist < 2 else
