@@ -19,21 +19,26 @@ def run_backtest_cli(args: Any, settings: Any) -> int:
 
 async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
               now: float | None = None) -> int:
+    """Load, replay, save, print. A data file is read and checked before the backtest
+    database is opened: a bad file leaves nothing behind."""
     out = out or sys.stdout
     err = err or sys.stderr
     from autotrade_tui.backtest.render import Progress, equity_chart, summary_text
     from autotrade_tui.backtest.store import BacktestStore
 
+    started = time.perf_counter()
+    history = await _load_file(req) if req.data else None
     with BacktestStore(req.db or None) as store:
-        started = time.perf_counter()
-        history = await load_history(req, settings, store, now)
+        if history is None:
+            from autotrade_tui.backtest.fetch import fetch_history
+
+            history = await fetch_history(req, settings, store, now)
         loaded = time.perf_counter() - started
         if history.gaps:
             print(f"autotrade-tui: warning: {len(history.gaps)} gap(s) in the data, first: "
                   f"{history.gaps[0]} (the replay goes on across them)", file=err)
         progress = None if req.json or not _tty(err) else Progress(err)
-        result = await replay(req, settings, history, store, progress)
-        metrics, outcome = result
+        metrics, outcome = await replay(req, settings, history, store, progress)
         metrics["load_seconds"] = round(loaded, 4)
         saving = time.perf_counter()
         run_id = save(store, req, settings, history, metrics, outcome)
@@ -49,6 +54,12 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
     return 0
 
 
+async def _load_file(req: Request) -> Any:
+    from autotrade_tui.backtest.history import load_file
+
+    return await asyncio.to_thread(load_file, req)
+
+
 def _tty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -56,20 +67,11 @@ def _tty(stream: Any) -> bool:
         return False
 
 
-async def load_history(req: Request, settings: Any, store: Any, now: float | None) -> Any:
-    if req.data:
-        from autotrade_tui.backtest.history import load_file
-
-        return await asyncio.to_thread(load_file, req)
-    from autotrade_tui.backtest.fetch import fetch_history
-
-    return await fetch_history(req, settings, store, now)
-
-
 async def replay(req: Request, settings: Any, history: Any, store: Any,
                  progress: Any) -> tuple[dict[str, Any], Any]:
     """Build the models (offline, or the configured ones with the response cache), replay."""
     from autotrade_tui.backtest.metrics import summary
+    from autotrade_tui.backtest.records import refusals
     from autotrade_tui.backtest.runner import Backtest
 
     models, client, cache = _models(req, settings, store)
@@ -85,6 +87,7 @@ async def replay(req: Request, settings: Any, history: Any, store: Any,
         if client is not None:
             await client.aclose()
     metrics = summary(outcome, history, [m.name for m in models], timeframe=req.timeframe)
+    metrics["not_executed"] = refusals(outcome)
     if cache is not None:
         metrics["llm_cache_hits"] = cache.hits
     return metrics, outcome
@@ -105,7 +108,7 @@ def _models(req: Request, settings: Any, store: Any) -> tuple[tuple[Any, Any], A
 def save(store: Any, req: Request, settings: Any, history: Any, metrics: dict[str, Any],
          outcome: Any) -> int:
     """The run, its trades, its non-HOLD decisions and its events, in one transaction."""
-    from autotrade_tui.backtest.records import decision_rows, event_rows, trade_rows
+    from autotrade_tui.backtest.records import decision_rows, event_rows, kept, trade_rows
 
     keys = ("initial_capital", "leverage", "commission_rate", "maintenance_margin_rate",
             "position_size_percent", "max_positions", "stop_loss_percent", "take_profit_percent",
@@ -124,6 +127,6 @@ def save(store: Any, req: Request, settings: Any, history: Any, metrics: dict[st
         "metrics": metrics, "settings": {k: getattr(settings, k) for k in keys},
         "equity_curve": curve,
     }
-    decisions = decision_rows(outcome, settings)
+    decisions = decision_rows(outcome, settings, kept(outcome))
     return int(store.save_run(run, trade_rows(outcome, decisions), decisions,
                               event_rows(outcome)))

@@ -9,18 +9,34 @@ from autotrade_tui.core.decision import VotePolicy
 from autotrade_tui.core.voting import vote
 
 
-def decision_rows(out: Outcome, settings: Any) -> list[dict[str, Any]]:
-    """Every decision that was not HOLD, with both votes and the vote's reason."""
+def kept(out: Outcome) -> list[int]:
+    """The decisions saved as rows: those that traded (HOLDs and refusals are counted)."""
+    return [k for k, d in enumerate(out.decided) if d.trades]
+
+
+def refusals(out: Outcome) -> dict[str, int]:
+    """Why the other non-HOLD decisions did not trade, counted: {"insufficient capital": n}."""
+    found: dict[str, int] = {}
+    for d in out.decided:
+        if not d.trades:
+            why = d.note.removeprefix("not executed: ").split(":")[0].split(" (")[0]
+            found[why] = found.get(why, 0) + 1
+    return found
+
+
+def decision_rows(out: Outcome, settings: Any, keep: list[int]) -> list[dict[str, Any]]:
+    """The kept decisions with both votes, their reasoning and the vote's reason."""
     policy = VotePolicy.from_settings(settings)
     rows = []
-    for d in out.decided:
+    for k in keep:
+        d = out.decided[k]
         v1, v2 = out.votes_of(d) if out.votes_of else d.votes or (None, None)
         assert v1 is not None and v2 is not None
         reason = d.result.reason or vote(v1, v2, policy.strategy, policy.threshold,
                                          policy.single_threshold, policy.weights).reason
         rows.append({
-            "ts": d.ts, "symbol": d.symbol, "price": d.price, "source": d.source.value,
-            "model_1_name": v1.model, "model_2_name": v2.model,
+            "seq": k, "ts": d.ts, "symbol": d.symbol, "price": d.price,
+            "source": d.source.value, "model_1_name": v1.model, "model_2_name": v2.model,
             "model_1_decision": v1.decision.value if v1.ok and v1.decision else None,
             "model_2_decision": v2.decision.value if v2.ok and v2.decision else None,
             "model_1_confidence": v1.confidence, "model_2_confidence": v2.confidence,
@@ -34,14 +50,15 @@ def decision_rows(out: Outcome, settings: Any) -> list[dict[str, Any]]:
 
 def trade_rows(out: Outcome, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every fill; a decision's fills carry its vote reason (as the runtime's do)."""
+    reasons = {row["seq"]: row["vote_reason"] for row in decisions}
     rows = []
     for t, k in out.trades:
         rows.append({
             "ts": t.ts, "symbol": t.symbol, "order_type": t.order_type.value,
             "side": t.side.value, "amount": t.amount, "price": t.price, "pnl": t.pnl,
             "fee": t.fee, "margin": t.margin, "leverage": t.leverage,
-            "source": t.source.value, "decision": k,
-            "reason": t.reason or (decisions[k]["vote_reason"] if k is not None else ""),
+            "source": t.source.value, "decision_seq": k,
+            "reason": t.reason or (reasons.get(k, "") if k is not None else ""),
         })
     return rows
 

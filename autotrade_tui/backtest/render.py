@@ -23,7 +23,7 @@ class Progress:
 
     def __call__(self, done: int, total: int) -> None:
         frac = done / total if total else 1.0
-        bar = "#" * round(frac * self.width)
+        bar = "#" * int(frac * self.width)
         took = time.perf_counter() - self.started
         self.out.write(f"\r[{bar:.<{self.width}}] {frac:4.0%}  {done:,}/{total:,} candles  "
                        f"{took:.1f} s")

@@ -58,7 +58,7 @@ trades = Table(
     Column("order_type", String(16), nullable=False), Column("side", String(8), nullable=False),
     Column("amount", Float), Column("price", Float), Column("pnl", Float), Column("fee", Float),
     Column("margin", Float), Column("leverage", Float), Column("source", String(16)),
-    Column("reason", Text), Column("decision_id", Integer),
+    Column("reason", Text), Column("decision_seq", Integer),  # backtest_decisions.seq
 )
 decisions = Table(
     "backtest_decisions", meta,
@@ -66,6 +66,7 @@ decisions = Table(
     Column("run_id", Integer, ForeignKey("backtest_runs.id"), index=True, nullable=False),
     Column("ts", Float, nullable=False), Column("symbol", String(40), nullable=False),
     Column("price", Float), Column("source", String(16)),
+    Column("seq", Integer, nullable=False),  # its number within the run (trades refer to it)
     Column("model_1_name", Text), Column("model_1_decision", String(8)),
     Column("model_1_confidence", Float), Column("model_1_reasoning", Text),
     Column("model_2_name", Text), Column("model_2_decision", String(8)),
@@ -131,22 +132,13 @@ class BacktestStore:
     def save_run(self, run: dict[str, Any], trade_rows: Sequence[dict[str, Any]],
                  decision_rows: Sequence[dict[str, Any]],
                  event_rows: Sequence[dict[str, Any]]) -> int:
-        """The run and everything it produced, in one transaction; returns the run id.
-
-        Trade rows may carry `decision` = the index of their decision row."""
+        """The run and everything it produced, in one transaction; returns the run id."""
         with self._write("saving the run") as conn:
             run_id = int(conn.execute(insert(runs).values(**run)).inserted_primary_key[0])
-            ids: list[int] = []
-            for row in decision_rows:  # one by one: trades refer to the new ids
-                ids.append(int(conn.execute(insert(decisions).values(
-                    run_id=run_id, **row)).inserted_primary_key[0]))
-            if trade_rows:
-                conn.execute(insert(trades), [
-                    {**{k: v for k, v in t.items() if k != "decision"}, "run_id": run_id,
-                     "decision_id": ids[t["decision"]] if t.get("decision") is not None
-                     else None} for t in trade_rows])
-            if event_rows:
-                conn.execute(insert(events), [{**e, "run_id": run_id} for e in event_rows])
+            for table, rows in ((decisions, decision_rows), (trades, trade_rows),
+                                (events, event_rows)):
+                if rows:
+                    conn.execute(insert(table), [{**r, "run_id": run_id} for r in rows])
         return run_id
 
     def run_rows(self, table: Table, run_id: int) -> list[dict[str, Any]]:

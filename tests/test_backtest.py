@@ -1,0 +1,279 @@
+"""`autotrade-tui backtest` from the command line: the --json figures, the text report, the
+backtest database, ranges and timeframes, and every bad input ending in one line, exit 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autotrade_tui.backtest.metrics import max_drawdown_pct, sharpe
+from autotrade_tui.backtest.render import Progress
+from autotrade_tui.backtest.store import BacktestStore, decisions, events, trades
+from autotrade_tui.cli import main
+from autotrade_tui.config import KEYS
+
+T0 = 1_717_200_000  # a multiple of 300 and 900: 2024-06-01 00:00 UTC
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+BASES = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0, "SOL/USDT": 150.0}
+SPEC_KEYS = {"candles", "seconds", "candles_per_second", "return_pct", "max_drawdown_pct",
+             "sharpe", "total_trades", "win_rate", "total_fees", "liquidations",
+             "final_equity", "symbols", "from", "to", "timeframe", "models", "initial_capital",
+             "decisions", "gaps"}
+
+
+def market(n: int = 576, seed: int = 3, symbols: list[str] | None = None,
+           step: int = 300) -> pd.DataFrame:
+    """`n` bars per symbol: 8-hour up and down trends plus noise, so both offline models
+    find trades (a trend to follow, extremes to fade); one row per symbol and bar."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for sym in symbols or SYMBOLS:
+        base = BASES.get(sym, 100.0)
+        drift = np.repeat(rng.choice([-1.0, 1.0], n // 96 + 1) * 0.0008, 96)[:n]
+        close = base * np.exp(np.cumsum(drift + rng.normal(0, 0.003, n)))
+        open_ = np.r_[base, close[:-1]]
+        high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.001, n)))
+        low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.001, n)))
+        parts.append(pd.DataFrame({"timestamp": T0 + np.arange(n) * step, "symbol": sym,
+                                   "open": open_, "high": high, "low": low, "close": close,
+                                   "volume": rng.lognormal(3, 0.4, n)}))
+    return pd.concat(parts).sort_values(["timestamp", "symbol"], kind="stable")
+
+
+def write(df: pd.DataFrame, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No user config, no setting from the environment; user dirs under tmp."""
+    for key in KEYS:
+        if key.env:
+            monkeypatch.delenv(key.env, raising=False)
+    monkeypatch.delenv("AUTOTRADE_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return tmp_path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = main(["backtest", *args])
+    got = capsys.readouterr()
+    return rc, got.out, got.err
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    rc, out, err = run_cli([*args, "--json"], capsys)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+# --- the figures ------------------------------------------------------------------------
+
+def test_json_figures_and_the_saved_run(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(market(), home / "m.csv")
+    db = home / "bt.db"
+    m = run_json(["--data", str(data), "--db", str(db)], capsys)
+    assert set(m) >= SPEC_KEYS
+    assert m["symbols"] == SYMBOLS and m["timeframe"] == "5m"
+    assert m["candles"] == 3 * 576 and m["decisions"] == 3 * 576  # every candle, every symbol
+    assert m["from"] == "2024-06-01T00:00:00Z" and m["to"] == "2024-06-03T00:00:00Z"
+    assert m["models"] == ["offline/trend-follower", "offline/mean-reversion"]
+    assert m["gaps"] == 0 and m["first_gap"] is None
+    assert m["total_trades"] > 10 and m["fills"] > m["total_trades"]
+    assert 0.0 <= m["win_rate"] <= 100.0 and m["total_fees"] > 0
+    assert m["final_equity"] == pytest.approx(m["initial_capital"] * (1 + m["return_pct"] / 100))
+    assert m["max_drawdown_pct"] >= 0 and math.isfinite(m["sharpe"])
+    assert m["candles_per_second"] == pytest.approx(m["candles"] / m["seconds"], rel=0.01)
+    counts = m["decision_counts"]
+    assert counts["BUY"] + counts["SELL"] + counts["HOLD"] == m["decisions"]
+
+    with BacktestStore(db) as store:
+        (run,) = store.runs()
+        assert run["id"] == m["run_id"] and run["candles"] == m["candles"]
+        assert run["return_pct"] == m["return_pct"] and run["metrics"]["sharpe"] == m["sharpe"]
+        assert run["settings"]["leverage"] == 20.0 and len(run["equity_curve"]) > 100
+        fills = store.run_rows(trades, run["id"])
+        kept = store.run_rows(decisions, run["id"])
+        assert len(store.run_rows(events, run["id"])) == m["events"]
+    assert len(fills) == m["fills"]
+    closes = [f for f in fills if f["order_type"] in ("CLOSE", "LIQUIDATION")]
+    assert len(closes) == m["total_trades"]
+    assert sum(f["fee"] for f in fills) == pytest.approx(m["total_fees"])
+    seqs = {d["seq"] for d in kept}
+    auto = [f for f in fills if f["source"] == "auto"]
+    assert auto and all(f["decision_seq"] in seqs for f in auto)
+    assert all(f["reason"] for f in auto)  # the vote's reason, written when saved
+    for d in kept:
+        assert d["final_decision"] in ("BUY", "SELL") and d["vote_reason"]
+        assert d["model_1_reasoning"] and d["model_2_reasoning"]
+    assert not (home / "xdg-data" / "autotrade-tui" / "autotrade.db").exists()  # never live
+
+
+def test_same_data_same_result_and_runs_accumulate(home: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(market(n=300), home / "m.csv")
+    first = run_json(["--data", str(data)], capsys)
+    again = run_json(["--data", str(data)], capsys)
+    timing = {"seconds", "candles_per_second", "load_seconds", "save_seconds", "run_id"}
+    assert {k: v for k, v in first.items() if k not in timing} == \
+        {k: v for k, v in again.items() if k not in timing}
+    assert (first["run_id"], again["run_id"]) == (1, 2)
+    default_db = home / "xdg-data" / "autotrade-tui" / "backtests.db"
+    assert first["database"].endswith(str(default_db))
+    with BacktestStore(default_db) as store:
+        assert [r["id"] for r in store.runs()] == [1, 2]
+
+
+def test_text_report_has_the_chart_and_the_trades(home: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(market(n=300), home / "m.csv")
+    rc, out, err = run_cli(["--data", str(data), "--db", str(home / "bt.db")], capsys)
+    assert rc == 0 and err == ""  # no progress bar when stderr is not a terminal
+    assert "Equity (USDT)" in out and "days since start" in out
+    for text in ("return", "max drawdown", "Sharpe", "win rate", "liquidations",
+                 "candles/s", "Trades by symbol:", "SOL/USDT", "saved as run 1"):
+        assert text in out
+
+
+def test_progress_bar() -> None:
+    buf = io.StringIO()
+    p = Progress(buf, width=10)
+    p(50, 200)
+    p(200, 200)
+    text = buf.getvalue()
+    assert text.startswith("\r[##........]  25%  50/200 candles")
+    assert "\r[##########] 100%  200/200 candles" in text and text.endswith("\n")
+
+
+# --- ranges, timeframes, symbols --------------------------------------------------------
+
+def test_range_keeps_earlier_bars_as_warm_up(home: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(market(), home / "m.csv")
+    whole = run_json(["--data", str(data), "--db", str(home / "a.db")], capsys)
+    day2 = run_json(["--data", str(data), "--db", str(home / "b.db"), "--from", "2024-06-02",
+                     "--to", "2024-06-02"], capsys)
+    assert day2["candles"] == 3 * 288 and day2["decisions"] == 3 * 288
+    assert (day2["from"], day2["to"]) == ("2024-06-02T00:00:00Z", "2024-06-03T00:00:00Z")
+    with BacktestStore(home / "a.db") as a, BacktestStore(home / "b.db") as b:
+        late = [f for f in a.run_rows(trades, 1) if f["ts"] >= T0 + 86_400]
+        mine = b.run_rows(trades, 1)
+    # Indicators already warm at the first decision: the first fill of day 2 is the same
+    # decision the whole run made at that moment (the account differs, the signal does not).
+    first = next(f for f in late if f["order_type"] == "OPEN")
+    assert (mine[0]["ts"], mine[0]["symbol"], mine[0]["side"]) == \
+        (first["ts"], first["symbol"], first["side"])
+    assert whole["candles"] == 2 * day2["candles"]
+
+
+def test_coarser_timeframe_aggregates(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(market(), home / "m.csv")
+    m = run_json(["--data", str(data), "--db", str(home / "bt.db"), "--timeframe", "15m"],
+                 capsys)
+    assert m["timeframe"] == "15m" and m["candles"] == 3 * 576 // 3
+    assert m["decisions"] == m["candles"]  # 5-minute cycles, but a new candle every 15
+
+
+def test_decision_interval_skips_candles(home: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADING_INTERVAL_MINUTES", "15")
+    data = write(market(n=300), home / "m.csv")
+    m = run_json(["--data", str(data), "--db", str(home / "bt.db")], capsys)
+    assert m["candles"] == 900 and m["decisions"] == 300  # every third 5m candle
+
+
+def test_single_series_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = market(n=300, symbols=["BTC/USDT"]).drop(columns="symbol")
+    data = write(df, home / "one.csv")
+    m = run_json(["--data", str(data), "--db", str(home / "a.db")], capsys)
+    assert m["symbols"] == ["BTC/USDT"] and m["candles"] == 300  # not once per default symbol
+    m = run_json(["--data", str(data), "--db", str(home / "b.db"), "--symbols", "ETH/USDT"],
+                 capsys)
+    assert m["symbols"] == ["ETH/USDT"] and m["candles"] == 300
+
+
+def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = market(n=400, symbols=["BTC/USDT"])
+    df = df[~df["timestamp"].isin([T0 + 100 * 300, T0 + 101 * 300, T0 + 250 * 300])]
+    data = write(df, home / "gappy.csv")
+    rc, out, err = run_cli(["--data", str(data), "--db", str(home / "bt.db"), "--json"],
+                           capsys)
+    assert rc == 0
+    m = json.loads(out)
+    assert m["gaps"] == 2 and m["candles"] == 397
+    assert "2 bar(s) missing between 2024-06-01 08:15:00 UTC and 2024-06-01 08:30:00 UTC" \
+        in m["first_gap"]
+    assert err.count("\n") == 1 and "warning: 2 gap(s) in the data, first: " in err
+    # The replay steps from bar to bar: nothing to decide inside a hole, every bar decided.
+    assert m["decisions"] == 397
+
+
+# --- bad input: one line, exit 2, nothing written --------------------------------------
+
+def _unsorted(home: Path) -> Path:
+    df = market(n=50, symbols=["BTC/USDT"])
+    rows = df.to_dict("records")
+    rows[20], rows[21] = rows[21], rows[20]
+    return write(pd.DataFrame(rows), home / "unsorted.csv")
+
+
+def _wrong_columns(home: Path) -> Path:
+    df = market(n=50, symbols=["BTC/USDT"]).rename(columns={"close": "last"})
+    return write(df, home / "columns.csv")
+
+
+@pytest.mark.parametrize(("make", "args", "expected"), [
+    (_unsorted, [], "unsorted.csv: row 22: timestamp is earlier than the row before "
+                    "(rows must be sorted)"),
+    (_wrong_columns, [], "columns.csv: missing column(s) close"),
+    (None, ["--from", "2030-01-01"], "no candles in 2030-01-01 00:00 UTC .. "),
+    (None, ["--from", "2024-13-01"], "--from '2024-13-01' is not a date (use YYYY-MM-DD"),
+    (None, ["--to", "June 3rd"], "--to 'June 3rd' is not a date"),
+    (None, ["--from", "2024-06-02", "--to", "2024-06-01"], "--to '2024-06-01' is not after "
+                                                            "--from '2024-06-02'"),
+    (None, ["--timeframe", "1m"], "has 5m bars: it cannot give 1m candles"),
+    (None, ["--timeframe", "7m"], "--timeframe '7m' is not one of 1m, 5m"),
+    (None, ["--symbols", "DOGE/USDT"], "no data for DOGE/USDT"),
+])
+def test_bad_input(home: Path, capsys: pytest.CaptureFixture[str], make: object,
+                   args: list[str], expected: str) -> None:
+    data = make(home) if callable(make) else write(market(n=100), home / "m.csv")
+    db = home / "bt.db"
+    rc, out, err = run_cli(["--data", str(data), "--db", str(db), *args], capsys)
+    assert rc == 2 and out == ""
+    assert err.startswith("autotrade-tui: error: ") and err.count("\n") == 1, err
+    assert expected in err and "Traceback" not in err
+    assert not db.exists()  # nothing written
+
+
+def test_missing_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _out, err = run_cli(["--data", str(home / "nope.csv"), "--db", str(home / "bt.db")],
+                           capsys)
+    assert rc == 2 and err.count("\n") == 1 and "nope.csv" in err and "is not a file" in err
+    assert not (home / "bt.db").exists()
+
+
+# --- metric definitions -----------------------------------------------------------------
+
+def test_max_drawdown() -> None:
+    assert max_drawdown_pct(np.array([100.0, 120.0, 90.0, 130.0, 117.0])) == pytest.approx(25.0)
+    assert max_drawdown_pct(np.array([100.0, 101.0, 102.0])) == 0.0
+    assert max_drawdown_pct(np.array([])) == 0.0
+
+
+def test_sharpe_is_annualised_from_per_candle_returns() -> None:
+    eq = np.array([100.0, 101.0, 100.5, 102.0, 101.0, 103.0])
+    r = eq[1:] / eq[:-1] - 1
+    expected = r.mean() / r.std(ddof=1) * math.sqrt(365 * 288)  # 5m candles in a year
+    assert sharpe(eq, 300) == pytest.approx(expected)
+    assert sharpe(eq, 3600) == pytest.approx(expected / math.sqrt(12))
+    assert sharpe(np.full(10, 100.0), 300) == 0.0  # flat: no risk, no ratio
+    assert sharpe(np.array([100.0, 101.0]), 300) == 0.0
