@@ -50,6 +50,7 @@ class _Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    cached: bool = False  # from the response cache
 
 
 def cache_key(model: str, messages: Messages) -> str:
@@ -127,8 +128,10 @@ class OpenAICompatModel:
         self.last_raw, self.last_cached = None, False
         reply: _Reply | None = None
         try:
-            self.last_messages = build_messages(context)
-            reply = await self._reply(self.last_messages)
+            # Locals, not the last_* attributes, past the await: calls for several symbols
+            # run concurrently on one model object (the cache key must be this call's prompt).
+            messages = self.last_messages = build_messages(context)
+            reply = await self._reply(messages)
             self.last_raw = reply.content
             action, confidence, reasoning = parse_decision(reply.content)
         except ParseError as exc:
@@ -138,8 +141,8 @@ class OpenAICompatModel:
         except Exception as exc:  # a bug or a surprise must still not crash the cycle
             log.exception("model %s failed unexpectedly", self.name)
             return self._error(f"unexpected {type(exc).__name__}", started, reply)
-        if self.cache is not None and not self.last_cached:
-            self.cache[cache_key(self.model, self.last_messages)] = reply.content
+        if self.cache is not None and not reply.cached:
+            self.cache[cache_key(self.model, messages)] = reply.content
         return ModelVote(self.name, action, confidence, reasoning,
                          latency_s=time.perf_counter() - started,
                          prompt_tokens=reply.prompt_tokens,
@@ -163,7 +166,7 @@ class OpenAICompatModel:
             cached = self.cache.get(cache_key(self.model, messages))
             if cached is not None:
                 self.last_cached = True
-                return _Reply(cached)
+                return _Reply(cached, cached=True)
         attempts = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
