@@ -88,23 +88,30 @@ def decide(engine: TradingEngine, symbol: str, price: float, ts: float,
     return settle(engine, symbol, price, ts, result, stale=stale, paused=paused, source=source)
 
 
+def gate(engine: TradingEngine, result: VoteResult, *, stale: bool = False,
+         paused: bool = False) -> str:
+    """Why a vote's result must not be executed ("" when it may be)."""
+    if result.decision is Action.HOLD:
+        return f"HOLD: {result.reason}"
+    if result.confidence + 1e-9 < result.threshold:
+        return f"confidence {result.confidence:.2f} below {result.threshold:.2f}"
+    if stale:
+        return "not executed: price is stale"
+    if paused:
+        return "not executed: automatic trading is paused"
+    if engine.ledger.halted_reason:
+        return f"not executed: {engine.ledger.halted_reason}"
+    return ""
+
+
 def settle(engine: TradingEngine, symbol: str, price: float, ts: float, result: VoteResult, *,
            stale: bool = False, paused: bool = False,
            source: TradeSource = TradeSource.AUTO) -> Outcome:
     """The second half of `decide`: the gates and the execution of a vote's result (a backtest
     that voted with `voting.tally` comes in here for the results that are not HOLD)."""
-    none = Execution([])
-    if result.decision is Action.HOLD:
-        return Outcome(result, none, f"HOLD: {result.reason}")
-    if result.confidence + 1e-9 < result.threshold:
-        return Outcome(result, none, f"confidence {result.confidence:.2f} below "
-                                     f"{result.threshold:.2f}")
-    if stale:
-        return Outcome(result, none, "not executed: price is stale")
-    if paused:
-        return Outcome(result, none, "not executed: automatic trading is paused")
-    if engine.ledger.halted_reason:
-        return Outcome(result, none, f"not executed: {engine.ledger.halted_reason}")
+    blocked = gate(engine, result, stale=stale, paused=paused)
+    if blocked:
+        return Outcome(result, Execution([]), blocked)
     ex = engine.execute(result.decision, symbol, price, ts, source, result.reason)
     if ex.rejected:
         done = "; ".join(f"{t.order_type.value} {t.side.value}" for t in ex.trades)
