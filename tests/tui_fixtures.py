@@ -70,8 +70,9 @@ async def ready(pilot: Pilot[Any]) -> AutotradeApp:
 async def settle(pilot: Pilot[Any]) -> None:
     """Let commands, charts and history readers finish, then let the screen catch up."""
     app = pilot.app
-    await wait_for(pilot, lambda: not busy(app, "commands", "chart", "equity", "history"),
-                   "workers to finish")  # type: ignore[arg-type]
+    await wait_for(pilot, lambda: not busy(app, "commands", "chart", "equity", "history")
+                   and not app.cockpit.figures_pending,  # type: ignore[attr-defined]
+                   "workers and repaints to finish")
     await pilot.pause()
     await pilot.pause(0.1)  # a screen refresh: what the terminal would show by now
 

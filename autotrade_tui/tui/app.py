@@ -166,7 +166,7 @@ class AutotradeApp(App[None]):
         self.cockpit.show_account(msg.account, now)
 
     def on_status_updated(self, msg: m.StatusUpdated) -> None:
-        self.cockpit.status = msg.status
+        self.cockpit.show_status(msg.status)
 
     def on_decision_made(self, msg: m.DecisionMade) -> None:
         self.cockpit.add_decision(decision_from_update(msg.decision))

@@ -5,6 +5,7 @@ down into the panes, and turns keys into intents posted up to the app."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, ClassVar
 
 from textual import on
@@ -14,6 +15,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from autotrade_tui.tui.messages import DecideNow, ManualOrder, TogglePause
@@ -28,6 +30,7 @@ from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from autotrade_tui.tui.widgets.status_bar import StatusBar
 from autotrade_tui.tui.widgets.trade_history import TradeHistory
 
+REFRESH_HZ = 4
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 TABS = ("tab-market", "tab-decisions", "tab-events", "tab-trades", "tab-equity")
 
@@ -63,6 +66,9 @@ class CockpitScreen(Screen[None]):
         # The breakpoint class from the start: the first resize then restyles nothing.
         super().__init__(classes=breakpoint_class(width) if width else None)
         self.symbols: list[str] = list(symbols or [])
+        self._pending: dict[str, Any] = {}
+        self._flush_timer: Timer | None = None
+        self._flushed_at = 0.0
         if self.symbols:
             self.set_reactive(CockpitScreen.symbol, self.symbols[0])
 
@@ -119,8 +125,34 @@ class CockpitScreen(Screen[None]):
         self.query_one(CandleChart).prices_moved()
 
     def show_account(self, account: dict[str, Any], now: float) -> None:
-        self.account = account
         self.query_one(EquityChart).add(now, account["equity"])
+        self._pending["account"] = account
+        self._flush_soon()
+
+    def show_status(self, status: Any) -> None:
+        self._pending["status"] = status
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """At most `REFRESH_HZ` repaints of the live figures: a sim at --speed 60 marks the
+        account 12 times a second; the eye needs far fewer, the CPU is better spent elsewhere."""
+        if self._flush_timer is None:
+            wait = max(0.01, self._flushed_at + 1.0 / REFRESH_HZ - time.monotonic())
+            self._flush_timer = self.set_timer(wait, self._flush, name="live figures")
+
+    @property
+    def figures_pending(self) -> bool:
+        """Live figures are waiting for the next repaint (tests wait for it)."""
+        return bool(self._pending)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        self._flushed_at = time.monotonic()
+        pending, self._pending = self._pending, {}
+        if "status" in pending:
+            self.status = pending["status"]
+        if "account" in pending:
+            self.account = pending["account"]
 
     def add_decision(self, d: DecisionView) -> None:
         self.query_one(DecisionList).add(d)

@@ -8,19 +8,30 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widget import Widget
 
 from autotrade_tui.tui.format import money, pct, short
 
 
-class Card(Static):
-    """Label, value, detail: three short lines; `-profit` / `-loss` colour the value."""
+class Card(Widget):
+    """Label, value, detail: three short lines; `-profit` / `-loss` colour the value. Its size
+    is fixed by the stylesheet, so an update repaints it without a layout pass."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._content = Content("")
 
     def show(self, label: str, value: str, detail: str, tone: float | None = None) -> None:
+        content = Content.assemble((label, "$text-muted"), "\n", (value, "bold"), "\n",
+                                   (detail, "$text-muted"))
         self.set_class(tone is not None and tone > 0, "-profit")
         self.set_class(tone is not None and tone < 0, "-loss")
-        self.update(Content.assemble((label, "$text-muted"), "\n", (value, "bold"), "\n",
-                                     (detail, "$text-muted")))
+        if not content.is_same(self._content):
+            self._content = content
+            self.refresh()
+
+    def render(self) -> Content:
+        return self._content
 
 
 class AccountCards(Horizontal):

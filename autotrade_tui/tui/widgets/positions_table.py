@@ -52,7 +52,9 @@ class PositionsTable(DataTable[Text]):
             for sym, cells in rows.items():
                 for name, cell in zip(COLUMNS[2:], cells[2:], strict=True):
                     self.update_cell(sym, name, cell)
-        self.border_subtitle = f"{len(rows)} open" if rows else "none open"
+        subtitle = f"{len(rows)} open" if rows else "none open"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
         self.set_class(not rows, "-empty")
 
     def watch_symbol(self, symbol: str) -> None:
