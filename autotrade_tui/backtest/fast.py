@@ -30,10 +30,12 @@ def make_decider(bt: Backtest) -> Decider:
     hold = Action.HOLD
 
     def decide(syms: list[Any], t: float, source: TradeSource) -> None:
+        made = holds = 0
         for s in syms:
             j = s.i
             if j < 0:
                 continue  # the runtime: "no candles" → no decision
+            made += 1
             name = s.name
             price = prices[name]
             x1, x2 = s.inputs
@@ -53,12 +55,13 @@ def make_decider(bt: Backtest) -> Decider:
                                                 weights)
                 # the reason is written when the decision is saved
                 result = memo[key] = VoteResult(action, score, "", limit)
-            counts["decisions"] += 1
             if result.decision is hold:
-                counts["HOLD"] += 1
+                holds += 1
                 continue
             out = settle(engine, name, price, t, result, stale=name in stale, source=source)
             record(s, t, price, source, result, out.executed, out.note, out.execution.trades,
                    raw=(a1, c1, e1, a2, c2, e2))
+        counts["decisions"] += made
+        counts["HOLD"] += holds
 
     return decide
