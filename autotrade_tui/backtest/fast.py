@@ -41,11 +41,11 @@ def make_decider(bt: Backtest) -> Decider:
             x1, x2 = s.inputs
             e1 = e2 = ""
             try:
-                a1, c1, _ = r1(price, *x1[j])
+                a1, c1, _ = r1(*x1[j])  # (price, indicator values)
             except Exception as exc:  # as the model's decide(): an error vote, never a crash
                 a1, c1, e1 = None, 0.0, f"unexpected {type(exc).__name__}"
             try:
-                a2, c2, _ = r2(price, *x2[j])
+                a2, c2, _ = r2(*x2[j])
             except Exception as exc:
                 a2, c2, e2 = None, 0.0, f"unexpected {type(exc).__name__}"
             key = (a1, c1, a2, c2)

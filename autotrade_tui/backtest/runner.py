@@ -128,8 +128,9 @@ class _Sym:
         self.bar = bar_seconds
 
     def rule_inputs(self, keys: tuple[str, ...]) -> list[tuple[float | None, ...]]:
-        """Per bar, the indicator values `keys` as the rules take them (non-finite → None)."""
-        cols = []
+        """Per bar, a rule's arguments: the bar's close (the price a decision sees: the
+        replay feed's ticker) and the indicator values `keys` (non-finite → None)."""
+        cols: list[list[float | None]] = [self.close]
         for k in keys:
             a = self.frame[k].to_numpy()
             col = a.tolist()
@@ -256,7 +257,7 @@ class Backtest:
             if errors[k]:
                 out.append(ModelVote(name, None, error=errors[k]))
                 continue
-            action, conf, text = self.rules[k](d.price, *s.inputs[k][d.index], explain=True)
+            action, conf, text = self.rules[k](*s.inputs[k][d.index], explain=True)
             out.append(ModelVote(name, action, conf, text))
         return out[0], out[1]
 
@@ -290,11 +291,12 @@ class Backtest:
         """Each symbol's last visible bar: its price, and whether it is fresh (returned)."""
         fresh: dict[str, float] = {}
         stale, prices, limit = self.stale, self.prices, self.stale_after
+        fed = self.windows_fed
         for s in syms:
-            j, ts = s.i, s.ts
-            while j + 1 < s.n and ts[j + 1] <= t:
+            j, ts, last = s.i, s.ts, s.n - 1
+            while j < last and ts[j + 1] <= t:
                 j += 1
-                if self.windows_fed:
+                if fed:
                     self._feed_window(s, j)
             s.i = j
             name = s.name
@@ -302,8 +304,10 @@ class Backtest:
                 stale.add(name)  # no bar yet: no ticker
                 continue
             price = prices[name] = s.close[j]
-            # the replay feed's ticker time: its bar's end, or now while the bar lasts
-            if t - min(t, ts[j] + s.bar) > limit:
+            # The replay feed's ticker is stamped min(now, end of its bar): stale when
+            # now − that > limit, i.e. when the bar ended more than `limit` ago.
+            end = ts[j] + s.bar
+            if end < t and t - end > limit:
                 stale.add(name)
             else:
                 stale.discard(name)
