@@ -137,7 +137,7 @@ def test_text_report_has_the_chart_and_the_trades(home: Path,
     data = write(market(n=300), home / "m.csv")
     rc, out, err = run_cli(["--data", str(data), "--db", str(home / "bt.db")], capsys)
     assert rc == 0 and err == ""  # no progress bar when stderr is not a terminal
-    assert "Equity (USDT)" in out and "days since start" in out
+    assert "Equity (USDT)" in out and "days since start" in out and "\x1b" not in out
     for text in ("return", "max drawdown", "Sharpe", "win rate", "liquidations",
                  "candles/s", "Trades by symbol:", "SOL/USDT", "saved as run 1"):
         assert text in out

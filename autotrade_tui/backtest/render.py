@@ -52,7 +52,7 @@ def equity_chart(times: list[float], equity: list[float], width: int | None = No
     plt.plot(xs, ys, marker="braille")
     plt.title("Equity (USDT)")
     plt.xlabel("days since start")
-    text = plt.build()
+    text = plt.uncolorize(plt.build())  # the "clear" theme leaves stray reset codes
     plt.clear_figure()
     return str(text)
 
