@@ -216,6 +216,28 @@ def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture
     assert m["decisions"] == 397
 
 
+def test_one_minute_data_feeds_the_event_window(home: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    df = market(n=1600, symbols=["BTC/USDT"], step=60)
+    crash = df["timestamp"] >= T0 + 1500 * 60  # a 6 % drop over three minutes at minute 1500
+    k = np.clip((df["timestamp"] - (T0 + 1500 * 60)) / 60 + 1, 0, 3).to_numpy()
+    factor = 1 - 0.02 * k
+    for col in ("open", "high", "low", "close"):
+        df.loc[crash, col] = df.loc[crash, col] * factor[crash.to_numpy()]
+    df["high"] = df[["open", "high", "low", "close"]].max(axis=1)
+    df["low"] = df[["open", "high", "low", "close"]].min(axis=1)
+    data = write(df, home / "1m.csv")
+    m = run_json(["--data", str(data), "--db", str(home / "bt.db"), "--timeframe", "1m"],
+                 capsys)
+    assert m["timeframe"] == "1m" and m["candles"] == 1600
+    assert m["decisions"] == 320  # 5-minute cycles on 1-minute candles
+    with BacktestStore(home / "bt.db") as store:
+        kinds = {(e["event_type"], e["ts"]) for e in store.run_rows(events, m["run_id"])}
+    crashes = sorted(ts for kind, ts in kinds if kind == "FLASH_CRASH")
+    assert any(T0 + 1500 * 60 <= ts <= T0 + 1503 * 60 for ts in crashes)
+    assert {kind for kind, _ in kinds} > {"FLASH_CRASH"}  # volume/volatility baselines too
+
+
 # --- bad input: one line, exit 2, nothing written --------------------------------------
 
 def _unsorted(home: Path) -> Path:
