@@ -10,18 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from autotrade_tui.config import defaults  # noqa: E402
-from autotrade_tui.core.clock import VirtualClock  # noqa: E402
-from autotrade_tui.market.sim import SimMarket  # noqa: E402
-from autotrade_tui.runtime.trader import Runtime  # noqa: E402
-from autotrade_tui.store.store import Store  # noqa: E402
+from autotrade_tui.config import defaults
+from autotrade_tui.core.clock import VirtualClock
+from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.trader import Runtime
+from autotrade_tui.store.store import Store
 
 
 async def measure(cycles: int, symbols: list[str], tick_symbols: int) -> None:
