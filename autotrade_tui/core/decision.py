@@ -114,9 +114,10 @@ def settle(engine: TradingEngine, symbol: str, price: float, ts: float, result: 
         return Outcome(result, Execution([]), blocked)
     ex = engine.execute(result.decision, symbol, price, ts, source, result.reason)
     if ex.rejected:
+        if not ex.trades:  # the usual refusal: nothing was done before it
+            return Outcome(result, ex, "not executed: " + ex.rejected)
         done = "; ".join(f"{t.order_type.value} {t.side.value}" for t in ex.trades)
-        return Outcome(result, ex, f"not executed: {ex.rejected}" + (f" (after {done})"
-                                                                     if done else ""))
+        return Outcome(result, ex, f"not executed: {ex.rejected} (after {done})")
     what = ", ".join(f"{t.order_type.value} {t.side.value} {t.amount:.6g} @ {t.price:,.2f}"
                      for t in ex.trades)
     return Outcome(result, ex, f"executed: {what}")

@@ -7,6 +7,7 @@ Ledger invariant, after every call:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,6 +93,7 @@ class TradingEngine:
                                        peak_equity=config.initial_capital))
         self.ledger = state.ledger
         self.positions: dict[str, Position] = state.positions
+        self._last_refusal: tuple[float, float, float, str] = (math.nan, 0.0, 0.0, "")
 
     # ---- reading
     @property
@@ -132,19 +134,29 @@ class TradingEngine:
     def open(self, symbol: str, side: Side, price: float, ts: float,
              source: TradeSource = TradeSource.AUTO, reason: str = "") -> Trade:
         """Open a position or stack onto one of the same side. Raises Rejected."""
-        _check_price(price)
+        done = self._open(symbol, side, price, ts, source, reason)
+        if isinstance(done, str):
+            raise Rejected(done)
+        return done
+
+    def _open(self, symbol: str, side: Side, price: float, ts: float, source: TradeSource,
+              reason: str) -> Trade | str:
+        """`open`, with the refusal's reason returned instead of raised (`execute` refuses
+        without building and unwinding an exception)."""
+        if not price > 0 or price == _INF:
+            return f"invalid price {price!r}"
         cfg, lg = self.config, self.ledger
         pos = self.positions.get(symbol)
         if pos is not None and pos.side is not side:
-            raise Rejected(f"a {pos.side} position on {symbol} is open; close it first")
+            return f"a {pos.side} position on {symbol} is open; close it first"
         if pos is None and len(self.positions) >= cfg.max_positions:
-            raise Rejected(f"max positions reached ({cfg.max_positions})")
-        margin = lg.capital * cfg.position_size_percent / 100.0
+            return f"max positions reached ({cfg.max_positions})"
+        capital = lg.capital
+        margin = capital * cfg.position_size_percent / 100.0
         notional = margin * cfg.leverage
         fee = notional * cfg.commission_rate
-        if margin < MIN_MARGIN or margin + fee > lg.capital + EPS:
-            raise Rejected(f"insufficient capital: {lg.capital:,.2f} USDT free, entry needs "
-                           f"{margin + fee:,.2f} (margin {margin:,.2f} + fee {fee:,.2f})")
+        if margin < MIN_MARGIN or margin + fee > capital + EPS:
+            return self._insufficient(capital, margin, fee)
         qty = notional / price
         entry = Entry(price=price, quantity=qty, margin=margin, leverage=cfg.leverage, fee=fee,
                       ts=ts)
@@ -158,6 +170,17 @@ class TradingEngine:
         lg.total_fees += fee
         return Trade(ts, symbol, order, side, qty, price, 0.0, fee, margin, cfg.leverage,
                      source, reason)
+
+    def _insufficient(self, capital: float, margin: float, fee: float) -> str:
+        """The insufficient-capital reason; the last one is kept, as a drained account is
+        refused with the same figures on every order until its capital moves."""
+        last = self._last_refusal
+        if last[0] == capital and capital > 0 and last[1] == margin and last[2] == fee:
+            return last[3]  # (> 0: all three positive, no -0.0 to format differently)
+        text = (f"insufficient capital: {capital:,.2f} USDT free, entry needs "
+                f"{margin + fee:,.2f} (margin {margin:,.2f} + fee {fee:,.2f})")
+        self._last_refusal = (capital, margin, fee, text)
+        return text
 
     def close(self, symbol: str, price: float, ts: float,
               source: TradeSource = TradeSource.AUTO, reason: str = "") -> Trade:
@@ -187,13 +210,16 @@ class TradingEngine:
             return Execution([])
         side = Side.LONG if action is Action.BUY else Side.SHORT
         trades: list[Trade] = []
-        try:
-            pos = self.positions.get(symbol)
-            if pos is not None and pos.side is not side:
+        pos = self.positions.get(symbol)
+        if pos is not None and pos.side is not side:
+            try:
                 trades.append(self.close(symbol, price, ts, source, reason))
-            trades.append(self.open(symbol, side, price, ts, source, reason))
-        except Rejected as exc:
-            return Execution(trades, str(exc))
+            except Rejected as exc:
+                return Execution(trades, str(exc))
+        done = self._open(symbol, side, price, ts, source, reason)
+        if isinstance(done, str):
+            return Execution(trades, done)
+        trades.append(done)
         return Execution(trades)
 
     def close_all(self, prices: Mapping[str, float], ts: float,
@@ -267,8 +293,11 @@ class TradingEngine:
                                     "paused")
 
 
+_INF = math.inf
+
+
 def _check_price(price: float) -> None:
-    if not price > 0 or price == float("inf"):
+    if not price > 0 or price == _INF:
         raise Rejected(f"invalid price {price!r}")
 
 
