@@ -34,8 +34,8 @@ def child_autotrade(db: str) -> None:
     settings = settings_from_args(build_parser().parse_args(["--market", "sim", "--db", db]))
 
     class Probe(AutotradeApp):
-        async def on_mount(self) -> None:
-            await super().on_mount()
+        def on_mount(self) -> None:
+            super().on_mount()
             self.call_after_refresh(self._painted)
 
         def _painted(self) -> None:

@@ -75,7 +75,9 @@ async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) 
         await pilot.press("y")
         await wait_for(pilot, lambda: position_rows(app) == ["BTC/USDT"], "the position row")
         await settle(pilot)
-        assert "BTC/USDT LONG" in screen_text(app)
+        table = app.cockpit.query_one(PositionsTable)
+        assert [c.plain.strip() for c in table.get_row("BTC/USDT")[:2]] == ["BTC/USDT", "LONG"]
+        assert "BTC/USDT" in screen_text(app).splitlines()[-2]
         cards = app.cockpit.query_one(AccountCards).query_one("#card-positions").render()
         assert "1" in str(cards)
     got = rows(tmp_path / "t.db", "SELECT symbol, order_type, side, source FROM trades")

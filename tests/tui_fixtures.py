@@ -53,8 +53,8 @@ async def ready(pilot: Pilot[Any]) -> AutotradeApp:
     """The runtime is open, its first decision cycle done and shown, the chart drawn."""
     app = pilot.app
     assert isinstance(app, AutotradeApp)
-    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.cycles >= 1,
-                   "the first decision cycle")
+    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.cycles >= 1
+                   and app.runtime.next_decision_at is not None, "the first decision cycle")
     from autotrade_tui.tui.widgets.candle_chart import CandleChart
     from autotrade_tui.tui.widgets.decision_list import DecisionList
 

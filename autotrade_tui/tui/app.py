@@ -83,9 +83,12 @@ class AutotradeApp(App[None]):
     def cockpit(self) -> CockpitScreen:
         return self._cockpit
 
-    async def on_mount(self) -> None:
+    def get_default_screen(self) -> CockpitScreen:
+        """The cockpit is the first and main screen (no blank default screen under it)."""
         self._cockpit = CockpitScreen(list(self.settings.symbols), self.size.width)
-        await self.push_screen(self._cockpit)
+        return self._cockpit
+
+    def on_mount(self) -> None:
         self.call_after_refresh(self.run_runtime)  # the first frame first
 
     # ---- the runtime's life
