@@ -366,6 +366,8 @@ def snapshot(
 ) -> SymbolSnapshot:
     """Read the window at `now` with the latest `price` (from the ticker)."""
     ago: dict[int, float] = {}
+    if not len(window):  # no bar: no lookback, no statistics (the backtest on 5m candles)
+        return SymbolSnapshot(symbol, now, price, ago)
     for minutes in windows:
         p = window.price_ago(minutes, now)
         if p is not None and p > 0:
@@ -472,6 +474,8 @@ class EventDetector:
 
     # --- the rules
     def _flash(self, snap: SymbolSnapshot, side: Side | None) -> list[MarketEvent]:
+        if not snap.price_ago:
+            return []
         drop: tuple[float, int, float] | None = None
         rise: tuple[float, int, float] | None = None
         for minutes, then in sorted(snap.price_ago.items()):  # ties go to the shortest window
@@ -576,25 +580,31 @@ class EventDetector:
         t = self.thresholds
         if distance < t.liquidation_critical_percent:
             severity = Severity.CRITICAL
-            action = f"Close or reduce the {pos.side} now, or add margin"
         elif distance <= t.liquidation_high_percent:
             severity = Severity.HIGH
-            action = f"Reduce the {pos.side} or add margin before {fmt_price(liq)}"
         elif distance <= t.liquidation_risk_percent:
             severity = Severity.MEDIUM
-            action = f"Watch the {pos.side}: set a stop well before {fmt_price(liq)}"
         else:
-            return None
-        where = (f"is {_pct(distance)} from liquidation" if distance > 0
+            return None  # far from liquidation: no text, no metrics built
+        side = pos.side.value  # StrEnum: its value is its str()
+        liq_text = fmt_price(liq)
+        if severity is Severity.CRITICAL:
+            action = f"Close or reduce the {side} now, or add margin"
+        elif severity is Severity.HIGH:
+            action = f"Reduce the {side} or add margin before {liq_text}"
+        else:
+            action = f"Watch the {side}: set a stop well before {liq_text}"
+        where = (f"is {distance:.2f} % from liquidation" if distance > 0
                  else "is at or past its liquidation price")
+        q, notional, margin = pos.totals()  # Position's properties, read from one sum
         return MarketEvent(
             snap.ts, snap.symbol, kind, severity,
-            f"{snap.symbol} {pos.side} {where} (price {fmt_price(snap.price)}, "
-            f"liquidation {fmt_price(liq)})",
+            f"{snap.symbol} {side} {where} (price {fmt_price(snap.price)}, "
+            f"liquidation {liq_text})",
             action,
             {"distance_pct": round(distance, 4), "liquidation_price": liq, "price": snap.price,
-             "side": str(pos.side), "entry_price": pos.entry_price, "quantity": pos.quantity,
-             "leverage": pos.leverage, "margin": pos.margin,
+             "side": side, "entry_price": notional / q if q else 0.0, "quantity": q,
+             "leverage": notional / margin if margin else 0.0, "margin": margin,
              "threshold_pct": t.liquidation_risk_percent},
         )
 
