@@ -96,6 +96,7 @@ class AutotradeApp(App[None]):
     async def run_runtime(self) -> None:
         from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
 
+        await self.cockpit.panes_mounted()  # so that an early exit never races their mount
         self.cockpit.show_phase("connecting… opening the database, market data and models")
         try:
             runtime = await self.runtime_factory(self.settings)
@@ -107,7 +108,6 @@ class AutotradeApp(App[None]):
             self.exit(return_code=code, message=f"autotrade-tui: error: {exc}")
             return
         self.runtime = runtime
-        await self.cockpit.panes_mounted()
         self.cockpit.attach(runtime)
         with contextlib.suppress(WorkerFailed):  # reported already; live panes still fill
             self.cockpit.show_history(await self.read_history(runtime).wait())
@@ -150,6 +150,7 @@ class AutotradeApp(App[None]):
         await runtime.close()
 
     async def action_quit(self) -> None:
+        await self.cockpit.panes_mounted()
         await self.shutdown_runtime()
         self.exit()
 
