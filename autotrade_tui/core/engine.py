@@ -231,6 +231,9 @@ class TradingEngine:
     def mark(self, prices: Mapping[str, float], ts: float) -> list[Trade]:
         """Apply prices: liquidations, then stop-loss/take-profit, then the drawdown switch."""
         trades: list[Trade] = []
+        if not self.positions:  # flat: only the drawdown switch
+            self._check_drawdown(prices)
+            return trades
         cfg = self.config
         for symbol, pos in list(self.positions.items()):
             price = prices.get(symbol)
@@ -285,7 +288,8 @@ class TradingEngine:
     def _check_drawdown(self, prices: Mapping[str, float]) -> None:
         lg, limit = self.ledger, self.config.max_drawdown_percent
         equity = self.equity(prices)
-        lg.peak_equity = max(lg.peak_equity, equity)
+        if equity > lg.peak_equity:  # max(peak, equity), without the call
+            lg.peak_equity = equity
         if limit and not lg.halted_reason and lg.peak_equity > 0:
             dd = (lg.peak_equity - equity) / lg.peak_equity * 100.0
             if dd >= limit - EPS:
