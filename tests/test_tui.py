@@ -458,6 +458,20 @@ async def test_losing_the_engine_lock_while_running_exits_3(
     assert rows(tmp_path / "t.db", "SELECT COUNT(*) FROM trades") == [(0,)]
 
 
+async def test_a_runtime_that_fails_says_so_in_the_header(tmp_path: Path) -> None:
+    async def broken(_settings: Any) -> Any:
+        raise RuntimeError("boom")
+
+    app = AutotradeApp(make_app(tmp_path).settings, runtime_factory=broken)
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: "STOPPED" in header(app), "the alert")
+        assert "STOPPED trading runtime: RuntimeError: boom — q quits" in header(app)
+        assert any("RuntimeError: boom" in n.message for n in app._notifications)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app._exit, "the exit")
+    assert app.return_code == 0
+
+
 async def test_quit_stops_and_closes_the_runtime(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=NARROW) as pilot:

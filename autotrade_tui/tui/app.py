@@ -132,8 +132,12 @@ class AutotradeApp(App[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"{event.worker.description or event.worker.name}: "
-                        f"{type(error).__name__}: {error}", severity="error", timeout=10)
+            text = (f"{event.worker.description or event.worker.name}: "
+                    f"{type(error).__name__}: {error}")
+            stopped = event.worker.group == "runtime"  # nothing trades any more: say so
+            if stopped:
+                self.cockpit.show_alert(f"STOPPED {text} — q quits")
+            self.notify(text, severity="error", timeout=60 if stopped else 10)
 
     async def shutdown_runtime(self) -> None:
         """Stop the loops, let the worker finish, close feed/models/store (once)."""

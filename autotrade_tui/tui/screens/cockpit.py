@@ -114,6 +114,9 @@ class CockpitScreen(Screen[None]):
     def show_phase(self, text: str) -> None:
         self.query_one(StatusBar).phase = text
 
+    def show_alert(self, text: str) -> None:
+        self.query_one(StatusBar).alert = text
+
     def show_history(self, history: History) -> None:
         self.query_one(DecisionList).load(history.decisions)
         self.query_one(TradeHistory).load(history.trades)

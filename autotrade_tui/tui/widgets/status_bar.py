@@ -28,6 +28,7 @@ class StatusBar(Widget):
     symbol: reactive[str] = reactive("")
     timeframe: reactive[str] = reactive("5m")
     phase: reactive[str] = reactive("connecting…")  # shown until the runtime is ready
+    alert: reactive[str] = reactive("")  # the runtime stopped: replaces the second line
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -62,6 +63,11 @@ class StatusBar(Widget):
         return Content(f"×{speed:g}") if speed and speed != 1.0 else Content("")
 
     def _lines(self) -> tuple[Content, Content]:
+        first, second = self._normal_lines()
+        return (first, Content.styled(self.alert, "bold $error")) if self.alert else (first,
+                                                                                        second)
+
+    def _normal_lines(self) -> tuple[Content, Content]:
         st = self.status
         if st is None:
             return (Content.assemble(("autotrade-tui", "bold $primary"), SEP,
