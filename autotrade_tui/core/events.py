@@ -366,7 +366,7 @@ def snapshot(
 ) -> SymbolSnapshot:
     """Read the window at `now` with the latest `price` (from the ticker)."""
     ago: dict[int, float] = {}
-    if not len(window):  # no bar: no lookback, no statistics (the backtest on 5m candles)
+    if not window._bars:  # no bar: no lookback, no statistics (the backtest on 5m candles)
         return SymbolSnapshot(symbol, now, price, ago)
     for minutes in windows:
         p = window.price_ago(minutes, now)
@@ -586,7 +586,7 @@ class EventDetector:
             severity = Severity.MEDIUM
         else:
             return None  # far from liquidation: no text, no metrics built
-        side = pos.side.value  # StrEnum: its value is its str()
+        side = str(pos.side)
         liq_text = fmt_price(liq)
         if severity is Severity.CRITICAL:
             action = f"Close or reduce the {side} now, or add margin"
