@@ -18,6 +18,9 @@ AUTOTRADE = Theme(
     error="#ef4444",
     dark=True,
     variables={
+        # Explicit (not "auto 60%"): dark grey on 16-colour terminals too, so MEDIUM events
+        # and labels stay visibly dimmer than the figures.
+        "text-muted": "#7f7a6b",
         "footer-key-foreground": "#eab308",
         "block-cursor-background": "#eab308",
         "block-cursor-foreground": "#0a0a0a",
