@@ -363,9 +363,11 @@ class Backtest:
             if result.decision is _HOLD:
                 self.counts["HOLD"] += 1
                 return
-        self.counts[result.decision.value] += 1
-        self.counts["executed"] += executed
+        counts = self.counts
+        counts[str(result.decision)] += 1  # a StrEnum's str() is its value, without .value
+        counts["executed"] += executed
         k = len(self.decided)
         self.decided.append(Decided(t, s.name, s.i, price, source, result, executed, note,
                                     trades, votes, raw))
-        self.trades += [(trade, k) for trade in trades]
+        if trades:  # most refusals did nothing
+            self.trades += [(trade, k) for trade in trades]
