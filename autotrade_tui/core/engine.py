@@ -112,9 +112,11 @@ class TradingEngine:
         margin = unrealized = 0.0
         for s, p in self.positions.items():
             q, notional, m = p.totals()
-            price = prices[s] if s in prices else (notional / q if q else 0.0)  # entry: no P&L
+            e = notional / q if q else 0.0
+            price = prices.get(s, e)  # missing: at its entry price, no P&L
             margin += m
-            unrealized += p.unrealized_pnl(price)
+            # Position.unrealized_pnl(price), from the sums already read
+            unrealized += q * (price - e) if p.side is _LONG else q * (e - price)
         return self.ledger.capital + margin + unrealized
 
     def liquidation_price(self, symbol: str) -> float:
@@ -262,8 +264,10 @@ class TradingEngine:
     # ---- internals
     def _is_liquidatable(self, pos: Position, price: float) -> bool:
         m = self.config.maintenance_margin_rate
-        q, _, margin = pos.totals()
-        return margin + pos.unrealized_pnl(price) <= m * q * price + EPS
+        q, notional, margin = pos.totals()
+        e = notional / q if q else 0.0  # Position.unrealized_pnl(price), from the same sums
+        pnl = q * (price - e) if pos.side is _LONG else q * (e - price)
+        return margin + pnl <= m * q * price + EPS
 
     def _liquidate(self, pos: Position, ts: float) -> Trade:
         # Closed at its liquidation price; the whole margin is lost, no fee is charged.
@@ -298,6 +302,7 @@ class TradingEngine:
 
 
 _INF = math.inf
+_LONG = Side.LONG
 
 
 def _check_price(price: float) -> None:
