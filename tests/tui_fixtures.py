@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import VirtualClock
@@ -74,6 +75,11 @@ async def settle(pilot: Pilot[Any]) -> None:
                    and not app.cockpit.figures_pending,  # type: ignore[attr-defined]
                    "workers and repaints to finish")
     await pilot.pause()
+    # Tables size their columns when idle: wait for it, or a loaded machine can take the
+    # picture between a new row and its column widths.
+    await wait_for(pilot, lambda: not any(t._require_update_dimensions
+                                          for t in app.screen.query(DataTable)),
+                   "table column widths")
     await pilot.pause(0.1)  # a screen refresh: what the terminal would show by now
 
 
