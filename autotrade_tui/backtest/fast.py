@@ -36,8 +36,6 @@ def make_decider(bt: Backtest) -> Decider:
             if j < 0:
                 continue  # the runtime: "no candles" → no decision
             made += 1
-            name = s.name
-            price = prices[name]
             x1, x2 = s.inputs
             e1 = e2 = ""
             try:
@@ -58,10 +56,13 @@ def make_decider(bt: Backtest) -> Decider:
             if result.decision is hold:
                 holds += 1
                 continue
+            name = s.name
+            price = prices[name]
             out = settle(engine, name, price, t, result, stale=name in stale, source=source)
             record(s, t, price, source, result, out.executed, out.note, out.execution.trades,
                    raw=(a1, c1, e1, a2, c2, e2))
         counts["decisions"] += made
-        counts["HOLD"] += holds
+        if holds:
+            counts["HOLD"] += holds
 
     return decide
