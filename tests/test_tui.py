@@ -188,7 +188,10 @@ async def test_a_refusal_is_shown_with_its_reason(tmp_path: Path) -> None:
     async with app.run_test(size=NARROW) as pilot:
         await ready(pilot)
         await app.runtime.manual_open("ETH/USDT", Side.LONG)  # type: ignore[union-attr]
-        await pilot.press("b", "y")
+        await pilot.press("b")
+        text = await confirm_text(pilot)
+        assert "The engine would refuse it now: max positions reached (1)." in text
+        await pilot.press("y")
         await wait_for(pilot, lambda: any(n.title == "refused" for n in app._notifications),
                        "the refusal")
         (note,) = [n for n in app._notifications if n.title == "refused"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autotrade_tui.core.models import Entry, Position, Side
+from autotrade_tui.core.models import Action, OrderType, Side, TradeSource
 from autotrade_tui.tui.format import money, price, qty
 
 KINDS = ("long", "short", "close", "close_all")
@@ -49,37 +49,31 @@ def _mark(symbol: str, runtime: Any) -> float:
     return float(ticker.last)
 
 
-def _close_result(pos: Position, mark: float, fee_rate: float) -> tuple[float, float]:
-    """(P&L after the closing fee, the fee) of closing `pos` at `mark`."""
-    fee = pos.quantity * mark * fee_rate
-    return pos.unrealized_pnl(mark) - fee, fee
-
-
 def _describe_open(side: Side, symbol: str, runtime: Any) -> str:
     engine = runtime.engine
     cfg = engine.config
     mark = _mark(symbol, runtime)
-    free = engine.ledger.capital
-    pos = engine.positions.get(symbol)
+    box = engine.sandbox()  # the engine's own rules on a copy: what confirming would do
+    ex = box.execute(Action.BUY if side is Side.LONG else Action.SELL, symbol, mark, 0.0,
+                     TradeSource.MANUAL)
+    closes = [t for t in ex.trades if t.order_type is OrderType.CLOSE]
     lead = ""
-    if pos is not None and pos.side is not side:
-        net, _fee = _close_result(pos, mark, cfg.commission_rate)
-        free += pos.margin + net
-        lead = f"Close {pos.side} {symbol} (P&L ~{money(net, signed=True)} after fee), then "
-        pos = None
-    margin = free * cfg.position_size_percent / 100.0
-    notional = margin * cfg.leverage
-    fee = notional * cfg.commission_rate
-    verb = "add to" if pos is not None else "open"
+    if closes:
+        c = closes[0]
+        lead = (f"Close {c.side} {symbol} (P&L ~{money(c.pnl - c.fee, signed=True)} after fee)"
+                ", then ")
+    had = symbol in engine.positions and not closes
+    verb = "add to" if had else "open"
     verb = verb if lead else verb.capitalize()
-    entries = [*(pos.entries if pos else []),
-               Entry(mark, notional / mark, margin, cfg.leverage, fee, 0.0)]
-    liq = Position(symbol, side, entries).liquidation_price(cfg.maintenance_margin_rate)
-    return (f"{lead}{verb} {side} {symbol} at ~{price(mark)} with "
-            f"{cfg.position_size_percent:g} % of free capital (margin ~{margin:,.0f}, "
-            f"{cfg.leverage:g}x)?\n"
-            f"Notional ~{notional:,.0f} USDT, quantity ~{qty(notional / mark)}, fee "
-            f"~{fee:,.2f}; liquidation ~{price(liq)}.")
+    head = (f"{lead}{verb} {side} {symbol} at ~{price(mark)} with "
+            f"{cfg.position_size_percent:g} % of free capital")
+    if ex.rejected:
+        return f"{head}?\nThe engine would refuse it now: {ex.rejected}."
+    t = ex.trades[-1]
+    liq = box.liquidation_price(symbol)
+    return (f"{head} (margin ~{t.margin:,.0f}, {cfg.leverage:g}x)?\n"
+            f"Notional ~{t.margin * t.leverage:,.0f} USDT, quantity ~{qty(t.amount)}, fee "
+            f"~{t.fee:,.2f}; liquidation ~{price(liq)}.")
 
 
 def _describe_close(symbol: str, runtime: Any) -> str:
@@ -87,21 +81,24 @@ def _describe_close(symbol: str, runtime: Any) -> str:
     if pos is None:
         raise NothingToDo(f"no open position on {symbol}")
     mark = _mark(symbol, runtime)
-    net, fee = _close_result(pos, mark, runtime.engine.config.commission_rate)
+    t = runtime.engine.sandbox().close(symbol, mark, 0.0, TradeSource.MANUAL)
+    if t.order_type is OrderType.LIQUIDATION:
+        return (f"Close {pos.side} {symbol} at ~{price(mark)}?\nIt is past its liquidation "
+                f"price: it closes as a liquidation at {price(t.price)}, margin "
+                f"{pos.margin:,.2f} lost.")
     return (f"Close {pos.side} {symbol} ({qty(pos.quantity)} entered at "
             f"{price(pos.entry_price)}) at ~{price(mark)}?\n"
-            f"P&L ~{money(net, signed=True)} USDT after a fee of ~{fee:,.2f}; margin "
-            f"{pos.margin:,.2f} returns to free capital.")
+            f"P&L ~{money(t.pnl - t.fee, signed=True)} USDT after a fee of ~{t.fee:,.2f}; "
+            f"margin {pos.margin:,.2f} returns to free capital.")
 
 
 def _describe_close_all(runtime: Any) -> str:
     positions = dict(runtime.engine.positions)
     if not positions:
         raise NothingToDo("no open positions")
-    rate = runtime.engine.config.commission_rate
-    total = 0.0
-    for sym, pos in positions.items():
-        total += _close_result(pos, _mark(sym, runtime), rate)[0]
+    marks = {sym: _mark(sym, runtime) for sym in positions}
+    trades = runtime.engine.sandbox().close_all(marks, 0.0, TradeSource.MANUAL)
+    total = sum(t.pnl - t.fee for t in trades)
     names = ", ".join(f"{p.side} {s}" for s, p in sorted(positions.items()))
     n = len(positions)
     return (f"Close all {n} position{'s' if n > 1 else ''} ({names}) at market?\n"
