@@ -20,6 +20,7 @@ from autotrade_tui.core.models import (
     Side,
     Trade,
     TradeSource,
+    pnl_at,
 )
 
 MIN_MARGIN = 1.0  # USDT; below this an entry is dust and is refused as insufficient capital
@@ -112,11 +113,10 @@ class TradingEngine:
         margin = unrealized = 0.0
         for s, p in self.positions.items():
             q, notional, m = p.totals()
-            e = notional / q if q else 0.0
-            price = prices.get(s, e)  # missing: at its entry price, no P&L
+            price = prices.get(s)
             margin += m
-            # Position.unrealized_pnl(price), from the sums already read
-            unrealized += q * (price - e) if p.side is _LONG else q * (e - price)
+            if price is not None:  # missing: valued at its entry price, no P&L
+                unrealized += pnl_at(p.side, q, notional, price)
         return self.ledger.capital + margin + unrealized
 
     def liquidation_price(self, symbol: str) -> float:
@@ -265,9 +265,7 @@ class TradingEngine:
     def _is_liquidatable(self, pos: Position, price: float) -> bool:
         m = self.config.maintenance_margin_rate
         q, notional, margin = pos.totals()
-        e = notional / q if q else 0.0  # Position.unrealized_pnl(price), from the same sums
-        pnl = q * (price - e) if pos.side is _LONG else q * (e - price)
-        return margin + pnl <= m * q * price + EPS
+        return margin + pnl_at(pos.side, q, notional, price) <= m * q * price + EPS
 
     def _liquidate(self, pos: Position, ts: float) -> Trade:
         # Closed at its liquidation price; the whole margin is lost, no fee is charged.
@@ -302,7 +300,6 @@ class TradingEngine:
 
 
 _INF = math.inf
-_LONG = Side.LONG
 
 
 def _check_price(price: float) -> None:

@@ -99,6 +99,13 @@ class Entry:
     ts: float
 
 
+def pnl_at(side: Side, quantity: float, notional: float, price: float) -> float:
+    """Unrealized P&L of `quantity` bought for `notional` in all, at `price` (SPEC §8):
+    long q·(P − E), short q·(E − P), E = notional / q. The one place this formula lives."""
+    e = notional / quantity if quantity else 0.0
+    return quantity * (price - e) if side is Side.LONG else quantity * (e - price)
+
+
 @dataclass(slots=True)
 class Position:
     """Net position on one symbol: one side, one or more entries (isolated margin).
@@ -160,8 +167,7 @@ class Position:
 
     def unrealized_pnl(self, price: float) -> float:
         q, notional, _ = self.totals()
-        e = notional / q if q else 0.0
-        return q * (price - e) if self.side is Side.LONG else q * (e - price)
+        return pnl_at(self.side, q, notional, price)
 
     def liquidation_price(self, maintenance_margin_rate: float) -> float:
         """SPEC §8: long (E − M/q)/(1 − m); short (E + M/q)/(1 + m)."""
