@@ -55,3 +55,7 @@ def test_headless_runs_logs_and_stops_cleanly(tmp_path: Path, sig: signal.Signal
     margin = sum(p["margin"] for p in rep["positions"])
     left = rep["initial_capital"] + rep["realized_pnl"] - rep["total_fees"]
     assert left == pytest.approx(rep["capital"] + margin, rel=1e-12, abs=1e-6)
+    # report values the account at the prices the engine last saw, as the last line said
+    stopped = next(x for x in text.splitlines() if x.startswith("stopped: equity"))
+    said = float(stopped.split()[2].replace(",", ""))
+    assert rep["equity"] == pytest.approx(said, abs=0.006)

@@ -167,7 +167,18 @@ class Runtime:
                     log.exception("closing %r failed", part)
         if self._http is not None:
             await self._http.aclose()
+        await self._save_final_marks()
         await asyncio.to_thread(self.store.close)
+
+    async def _save_final_marks(self) -> None:
+        """The last prices and an equity point, so `report` after a stop shows what we saw."""
+        if self.fatal is not None or not self.tickers:
+            return
+        try:
+            async with self._lock:
+                await self._maybe_snapshot(self.clock.now(), force=True)
+        except StoreError as exc:
+            log.warning("final snapshot not saved: %s", exc)
 
     # ---- subscribers
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
