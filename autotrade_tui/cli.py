@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--models", choices=("offline", "configured"), default="offline",
                     help="offline models (default) or the configured LLM models (cached)")
     bt.add_argument("--json", action="store_true", help="print one JSON object")
+    bt.add_argument("--results-db", metavar="PATH", help="where backtest results go (default: "
+                    "backtests.db in the user data dir; never the live account's --db)")
 
     rp = sub.add_parser("report", help="performance, positions, recent trades and decisions")
     _common(rp)

@@ -80,7 +80,7 @@ def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
 def test_json_figures_and_the_saved_run(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write(market(), home / "m.csv")
     db = home / "bt.db"
-    m = run_json(["--data", str(data), "--db", str(db)], capsys)
+    m = run_json(["--data", str(data), "--results-db", str(db)], capsys)
     assert set(m) >= SPEC_KEYS
     assert m["symbols"] == SYMBOLS and m["timeframe"] == "5m"
     assert m["candles"] == 3 * 576 and m["decisions"] == 3 * 576  # every candle, every symbol
@@ -135,7 +135,7 @@ def test_same_data_same_result_and_runs_accumulate(home: Path,
 def test_text_report_has_the_chart_and_the_trades(home: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     data = write(market(n=300), home / "m.csv")
-    rc, out, err = run_cli(["--data", str(data), "--db", str(home / "bt.db")], capsys)
+    rc, out, err = run_cli(["--data", str(data), "--results-db", str(home / "bt.db")], capsys)
     assert rc == 0 and err == ""  # no progress bar when stderr is not a terminal
     assert "Equity (USDT)" in out and "days since start" in out and "\x1b" not in out
     for text in ("return", "max drawdown", "Sharpe", "win rate", "liquidations",
@@ -158,9 +158,9 @@ def test_progress_bar() -> None:
 def test_range_keeps_earlier_bars_as_warm_up(home: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     data = write(market(), home / "m.csv")
-    whole = run_json(["--data", str(data), "--db", str(home / "a.db")], capsys)
-    day2 = run_json(["--data", str(data), "--db", str(home / "b.db"), "--from", "2024-06-02",
-                     "--to", "2024-06-02"], capsys)
+    whole = run_json(["--data", str(data), "--results-db", str(home / "a.db")], capsys)
+    day2 = run_json(["--data", str(data), "--results-db", str(home / "b.db"),
+                     "--from", "2024-06-02", "--to", "2024-06-02"], capsys)
     assert day2["candles"] == 3 * 288 and day2["decisions"] == 3 * 288
     assert (day2["from"], day2["to"]) == ("2024-06-02T00:00:00Z", "2024-06-03T00:00:00Z")
     with BacktestStore(home / "a.db") as a, BacktestStore(home / "b.db") as b:
@@ -176,7 +176,7 @@ def test_range_keeps_earlier_bars_as_warm_up(home: Path,
 
 def test_coarser_timeframe_aggregates(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write(market(), home / "m.csv")
-    m = run_json(["--data", str(data), "--db", str(home / "bt.db"), "--timeframe", "15m"],
+    m = run_json(["--data", str(data), "--results-db", str(home / "bt.db"), "--timeframe", "15m"],
                  capsys)
     assert m["timeframe"] == "15m" and m["candles"] == 3 * 576 // 3
     assert m["decisions"] == m["candles"]  # 5-minute cycles, but a new candle every 15
@@ -186,16 +186,16 @@ def test_decision_interval_skips_candles(home: Path, capsys: pytest.CaptureFixtu
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADING_INTERVAL_MINUTES", "15")
     data = write(market(n=300), home / "m.csv")
-    m = run_json(["--data", str(data), "--db", str(home / "bt.db")], capsys)
+    m = run_json(["--data", str(data), "--results-db", str(home / "bt.db")], capsys)
     assert m["candles"] == 900 and m["decisions"] == 300  # every third 5m candle
 
 
 def test_single_series_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     df = market(n=300, symbols=["BTC/USDT"]).drop(columns="symbol")
     data = write(df, home / "one.csv")
-    m = run_json(["--data", str(data), "--db", str(home / "a.db")], capsys)
+    m = run_json(["--data", str(data), "--results-db", str(home / "a.db")], capsys)
     assert m["symbols"] == ["BTC/USDT"] and m["candles"] == 300  # not once per default symbol
-    m = run_json(["--data", str(data), "--db", str(home / "b.db"), "--symbols", "ETH/USDT"],
+    m = run_json(["--data", str(data), "--results-db", str(home / "b.db"), "--symbols", "ETH/USDT"],
                  capsys)
     assert m["symbols"] == ["ETH/USDT"] and m["candles"] == 300
 
@@ -204,7 +204,7 @@ def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture
     df = market(n=400, symbols=["BTC/USDT"])
     df = df[~df["timestamp"].isin([T0 + 100 * 300, T0 + 101 * 300, T0 + 250 * 300])]
     data = write(df, home / "gappy.csv")
-    rc, out, err = run_cli(["--data", str(data), "--db", str(home / "bt.db"), "--json"],
+    rc, out, err = run_cli(["--data", str(data), "--results-db", str(home / "bt.db"), "--json"],
                            capsys)
     assert rc == 0
     m = json.loads(out)
@@ -227,7 +227,7 @@ def test_one_minute_data_feeds_the_event_window(home: Path,
     df["high"] = df[["open", "high", "low", "close"]].max(axis=1)
     df["low"] = df[["open", "high", "low", "close"]].min(axis=1)
     data = write(df, home / "1m.csv")
-    m = run_json(["--data", str(data), "--db", str(home / "bt.db"), "--timeframe", "1m"],
+    m = run_json(["--data", str(data), "--results-db", str(home / "bt.db"), "--timeframe", "1m"],
                  capsys)
     assert m["timeframe"] == "1m" and m["candles"] == 1600
     assert m["decisions"] == 320  # 5-minute cycles on 1-minute candles
@@ -269,7 +269,7 @@ def test_bad_input(home: Path, capsys: pytest.CaptureFixture[str], make: object,
                    args: list[str], expected: str) -> None:
     data = make(home) if callable(make) else write(market(n=100), home / "m.csv")
     db = home / "bt.db"
-    rc, out, err = run_cli(["--data", str(data), "--db", str(db), *args], capsys)
+    rc, out, err = run_cli(["--data", str(data), "--results-db", str(db), *args], capsys)
     assert rc == 2 and out == ""
     assert err.startswith("autotrade-tui: error: ") and err.count("\n") == 1, err
     assert expected in err and "Traceback" not in err
@@ -277,7 +277,7 @@ def test_bad_input(home: Path, capsys: pytest.CaptureFixture[str], make: object,
 
 
 def test_missing_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, _out, err = run_cli(["--data", str(home / "nope.csv"), "--db", str(home / "bt.db")],
+    rc, _out, err = run_cli(["--data", str(home / "nope.csv"), "--results-db", str(home / "bt.db")],
                            capsys)
     assert rc == 2 and err.count("\n") == 1 and "nope.csv" in err and "is not a file" in err
     assert not (home / "bt.db").exists()
@@ -299,3 +299,20 @@ def test_sharpe_is_annualised_from_per_candle_returns() -> None:
     assert sharpe(eq, 3600) == pytest.approx(expected / math.sqrt(12))
     assert sharpe(np.full(10, 100.0), 300) == 0.0  # flat: no risk, no ratio
     assert sharpe(np.array([100.0, 101.0]), 300) == 0.0
+
+
+def test_backtest_never_writes_into_the_live_database(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--db` names the live account; a backtest leaves that file exactly as it was."""
+    import hashlib
+
+    from autotrade_tui.store.store import Store
+
+    live = home / "live.db"
+    Store(live).close()
+    before = hashlib.sha256(live.read_bytes()).hexdigest()
+    data = write(market(), home / "m.csv")
+    m = run_json(["--data", str(data), "--db", str(live), "--results-db", str(home / "bt.db")],
+                 capsys)
+    assert m["candles"] > 0 and (home / "bt.db").exists()
+    assert hashlib.sha256(live.read_bytes()).hexdigest() == before

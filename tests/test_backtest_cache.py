@@ -41,7 +41,8 @@ def test_history_from_the_exchange_is_cached(home: Path, kraken: KrakenServer,  
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("EXCHANGE_API_URL", kraken.url)
     db = home / "bt.db"
-    args = ["--from", "2025-06-14T18:00", "--to", "2025-06-15T12:00", "--db", str(db), "--json"]
+    args = ["--from", "2025-06-14T18:00", "--to", "2025-06-15T12:00", "--results-db", str(db),
+            "--json"]
     rc, out, err = run_cli(args, capsys)
     assert rc == 0, err
     first = json.loads(out)
@@ -78,7 +79,7 @@ def test_a_longer_range_downloads_only_the_new_tail(home: Path,  # noqa: F811
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("EXCHANGE_API_URL", kraken.url)
-    base = ["--from", "2025-06-14T18:00", "--db", str(home / "bt.db"), "--json",
+    base = ["--from", "2025-06-14T18:00", "--results-db", str(home / "bt.db"), "--json",
             "--symbols", "BTC/USDT"]
     assert run_cli([*base, "--to", "2025-06-15T06:00"], capsys)[0] == 0
     kraken.clear_requests()
@@ -93,7 +94,7 @@ def test_exchange_range_without_closed_candles(home: Path, kraken: KrakenServer,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("EXCHANGE_API_URL", kraken.url)
-    rc, out, err = run_cli(["--from", "2030-01-01", "--db", str(home / "bt.db")], capsys)
+    rc, out, err = run_cli(["--from", "2030-01-01", "--results-db", str(home / "bt.db")], capsys)
     assert rc == 2 and out == "" and err.count("\n") == 1
     assert "no closed candles in 2030-01-01 00:00 UTC" in err
     assert kraken.requests == []

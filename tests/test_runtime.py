@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from autotrade_tui.config import Secret
 from autotrade_tui.core.engine import Rejected
-from autotrade_tui.core.models import Side
+from autotrade_tui.core.models import Side, TradeSource
 from autotrade_tui.market.sim import SimMarket
 from autotrade_tui.runtime.updates import DecisionRecorded, Notice, TradeExecuted
 from tests.openai_server import OpenAIServer, Reply, answer
@@ -147,16 +149,72 @@ async def test_a_second_engine_on_the_same_database_is_refused(tmp_path: Path) -
     await rt.close()
 
 
-async def test_decide_now_is_manual_and_runs_while_paused(tmp_path: Path) -> None:
+async def test_decide_now_is_manual_and_honours_pause(tmp_path: Path) -> None:
     models = [ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.9))]
     rt = await make_runtime(tmp_path, models=models)
     await rt.monitor_tick()
     await rt.set_paused(True)
-    rec = await rt.decide_now("SOL/USDT")
+    paused = await rt.decide_now("SOL/USDT")
+    await rt.set_paused(False)
+    resumed = await rt.decide_now("SOL/USDT")
     await rt.close()
-    assert rec is not None and rec.source == "manual" and rec.executed
-    assert q(tmp_path / "rt.db", "SELECT symbol, source FROM ai_decisions") == [
-        ("SOL/USDT", "manual")]
+    assert paused is not None and not paused.executed and "paused" in paused.note
+    assert resumed is not None and resumed.executed
+    assert q(tmp_path / "rt.db", "SELECT symbol, source, executed FROM ai_decisions") == [
+        ("SOL/USDT", "manual", 0), ("SOL/USDT", "manual", 1)]
+
+
+async def test_trades_at_the_price_of_settlement_not_of_the_question(tmp_path: Path) -> None:
+    """Models that answer after the price went stale: nothing is executed."""
+    from tests.runtime_fixtures import START
+
+    class Slow(ScriptedModel):
+        async def decide(self, context):  # type: ignore[no-untyped-def]
+            rt.clock.advance(600)  # type: ignore[attr-defined]  # a 10-minute model call
+            return await super().decide(context)
+
+    rt = await make_runtime(tmp_path, models=[Slow("A", ("BUY", 0.9)),
+                                              ScriptedModel("B", ("BUY", 0.9))],
+                            symbols=["BTC/USDT"])
+    await rt.monitor_tick()
+    (rec,) = await rt.decision_cycle()
+    await rt.close()
+    assert rt.clock.now() >= START + 600
+    assert not rec.executed and "stale" in rec.note and rt.engine.positions == {}
+
+
+async def test_a_decision_and_its_fills_commit_together(tmp_path: Path) -> None:
+    from autotrade_tui.errors import StoreError
+
+    models = [ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.9))]
+    rt = await make_runtime(tmp_path, models=models, symbols=["BTC/USDT"])
+    await rt.monitor_tick()
+    real = rt.store.record_decision
+
+    def failing(**kw: Any) -> int:
+        # the fills become unwritable (NOT NULL) inside the decision's transaction
+        kw["trades"] = [replace(t, symbol=None) for t in kw["trades"]]
+        return real(**kw)
+
+    rt.store.record_decision = failing  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        await rt._settle(await rt._prepare("BTC/USDT"), TradeSource.AUTO)
+    assert rt.engine.positions == {}  # put back in memory
+    await rt.close()
+    assert q(tmp_path / "rt.db", "SELECT count(*) FROM ai_decisions") == [(0,)]
+    assert q(tmp_path / "rt.db", "SELECT count(*) FROM trades") == [(0,)]
+
+
+async def test_restored_position_outside_the_symbols_is_still_priced(tmp_path: Path) -> None:
+    rt = await make_runtime(tmp_path, symbols=["BTC/USDT", "SOL/USDT"])
+    await rt.monitor_tick()
+    await rt.manual_open("SOL/USDT", Side.LONG)
+    await rt.close()
+    again = await make_runtime(tmp_path, symbols=["BTC/USDT"])
+    await again.monitor_tick()
+    assert "SOL/USDT" in again.symbols and "SOL/USDT" in again.prices()
+    await again.manual_close("SOL/USDT")
+    await again.close()
 
 
 async def test_models_and_symbols_run_concurrently_over_http(tmp_path: Path) -> None:
@@ -209,6 +267,7 @@ async def test_losing_the_engine_lock_stops_trading(tmp_path: Path) -> None:
         raise EngineLockedError("another autotrade-tui engine is trading on this database")
 
     rt.store.save_state = taken  # type: ignore[method-assign]
+    rt.store.record_decision = taken  # type: ignore[method-assign]
     ledger_before = rt.engine.ledger.capital
     await rt._guarded(rt.decision_cycle(), "decision cycle")
     assert rt.stopping and isinstance(rt.fatal, EngineLockedError)

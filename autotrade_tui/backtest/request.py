@@ -74,4 +74,6 @@ def from_args(args: Any, settings: Any) -> Request:
         symbols_given=settings.sources.get("symbols", "default") != "default",
         date_from=t0, date_to=t1, timeframe=tf, bar_seconds=TIMEFRAME_SECONDS[tf],
         models=str(getattr(args, "models", "offline") or "offline"),
-        json=bool(getattr(args, "json", False)), db=str(getattr(args, "db", "") or ""))
+        json=bool(getattr(args, "json", False)),
+        # never --db: that is the live account's database, and a backtest stays out of it
+        db=str(getattr(args, "results_db", "") or ""))

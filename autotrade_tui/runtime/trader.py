@@ -82,6 +82,8 @@ class Runtime:
         self.engine = TradingEngine(EngineConfig.from_settings(settings),
                                     loaded[0] if loaded else None)
         self.paused = bool(loaded and loaded[1])
+        # A restored position on a symbol no longer configured is still priced and marked.
+        self.symbols = list(dict.fromkeys([*self.symbols, *self.engine.positions]))
         self.restored = loaded is not None
         self.monitor = EventMonitor(feed, self.symbols, EventThresholds.from_settings(settings),
                                     settings.maintenance_margin_rate)
@@ -341,8 +343,8 @@ class Runtime:
         self.stale = stale
 
     async def _mark(self, prices: dict[str, float], now: float) -> None:
-        if not prices or not self.engine.positions:
-            self.engine.mark(prices, now) if prices else None
+        """Liquidations, guards and the drawdown switch; whatever changes is persisted."""
+        if not prices:
             return
         async with self._lock:
             before = copy_state(self.engine.state)
@@ -444,21 +446,31 @@ class Runtime:
         return _Prepared(symbol, now, price, stale, ctx, votes)
 
     async def _settle(self, prep: _Prepared, source: TradeSource) -> DecisionRecorded:
-        symbol, now, price, stale, ctx, votes = prep
+        symbol, _, _, _, ctx, votes = prep
         async with self._lock:
+            # Price and freshness as they are now, not when the models were asked: a model
+            # call can outlast the staleness limit, and we never trade on an old price.
+            now = self.clock.now()
+            ticker = self.tickers.get(symbol)
+            stale = self._is_stale(symbol, now)
+            price = ticker.last if ticker is not None else prep.price
             before = copy_state(self.engine.state)
-            paused = self.paused and source is not TradeSource.MANUAL
             outcome = decide(self.engine, symbol, price, now, (votes[0], votes[1]), self.policy,
-                             stale=stale, paused=paused, source=source)
+                             stale=stale, paused=self.paused, source=source)
             decision_id = await self._record_decision(symbol, now, price, votes, outcome, ctx,
                                                       source, before)
-            await self._persist(before, outcome.execution.trades, decision_id=decision_id,
-                                prices={symbol: price}, ts=now)
+        for t in outcome.execution.trades:
+            self.publish(TradeExecuted(t))
         rec = DecisionRecorded(decision_id, now, symbol, price, (votes[0], votes[1]),
                                outcome.result, outcome.executed, outcome.note, source.value,
                                outcome.execution.trades)
         self.publish(rec)
         return rec
+
+    def _is_stale(self, symbol: str, now: float) -> bool:
+        t = self.tickers.get(symbol)
+        return (t is None or symbol in self.stale
+                or now - t.ts > float(self.settings.stale_after_seconds))
 
     async def _ask(self, model: Any, ctx: Any) -> ModelVote:
         async with self._model_slots:
@@ -475,11 +487,15 @@ class Runtime:
         # (rebuilt here because concurrent calls share one model object).
         input_data = {"context": asdict(ctx), "prompt": build_messages(ctx),
                       "models": [m.name for m in self.models]}
+        trades = outcome.execution.trades
+        changed = bool(trades) or before.ledger != self.engine.ledger
         try:
             return await asyncio.to_thread(
                 self.store.record_decision, symbol=symbol, ts=now, price=price, votes=votes,
                 result=outcome.result, executed=outcome.executed, note=outcome.note,
-                input_data=input_data, source=source.value)
+                input_data=input_data, source=source.value, trades=trades,
+                state=copy_state(self.engine.state) if changed else None,
+                prices={symbol: price})
         except StoreError as exc:
             self.engine.ledger, self.engine.positions = before.ledger, before.positions
             self._stop_if_lock_lost(exc)
@@ -548,7 +564,7 @@ class Runtime:
 
     def _fresh_price(self, symbol: str) -> float:
         t = self.tickers.get(symbol)
-        if t is None or symbol in self.stale:
+        if t is None or self._is_stale(symbol, self.clock.now()):
             raise Rejected(f"no fresh price for {symbol}: not trading on stale data")
         return t.last
 

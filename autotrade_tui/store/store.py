@@ -288,7 +288,11 @@ class Store:
     # ---- records
     def record_decision(self, *, symbol: str, ts: float, price: float, votes: Sequence[ModelVote],
                         result: VoteResult, executed: bool, note: str,
-                        input_data: dict[str, Any], source: str = "auto") -> int:
+                        input_data: dict[str, Any], source: str = "auto",
+                        trades: Sequence[Trade] = (), state: EngineState | None = None,
+                        prices: Mapping[str, float] | None = None) -> int:
+        """The decision row; with `state`, also its trades and the new engine state, all in
+        ONE transaction (a decision never says "executed" without its fills)."""
         v1, v2 = votes
         fields = dict(
             timestamp=to_dt(ts), ts=ts, symbol=symbol, price=price, source=source,
@@ -310,9 +314,18 @@ class Store:
             s.add(row)
             s.flush()
             assert row.id is not None
+            for t in trades:
+                s.add(_trade_row(t, row.id))
+            if state is not None:
+                _put_state(s, state, None, prices, ts)
             return row.id
 
-        return self._write(body)
+        if state is None:
+            return self._write(body)
+        with self._wlock:
+            decision_id = self._write(body)
+            self._know(state)
+            return decision_id
 
     def set_decision_executed(self, decision_id: int, executed: bool, note: str) -> None:
         def body(s: Session) -> None:

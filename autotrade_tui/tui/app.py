@@ -238,7 +238,8 @@ class AutotradeApp(App[None]):
     async def on_toggle_pause(self, _msg: m.TogglePause) -> None:
         runtime = self._live_runtime()
         if runtime is not None:
-            await runtime.set_paused(not runtime.paused)
+            halted = bool(runtime.engine.ledger.halted_reason)  # a drawdown halt: p resumes
+            await runtime.set_paused(not (runtime.paused or halted))
 
     @work(group="commands", exit_on_error=False, description="decide now")
     async def on_decide_now(self, msg: m.DecideNow) -> None:
