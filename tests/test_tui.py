@@ -218,6 +218,20 @@ async def test_p_pauses_and_resumes_in_header_and_database(tmp_path: Path) -> No
         assert rows(db, "SELECT paused FROM account_state") == [(0,)]
 
 
+async def test_p_resumes_after_a_drawdown_halt(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        rt = app.runtime
+        assert rt is not None
+        rt.engine.ledger.halted_reason = "max drawdown 5.1 % ≥ 5 %: automatic trading paused"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: not rt.engine.ledger.halted_reason, "the halt cleared")
+        assert not rt.paused
+        assert rows(tmp_path / "t.db", "SELECT paused, halted_reason FROM account_state") == [
+            (0, "")]
+
+
 async def test_d_records_a_manual_decision_for_the_selected_symbol(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=NARROW) as pilot:
