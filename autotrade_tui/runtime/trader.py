@@ -161,6 +161,7 @@ class Runtime:
         self._stop.set()
         for task in list(self._background):
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         for part in (*self.models, self.feed, self.fundamentals):
             if part is not None:
                 try:
@@ -549,11 +550,13 @@ class Runtime:
 
     async def set_paused(self, paused: bool) -> None:
         async with self._lock:
+            state = copy_state(self.engine.state)
+            if not paused and state.ledger.halted_reason:
+                TradingEngine(self.engine.config, state).resume()
+            # Saved first: if the write fails, nothing changes in memory either.
+            await asyncio.to_thread(self.store.save_state, state, paused=paused)
             self.paused = paused
-            if not paused and self.engine.ledger.halted_reason:
-                self.engine.resume()
-            await asyncio.to_thread(self.store.save_state, copy_state(self.engine.state),
-                                    paused=paused)
+            self.engine.ledger = state.ledger
         self.publish(Notice("info", "automatic trading paused" if paused
                             else "automatic trading resumed"))
         self.publish(StatusChanged(self.status()))
