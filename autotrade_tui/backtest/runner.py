@@ -119,6 +119,7 @@ class _Sym:
         self.ts: list[float] = s.ts.tolist()
         self.close: list[float] = s.close.tolist()
         self.n = len(self.ts)
+        self.last = self.n - 1  # index of the series' last bar
         self.i = -1  # index of the last visible bar
         frame = ta.compute_frame(pd.DataFrame({c: getattr(s, c) for c in
                                                ("open", "high", "low", "close", "volume")}))
@@ -267,15 +268,17 @@ class Backtest:
         fresh = self._tickers(syms, t)
         if not fresh:
             return _NONE
-        marked = self.engine.mark(fresh, t)
+        engine = self.engine
+        marked = engine.mark(fresh, t)
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        positions = self.engine.positions
-        if not positions and not self.windows_fed:
+        positions = engine.positions
+        fed = self.windows_fed
+        if not positions and not fed:
             return _NONE  # an empty window and no position: detect() finds nothing
         found: list[MarketEvent] = []
         for name, price in fresh.items():
-            if self.windows_fed or name in positions:
+            if fed or name in positions:
                 found += self.monitor.detect(name, t, price, positions)
         if not found:
             return _NONE
@@ -290,13 +293,12 @@ class Backtest:
     def _tickers(self, syms: list[_Sym], t: float) -> dict[str, float]:
         """Each symbol's last visible bar: its price, and whether it is fresh (returned)."""
         fresh: dict[str, float] = {}
-        stale, prices, limit = self.stale, self.prices, self.stale_after
-        fed = self.windows_fed
+        stale, prices = self.stale, self.prices
         for s in syms:
-            j, ts, last = s.i, s.ts, s.n - 1
+            j, ts, last = s.i, s.ts, s.last
             while j < last and ts[j + 1] <= t:
                 j += 1
-                if fed:
+                if self.windows_fed:
                     self._feed_window(s, j)
             s.i = j
             name = s.name
@@ -307,10 +309,12 @@ class Backtest:
             # The replay feed's ticker is stamped min(now, end of its bar): stale when
             # now − that > limit, i.e. when the bar ended more than `limit` ago.
             end = ts[j] + s.bar
-            if end < t and t - end > limit:
+            if end < t and t - end > self.stale_after:
                 stale.add(name)
-            else:
+            elif name in stale:
                 stale.discard(name)
+                fresh[name] = price
+            else:
                 fresh[name] = price
         return fresh
 

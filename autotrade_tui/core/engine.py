@@ -110,8 +110,11 @@ class TradingEngine:
 
     def equity(self, prices: Mapping[str, float]) -> float:
         """capital + open_margin() + unrealized_pnl(prices), in one pass over the positions."""
+        positions = self.positions
+        if not positions:  # flat (most candles of a backtest): the same sum, without the loop
+            return self.ledger.capital + 0.0 + 0.0
         margin = unrealized = 0.0
-        for s, p in self.positions.items():
+        for s, p in positions.items():
             q, notional, m = p.totals()
             price = prices.get(s)
             margin += m
@@ -232,10 +235,10 @@ class TradingEngine:
     # ---- marking to market
     def mark(self, prices: Mapping[str, float], ts: float) -> list[Trade]:
         """Apply prices: liquidations, then stop-loss/take-profit, then the drawdown switch."""
-        trades: list[Trade] = []
         if not self.positions:  # flat: only the drawdown switch
             self._check_drawdown(prices)
-            return trades
+            return []
+        trades: list[Trade] = []
         cfg = self.config
         for symbol, pos in list(self.positions.items()):
             price = prices.get(symbol)
