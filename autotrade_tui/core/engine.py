@@ -235,8 +235,8 @@ class TradingEngine:
     # ---- marking to market
     def mark(self, prices: Mapping[str, float], ts: float) -> list[Trade]:
         """Apply prices: liquidations, then stop-loss/take-profit, then the drawdown switch."""
-        if not self.positions:  # flat: only the drawdown switch
-            self._check_drawdown(prices)
+        if not self.positions:  # flat: only the drawdown switch, on equity = capital
+            self._check_drawdown(prices, self.ledger.capital + 0.0 + 0.0)
             return []
         trades: list[Trade] = []
         cfg = self.config
@@ -290,9 +290,11 @@ class TradingEngine:
         else:
             lg.losing_trades += 1
 
-    def _check_drawdown(self, prices: Mapping[str, float]) -> None:
+    def _check_drawdown(self, prices: Mapping[str, float], equity: float | None = None) -> None:
+        """The kill switch at `equity` (default: `self.equity(prices)`, as `equity` is)."""
         lg, limit = self.ledger, self.config.max_drawdown_percent
-        equity = self.equity(prices)
+        if equity is None:
+            equity = self.equity(prices)
         if equity > lg.peak_equity:  # max(peak, equity), without the call
             lg.peak_equity = equity
         if limit and not lg.halted_reason and lg.peak_equity > 0:

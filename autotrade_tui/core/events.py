@@ -449,9 +449,19 @@ class EventDetector:
             return []
         held = [p for p in positions if p.symbol == snap.symbol and p.quantity > 0]
         side = held[0].side if held else None
-        events = self._flash(snap, side)
-        for found in (self._volume(snap), self._volatility(snap),
-                      self._liquidation(snap, held, maintenance_margin_rate)):
+        # Each rule only where it can find something (each returns nothing without its data):
+        # a snapshot of an empty window (a backtest on 5m candles) skips the first three.
+        events = self._flash(snap, side) if snap.price_ago else []
+        if snap.volume_ratio is not None:
+            found = self._volume(snap)
+            if found is not None:
+                events.append(found)
+        if snap.atr_short is not None:
+            found = self._volatility(snap)
+            if found is not None:
+                events.append(found)
+        if held:
+            found = self._liquidation(snap, held, maintenance_margin_rate)
             if found is not None:
                 events.append(found)
         for event in events:
