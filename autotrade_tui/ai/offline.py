@@ -144,7 +144,9 @@ def trend_rule(price: float, ema12: Num, ema26: Num, sma20: Num, sma50: Num, his
     if explain:
         shown = (plus, minus) if di else (None, None)
         text = f"{_trend_text(ema, fast, slow, hist, adx, *shown)} → {action}"
-    return action, round(_clamp(confidence, 0.4, 0.9), 2), text
+    # _clamp(confidence, 0.4, 0.9), inline (once per candle in a backtest)
+    confidence = 0.4 if confidence < 0.4 else (0.9 if confidence > 0.9 else confidence)
+    return action, round(confidence, 2), text
 
 
 def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
@@ -181,6 +183,9 @@ def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
         if not explain:
             return _HOLD, MISSING_CONFIDENCE, ""
         return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])
+    if (RSI_LOW < rsi < RSI_HIGH and PB_LOW < pb < PB_HIGH
+            and (k is None or STOCH_LOW < k < STOCH_HIGH)):
+        return _neutral(rsi, pb, k, explain)  # no reading at an extreme: no depth to weigh
     low1, high1 = (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20
     low2, high2 = (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25
     n_low = (low1 >= 0) + (low2 >= 0)
@@ -193,12 +198,14 @@ def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
     if n_low >= 2 and n_high == 0:
         turning = k is not None and d is not None and k > d  # %K crossing up: the bounce began
         conf = 0.5 + 0.4 * _depth(low1, low2, low3, k) + (0.05 if turning else 0.0)
-        return _BUY, round(_clamp(conf, 0.45, 0.9), 2), (
+        conf = 0.45 if conf < 0.45 else (0.9 if conf > 0.9 else conf)  # _clamp, inline
+        return _BUY, round(conf, 2), (
             f"{_readings(rsi, pb, k)}: oversold → BUY" if explain else "")
     if n_high >= 2 and n_low == 0:
         turning = k is not None and d is not None and k < d
         conf = 0.5 + 0.4 * _depth(high1, high2, high3, k) + (0.05 if turning else 0.0)
-        return _SELL, round(_clamp(conf, 0.45, 0.9), 2), (
+        conf = 0.45 if conf < 0.45 else (0.9 if conf > 0.9 else conf)  # _clamp, inline
+        return _SELL, round(conf, 2), (
             f"{_readings(rsi, pb, k)}: overbought → SELL" if explain else "")
     if n_low and n_high:
         return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: oversold and overbought readings "
@@ -207,7 +214,11 @@ def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
         side = "oversold" if n_low else "overbought"
         return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: only one {side} reading, unconfirmed "
                              "→ HOLD" if explain else "")
-    # Nothing extreme: the closer to an extreme, the more this HOLD warns against chasing.
+    return _neutral(rsi, pb, k, explain)
+
+
+def _neutral(rsi: float, pb: float, k: Num, explain: bool) -> Decision:
+    """Nothing extreme: the closer to an extreme, the more this HOLD warns against chasing."""
     stretch = (abs(rsi - 50) - 10) / 10  # RSI 60/40 → 0, 70/30 → 1
     stretch = 0.0 if stretch < 0.0 else (1.0 if stretch > 1.0 else stretch)
     return _HOLD, round(NEUTRAL_CONFIDENCE + 0.2 * stretch, 2), (
