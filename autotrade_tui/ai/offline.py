@@ -116,11 +116,11 @@ def trend_rule(price: float, ema12: Num, ema26: Num, sma20: Num, sma50: Num, his
         missing = [k for k, v in (("ema_12/ema_26", fast), ("macd_hist", hist), ("adx_14", adx))
                    if v is None]
         return _missing(missing or ["price"])
-    spread = (fast - slow) / slow
-    if adx < ADX_TREND:
+    if adx < ADX_TREND:  # (before the spread: this HOLD does not read it)
         return _HOLD, NEUTRAL_CONFIDENCE, (
             f"{_trend_text(ema, fast, slow, hist, adx)} (no trend, < {ADX_TREND:.0f}) → HOLD"
             if explain else "")
+    spread = (fast - slow) / slow
     direction = _copysign(1, spread) if spread else 0
     if direction == 0 or _copysign(1, hist) != direction or hist == 0:
         return _HOLD, 0.45, (f"{_trend_text(ema, fast, slow, hist, adx)}: averages and MACD "

@@ -264,34 +264,10 @@ class Backtest:
 
     # ---- the monitor step
     def _monitor(self, syms: list[_Sym], t: float) -> list[_Sym] | tuple[()]:
-        """Prices, engine.mark, events; returns the symbols an event wants decided now."""
-        fresh = self._tickers(syms, t)
-        if not fresh:
-            return _NONE
-        engine = self.engine
-        marked = engine.mark(fresh, t)
-        if marked:
-            self.trades += [(trade, None) for trade in marked]
-        positions = engine.positions
-        fed = self.windows_fed
-        if not positions and not fed:
-            return _NONE  # an empty window and no position: detect() finds nothing
-        found: list[MarketEvent] = []
-        for name, price in fresh.items():
-            if fed or name in positions:
-                found += self.monitor.detect(name, t, price, positions)
-        if not found:
-            return _NONE
-        self.events += found
-        self.recent = (found + self.recent)[:50]
-        if not self.event_decisions:
-            return _NONE
-        names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
-        by_name = {s.name: s for s in syms}
-        return [by_name[n] for n in names if n in by_name]
+        """Prices, engine.mark, events; returns the symbols an event wants decided now.
 
-    def _tickers(self, syms: list[_Sym], t: float) -> dict[str, float]:
-        """Each symbol's last visible bar: its price, and whether it is fresh (returned)."""
+        First each symbol's last visible bar (the replay feed's ticker step, in line: once
+        per candle): its price, and whether it is fresh."""
         fresh: dict[str, float] = {}
         stale, prices = self.stale, self.prices
         for s in syms:
@@ -316,7 +292,34 @@ class Backtest:
                 fresh[name] = price
             else:
                 fresh[name] = price
-        return fresh
+        if not fresh:
+            return _NONE
+        engine = self.engine
+        marked = engine.mark(fresh, t)
+        if marked:
+            self.trades += [(trade, None) for trade in marked]
+        positions = engine.positions
+        if not positions and not self.windows_fed:
+            return _NONE  # an empty window and no position: detect() finds nothing
+        return self._events(syms, t, fresh, positions)
+
+    def _events(self, syms: list[_Sym], t: float, fresh: dict[str, float],
+                positions: dict[str, Any]) -> list[_Sym] | tuple[()]:
+        """The event detectors for the fresh symbols (see `_monitor`)."""
+        fed = self.windows_fed
+        found: list[MarketEvent] = []
+        for name, price in fresh.items():
+            if fed or name in positions:
+                found += self.monitor.detect(name, t, price, positions)
+        if not found:
+            return _NONE
+        self.events += found
+        self.recent = (found + self.recent)[:50]
+        if not self.event_decisions:
+            return _NONE
+        names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
+        by_name = {s.name: s for s in syms}
+        return [by_name[n] for n in names if n in by_name]
 
     def _feed_window(self, s: _Sym, j: int) -> None:
         """The runtime's 1-minute window: primed with history, then each new bar."""
