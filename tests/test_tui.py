@@ -380,6 +380,9 @@ async def test_narrow_layout_uses_tabs_and_keeps_cards_visible(tmp_path: Path) -
     app = make_app(tmp_path)
     async with app.run_test(size=NARROW) as pilot:
         await ready(pilot)
+        # the header repaints at most 4 times a second: wait for the countdown to be drawn
+        await wait_for(pilot, lambda: "next decision 5:00" in screen_text(app).splitlines()[1],
+                       "the countdown in the header")
         lines = screen_text(app).splitlines()
         assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
         assert lines[0].startswith(" SIM PAPER") and "(offline)" in lines[0]
