@@ -7,25 +7,13 @@ import io
 import json
 from typing import Any
 
+from autotrade_tui.core.decision import position_dict
 from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
-from autotrade_tui.core.models import Position
 from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 
 EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
-
-
-def position_dict(pos: Position, mark: float, mmr: float) -> dict[str, Any]:
-    liq = pos.liquidation_price(mmr)
-    return {
-        "symbol": pos.symbol, "side": pos.side.value, "quantity": pos.quantity,
-        "entry_price": pos.entry_price, "mark_price": mark, "margin": pos.margin,
-        "leverage": pos.leverage, "liquidation_price": liq,
-        "liquidation_distance_pct": abs(mark - liq) / mark * 100.0 if mark else None,
-        "unrealized_pnl": pos.unrealized_pnl(mark), "entries": len(pos.entries),
-        "opened_at": pos.opened_at,
-    }
 
 
 def account_dict(engine: TradingEngine, prices: dict[str, float]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from autotrade_tui.core.models import (
     DecisionContext,
     MarketEvent,
     ModelVote,
+    Position,
     TradeSource,
     VoteResult,
 )
@@ -47,14 +48,24 @@ class Outcome:
         return self.execution.executed
 
 
+def position_dict(pos: Position, mark: float, mmr: float) -> dict[str, Any]:
+    """A position's figures at `mark` (JSON-ready): for prompts, reports and every pane."""
+    liq = pos.liquidation_price(mmr)
+    return {
+        "symbol": pos.symbol, "side": pos.side.value, "quantity": pos.quantity,
+        "entry_price": pos.entry_price, "mark_price": mark, "margin": pos.margin,
+        "leverage": pos.leverage, "liquidation_price": liq,
+        "liquidation_distance_pct": abs(mark - liq) / mark * 100.0 if mark else None,
+        "unrealized_pnl": pos.unrealized_pnl(mark), "entries": len(pos.entries),
+        "opened_at": pos.opened_at,
+    }
+
+
 def position_view(engine: TradingEngine, symbol: str, price: float) -> dict[str, Any] | None:
     pos = engine.positions.get(symbol)
     if pos is None:
         return None
-    liq = pos.liquidation_price(engine.config.maintenance_margin_rate)
-    return {"side": pos.side.value, "quantity": pos.quantity, "entry_price": pos.entry_price,
-            "margin": pos.margin, "leverage": pos.leverage, "liquidation_price": liq,
-            "unrealized_pnl": pos.unrealized_pnl(price), "entries": len(pos.entries)}
+    return position_dict(pos, price, engine.config.maintenance_margin_rate)
 
 
 def account_view(engine: TradingEngine, prices: Mapping[str, float]) -> dict[str, Any]:
