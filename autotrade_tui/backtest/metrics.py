@@ -15,19 +15,10 @@ import numpy as np
 
 from autotrade_tui.backtest.history import History, timeframe_name
 from autotrade_tui.backtest.runner import Outcome
+from autotrade_tui.core.metrics import max_drawdown_pct
 from autotrade_tui.core.models import OrderType
 
 YEAR_SECONDS = 365 * 86_400.0
-
-
-def max_drawdown_pct(equity: np.ndarray) -> float:
-    """Largest fall from a running peak, in percent of that peak."""
-    if len(equity) == 0:
-        return 0.0
-    peak = np.maximum.accumulate(equity)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peak > 0, (peak - equity) / peak, 0.0)
-    return float(dd.max() * 100.0)
 
 
 def sharpe(equity: np.ndarray, bar_seconds: float) -> float:
@@ -57,7 +48,7 @@ def summary(out: Outcome, history: History, models: list[str], *, timeframe: str
         "seconds": round(out.seconds, 4),
         "candles_per_second": round(out.candles / seconds, 1),
         "return_pct": (final / initial - 1.0) * 100.0,
-        "max_drawdown_pct": max_drawdown_pct(eq),
+        "max_drawdown_pct": max_drawdown_pct(eq.tolist()),
         "sharpe": sharpe(eq, history.bar_seconds),
         "total_trades": lg.total_trades,
         "winning_trades": lg.winning_trades,
