@@ -11,12 +11,14 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autotrade_tui.ai.offline import (
+    ACTIONS,
     MEAN_REVERSION_INPUTS,
     TREND_INPUTS,
     MeanReverter,
@@ -154,6 +156,26 @@ async def test_lean_offline_path_equals_the_full_context_path(tmp_path: Path,
         assert any(d.source.value == "event" for d in lean.decided)
 
 
+class _BrokenTrend(TrendFollower):
+    """Its rule fails on every input, over a series or on one bar."""
+
+    @staticmethod
+    def vector_rules(*columns: object) -> object:
+        raise ZeroDivisionError("a bug in the rule")
+
+
+async def test_a_rule_that_raises_gives_error_votes_not_a_crash(tmp_path: Path) -> None:
+    history = load_file(request(write(market(n=120), tmp_path / "m.csv")))
+    bt = Backtest(defaults(symbols=SYMBOLS), history, (_BrokenTrend(), MeanReverter()))
+    assert bt.fast  # it looks lean, until its rule runs
+    out = await bt.run()
+    assert not bt.fast  # then every decision asks the models, as live does
+    assert out.counts["decisions"] > 100
+    for d in out.decided:  # the trend follower's vote is an error; the other one stands
+        first, second = out.votes_of(d) if out.votes_of else d.votes
+        assert first.error == "unexpected ZeroDivisionError" and second.ok
+
+
 # --- the functions the lean path calls are the models' and the vote's ---------------------
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
@@ -162,18 +184,27 @@ reading = st.one_of(st.none(), st.just(math.nan), st.just(math.inf), finite,
 KEYS = TREND_INPUTS + MEAN_REVERSION_INPUTS
 
 
-@settings(max_examples=400, deadline=None)
-@given(values=st.fixed_dictionaries({k: reading for k in KEYS}),
-       price=st.one_of(st.floats(1, 1e5), st.sampled_from([0.0, -1.0])))
-async def test_rules_without_text_decide_as_the_models(values: dict, price: float) -> None:
-    ind = {k: v for k, v in values.items() if v is not None}
-    ctx = DecisionContext("BTC/USDT", 0.0, price, ind)
+@settings(max_examples=300, deadline=None)
+@given(bars=st.lists(st.tuples(st.fixed_dictionaries({k: reading for k in KEYS}),
+                               st.one_of(st.floats(1, 1e5), st.sampled_from([0.0, -1.0]))),
+                     min_size=1, max_size=8))
+async def test_a_rule_over_a_series_decides_each_bar_as_the_model(
+        bars: list[tuple[dict, float]]) -> None:
+    """The lean path runs each rule once over the whole series; live, `decide` runs it on the
+    one bar of its context. Bar by bar they agree, on any values (None, NaN, inf, bounds)."""
+    prices = np.array([price for _, price in bars])
     for model in (TrendFollower(), MeanReverter()):
-        voted = await model.decide(ctx)
-        args = [value(ind.get(k)) for k in model.inputs]
-        action, conf, text = model.rule_function(price, *args)
-        assert (action, conf, text) == (voted.decision, voted.confidence, "")
-        assert model.rule_function(price, *args, explain=True)[2] == voted.reasoning
+        columns = [np.array([math.nan if (v := value(ind[k])) is None else v for ind, _ in bars])
+                   for k in model.inputs]
+        out = model.vector_rules(prices, *columns)
+        for j, (ind, price) in enumerate(bars):
+            voted = await model.decide(DecisionContext("BTC/USDT", 0.0, price, {
+                k: v for k, v in ind.items() if v is not None}))
+            assert (ACTIONS[out.action[j]], out.confidence[j].item()) == (voted.decision,
+                                                                          voted.confidence)
+            args = [value(ind[k]) for k in model.inputs]
+            text = model.rule_text(out.branch[j].item(), out.detail[j].item(), price, *args)
+            assert text == voted.reasoning
 
 
 decision = st.one_of(st.none(), st.sampled_from(list(Action)))

@@ -187,6 +187,21 @@ def test_latest_is_the_last_row_of_compute_frame_exactly() -> None:
     assert math.isfinite(short["dc_middle"])
 
 
+def test_a_subset_of_keys_is_those_columns_of_the_full_frame_exactly() -> None:
+    df = random_walk(400, seed=5)
+    full = ind.compute_frame(df)
+    for keys in (("rsi_14",), ("stoch_d", "ema_12", "plus_di"), ("vwap", "bb_width", "obv"),
+                 ind.INDICATOR_KEYS[::-1]):
+        part = ind.compute_frame(df, keys)
+        assert list(part.columns) == list(keys)
+        pd.testing.assert_frame_equal(part, full[list(keys)], check_exact=True)
+    groups = [set(g) for g, _ in ind._GROUPS]
+    assert set().union(*groups) == set(ind.INDICATOR_KEYS)  # every key has one group
+    assert sum(map(len, groups)) == len(ind.INDICATOR_KEYS)
+    with pytest.raises(ValueError, match=r"unknown indicator\(s\): rsi_15"):
+        ind.compute_frame(df, ("rsi_14", "rsi_15"))
+
+
 # --- window mode ----------------------------------------------------------------------
 
 def test_latest_has_every_key_and_no_nan_with_200_candles() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,9 +14,10 @@ from hypothesis import strategies as st
 from autotrade_tui import config
 from autotrade_tui.ai.base import DecisionModel
 from autotrade_tui.ai.factory import build_models
-from autotrade_tui.ai.offline import MeanReverter, TrendFollower, num
+from autotrade_tui.ai.offline import ACTIONS, MeanReverter, TrendFollower, _round2, num
 from autotrade_tui.ai.openai_compat import OpenAICompatModel
 from autotrade_tui.ai.parsing import parse_decision
+from autotrade_tui.core import indicators
 from autotrade_tui.core.models import Action, DecisionContext
 from autotrade_tui.core.voting import vote
 
@@ -210,3 +213,42 @@ async def test_factory_labels_the_same_model_twice() -> None:
     await a.close()
     await b.close()
     assert isinstance(a, OpenAICompatModel) and a._client.is_closed
+
+
+# --- one rule, over one bar or a whole series ------------------------------------------
+
+def _walk(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    return pd.DataFrame({"open": open_, "close": close, "volume": rng.lognormal(2, 0.5, n),
+                         "high": np.maximum(open_, close) * (1 + rng.uniform(0, 0.003, n)),
+                         "low": np.minimum(open_, close) * (1 - rng.uniform(0, 0.003, n))})
+
+
+@pytest.mark.parametrize("model_type", [TrendFollower, MeanReverter])
+async def test_the_series_rule_is_the_live_decision_at_every_bar(model_type: type) -> None:
+    """What a backtest computes once per series is what `decide` answers live, bar by bar,
+    reasoning included, on every branch of the rule."""
+    df = _walk(3000, seed=11)
+    frame = indicators.compute_frame(df)
+    close = df["close"].to_numpy()
+    model = model_type()
+    out = model.vector_rules(close, *(frame[k].to_numpy() for k in model.inputs))
+    assert len(set(out.branch.tolist())) >= 5  # the walk visits (nearly) every branch
+    for i in range(0, len(df), 7):
+        ind = {k: float(frame[k].iloc[i]) for k in model.inputs}
+        live = await model.decide(ctx(ind, price=float(close[i])))
+        assert (ACTIONS[out.action[i]], float(out.confidence[i])) == (live.decision,
+                                                                      live.confidence)
+        values = [None if math.isnan(v) else v for v in ind.values()]
+        text = model.rule_text(int(out.branch[i]), int(out.detail[i]), float(close[i]), *values)
+        assert text == live.reasoning
+
+
+HALVES = [0.005, 0.015, 0.065, 0.075, 0.125, 0.675, 1.005, -0.015]  # where np.round differs
+
+
+@given(st.lists(st.floats(-2, 2) | st.sampled_from(HALVES), min_size=1, max_size=50))
+def test_round2_is_python_round(xs: list[float]) -> None:
+    assert _round2(np.array(xs)).tolist() == [round(x, 2) for x in xs]

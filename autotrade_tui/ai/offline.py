@@ -12,20 +12,23 @@ Confidence scale (so the two combine sensibly under the §7.4 vote):
   model's likely trade): up to about 0.60, so it can veto a lukewarm trade;
 - missing data: 0.20.
 
-Each rule is one pure function of the indicator values it reads (`TREND_INPUTS`,
-`MEAN_REVERSION_INPUTS`: finite floats or None) and the price: `trend_rule` and
-`mean_reversion_rule`. The models' `decide` calls them through `trend_decision(ctx)` /
-`mean_reversion_decision(ctx)`; a backtest calls them directly with the values of its
-precomputed indicator columns and `explain=False`, which skips only the reasoning text (the
-decision and confidence are the same either way), so a backtest pays for words only where it
-records them.
+Each rule is written once, as one pure function over numpy arrays of the price and the
+indicator values it reads (`TREND_INPUTS`, `MEAN_REVERSION_INPUTS`), one element per bar:
+`trend_rules` and `mean_reversion_rules`. Its reasoning text is apart (`trend_text`,
+`mean_reversion_text`), written from the branch the rule took. Live, the models' `decide` runs
+the rule on one bar (`on_one_bar`; `trend_rule` / `mean_reversion_rule` do the same on
+plain values); a backtest runs it once over its whole precomputed indicator columns and
+writes text only for the decisions it records.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import numpy as np
 
 from autotrade_tui.core.models import Action, DecisionContext, ModelVote
 
@@ -49,7 +52,7 @@ TREND_INPUTS = ("ema_12", "ema_26", "sma_20", "sma_50", "macd_hist", "adx_14", "
 MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d")
 
 _BUY, _SELL, _HOLD = Action.BUY, Action.SELL, Action.HOLD
-_isfinite, _copysign = math.isfinite, math.copysign
+_isfinite = math.isfinite
 
 
 def value(x: object) -> Num:
@@ -57,15 +60,6 @@ def value(x: object) -> Num:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return None
     return float(x) if _isfinite(x) else None
-
-
-def _get(ind: Mapping[str, float], key: str) -> Num:
-    return value(ind.get(key))
-
-
-def _clamp(x: float, low: float = 0.0, high: float = 1.0) -> float:
-    """min(max(x, low), high), spelled out (the rules run once per candle in a backtest)."""
-    return low if x < low else (high if x > high else x)
 
 
 def num(x: float) -> str:
@@ -88,65 +82,126 @@ def _missing(keys: list[str]) -> Decision:
     return _HOLD, MISSING_CONFIDENCE, f"missing {', '.join(keys)} → HOLD"
 
 
+# --- rule outputs --------------------------------------------------------------------
+# Each rule is written once, over numpy arrays (one element per bar): a backtest runs it over
+# the whole series at once, a live decision over one bar (see `trend_rule`). Per bar it
+# gives an action code, a confidence rounded to hundredths, the branch that decided (the
+# reasoning text's key) and a rule-specific detail.
+
+HOLD, BUY, SELL = 0, 1, 2  # action codes
+ACTIONS = (Action.HOLD, Action.BUY, Action.SELL)
+
+
+class RuleOutput(NamedTuple):
+    action: np.ndarray  # int8 action codes (index into ACTIONS)
+    confidence: np.ndarray  # float64, rounded to hundredths
+    branch: np.ndarray  # int8: which case decided
+    detail: np.ndarray  # int8: rule-specific (the trend follower's average pair)
+
+
+def _round2(x: np.ndarray) -> np.ndarray:
+    """Python's round(v, 2) elementwise. n / 100 for n = rint(100 v) is that same double (IEEE
+    division is correctly rounded) unless 100 v sits next to a half, where its own rounding
+    error may pick the other n: those few go through round() itself."""
+    y = x * 100
+    out = np.rint(y) / 100
+    near_half = np.abs(np.abs(y - np.floor(y)) - 0.5) < 1e-6
+    if near_half.any():
+        out[near_half] = [round(v, 2) for v in x[near_half].tolist()]
+    return out
+
+
+def _clip01(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, 0.0, 1.0)
+
+
+VectorRule = Callable[..., RuleOutput]
+RuleText = Callable[..., str]
+
+
+def on_one_bar(rules: VectorRule, text: RuleText, price: float, values: Iterable[object],
+               explain: bool) -> Decision:
+    """A rule over arrays applied to one bar: its action, confidence and (if `explain`)
+    reasoning. `values` are the indicator values it reads (None or not finite: missing)."""
+    nums = [value(v) for v in values]
+    out = rules(*(np.array([math.nan if v is None else v], dtype=np.float64)
+                  for v in (price, *nums)))
+    reasoning = text(int(out.branch[0]), int(out.detail[0]), price, *nums) if explain else ""
+    return ACTIONS[out.action[0]], float(out.confidence[0]), reasoning
+
+
 # --- trend follower ---------------------------------------------------------------------
 
-
-def trend_decision(ctx: DecisionContext) -> Decision:
-    """Follow the trend when the averages, MACD and ADX agree; stand aside otherwise."""
-    ind = ctx.indicators
-    return trend_rule(ctx.price, *(_get(ind, k) for k in TREND_INPUTS), explain=True)
+T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY, T_SELL = range(6)  # branches
+PAIR_NONE, PAIR_EMA, PAIR_SMA = 0, 1, 2  # the fast/slow averages used (detail)
 
 
 def trend_rule(price: float, ema12: Num, ema26: Num, sma20: Num, sma50: Num, hist: Num,
                adx: Num, plus: Num, minus: Num, explain: bool = False) -> Decision:
-    """The trend follower on `TREND_INPUTS` (finite floats or None); text only if `explain`.
+    """`trend_rules` on one bar; the reasoning text only if `explain`."""
+    return on_one_bar(trend_rules, trend_text, price,
+                      (ema12, ema26, sma20, sma50, hist, adx, plus, minus), explain)
 
-    The fast/slow pair is EMA12/EMA26, else SMA20/SMA50.
+
+def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: np.ndarray,
+                sma50: np.ndarray, hist: np.ndarray, adx: np.ndarray, plus: np.ndarray,
+                minus: np.ndarray) -> RuleOutput:
+    """The trend follower on `TREND_INPUTS` per bar (NaN or ±inf: missing).
+
+    The fast/slow pair is EMA12/EMA26, else SMA20/SMA50. Missing data → HOLD 0.20; ADX below
+    20 → HOLD 0.40 (no trend); averages and MACD histogram of different signs → HOLD 0.45;
+    ±DI against them → HOLD 0.50; else BUY/SELL with 0.45 + 0.45 × strength (the mean of
+    spread, histogram and ADX, each scaled to 0..1), +0.05 when ±DI agree, within 0.4..0.9.
     """
-    if ema12 is not None and ema26 is not None and ema26 > 0:
-        fast, slow, ema = ema12, ema26, True
-    elif sma20 is not None and sma50 is not None and sma50 > 0:
-        fast, slow, ema = sma20, sma50, False
-    else:
-        fast = slow = None
-        ema = True
-    if fast is None or slow is None or hist is None or adx is None or price <= 0:
-        if not explain:
-            return _HOLD, MISSING_CONFIDENCE, ""
-        missing = [k for k, v in (("ema_12/ema_26", fast), ("macd_hist", hist), ("adx_14", adx))
-                   if v is None]
-        return _missing(missing or ["price"])
-    if adx < ADX_TREND:  # (before the spread: this HOLD does not read it)
-        return _HOLD, NEUTRAL_CONFIDENCE, (
-            f"{_trend_text(ema, fast, slow, hist, adx)} (no trend, < {ADX_TREND:.0f}) → HOLD"
-            if explain else "")
-    spread = (fast - slow) / slow
-    direction = _copysign(1, spread) if spread else 0
-    if direction == 0 or _copysign(1, hist) != direction or hist == 0:
-        return _HOLD, 0.45, (f"{_trend_text(ema, fast, slow, hist, adx)}: averages and MACD "
-                             "disagree → HOLD" if explain else "")
-    s1 = abs(spread) / SPREAD_FULL  # each part clamped to 0..1 (inline: once per candle)
-    s2 = abs(hist) / price / HIST_FULL
-    s3 = (adx - ADX_TREND) / (ADX_FULL - ADX_TREND)
-    strength = ((0.0 if s1 < 0.0 else (1.0 if s1 > 1.0 else s1))
-                + (0.0 if s2 < 0.0 else (1.0 if s2 > 1.0 else s2))
-                + (0.0 if s3 < 0.0 else (1.0 if s3 > 1.0 else s3))) / 3
-    confidence = 0.45 + 0.45 * strength
-    di = plus is not None and minus is not None and plus != minus
-    if di:
-        assert plus is not None and minus is not None
-        if (plus > minus) != (direction > 0):  # price averages and directional movement differ
-            return _HOLD, 0.5, (f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)}: DI "
-                                "against the averages → HOLD" if explain else "")
-        confidence += 0.05
-    action = _BUY if direction > 0 else _SELL
-    text = ""
-    if explain:
-        shown = (plus, minus) if di else (None, None)
-        text = f"{_trend_text(ema, fast, slow, hist, adx, *shown)} → {action}"
-    # _clamp(confidence, 0.4, 0.9), inline (once per candle in a backtest)
-    confidence = 0.4 if confidence < 0.4 else (0.9 if confidence > 0.9 else confidence)
-    return action, round(confidence, 2), text
+    fin = np.isfinite
+    with np.errstate(all="ignore"):
+        use_ema = fin(ema12) & fin(ema26) & (ema26 > 0)
+        use_sma = ~use_ema & fin(sma20) & fin(sma50) & (sma50 > 0)
+        pair = np.where(use_ema, PAIR_EMA, np.where(use_sma, PAIR_SMA, PAIR_NONE))
+        fast, slow = np.where(use_ema, ema12, sma20), np.where(use_ema, ema26, sma50)
+        missing = (pair == PAIR_NONE) | ~fin(hist) | ~fin(adx) | ~(price > 0)
+        no_trend = ~missing & (adx < ADX_TREND)  # (before the spread: this HOLD ignores it)
+        spread = (fast - slow) / slow
+        direction = np.sign(spread)
+        disagree = ~missing & ~no_trend & (
+            (direction == 0) | (np.copysign(1.0, hist) != direction) | (hist == 0))
+        trade = ~(missing | no_trend | disagree)
+        di = fin(plus) & fin(minus) & (plus != minus)
+        against = trade & di & ((plus > minus) != (direction > 0))
+        trade &= ~against
+        strength = (_clip01(np.abs(spread) / SPREAD_FULL)
+                    + _clip01(np.abs(hist) / price / HIST_FULL)
+                    + _clip01((adx - ADX_TREND) / (ADX_FULL - ADX_TREND))) / 3
+        confidence = np.clip(0.45 + 0.45 * strength + np.where(di, 0.05, 0.0), 0.4, 0.9)
+    up = direction > 0
+    branch = np.select([missing, no_trend, disagree, against, up],
+                       [T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY], T_SELL)
+    held = np.select([missing, no_trend, disagree, against],
+                     [MISSING_CONFIDENCE, NEUTRAL_CONFIDENCE, 0.45, 0.5], np.nan)
+    held[trade] = _round2(confidence[trade])
+    action = np.where(trade, np.where(up, BUY, SELL), HOLD)
+    return RuleOutput(action.astype(np.int8), held, branch.astype(np.int8), pair.astype(np.int8))
+
+
+def trend_text(branch: int, pair: int, price: float, ema12: Num, ema26: Num, sma20: Num,
+               sma50: Num, hist: Num, adx: Num, plus: Num, minus: Num) -> str:
+    """The trend follower's reasoning for one bar's `branch` and average `pair`."""
+    if branch == T_MISSING:
+        missing = [k for k, gone in (("ema_12/ema_26", pair == PAIR_NONE),
+                                     ("macd_hist", hist is None), ("adx_14", adx is None)) if gone]
+        return _missing(missing or ["price"])[2]
+    ema = pair == PAIR_EMA
+    fast, slow = (ema12, ema26) if ema else (sma20, sma50)
+    assert fast is not None and slow is not None and hist is not None and adx is not None
+    if branch == T_NO_TREND:
+        return f"{_trend_text(ema, fast, slow, hist, adx)} (no trend, < {ADX_TREND:.0f}) → HOLD"
+    if branch == T_DISAGREE:
+        return f"{_trend_text(ema, fast, slow, hist, adx)}: averages and MACD disagree → HOLD"
+    if branch == T_DI_AGAINST:
+        return (f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)}: DI against the "
+                "averages → HOLD")
+    action = _BUY if branch == T_BUY else _SELL
+    return f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)} → {action}"
 
 
 def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
@@ -156,98 +211,111 @@ def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
             f"MACD hist {_signed(hist)}, ADX {adx:.0f}")
     if adx >= ADX_TREND:
         text += " (strong)" if adx >= ADX_STRONG else " (moderate)"
-    if plus is not None and minus is not None:
+    if plus is not None and minus is not None and plus != minus:  # ±DI shown when they tell
         text += f", +DI {plus:.0f} {'>' if plus > minus else '<'} -DI {minus:.0f}"
     return text
 
 
 # --- mean reverter ----------------------------------------------------------------------
 
-
-def mean_reversion_decision(ctx: DecisionContext) -> Decision:
-    """Fade extremes: BUY when RSI, %B and Stochastic say oversold, SELL when overbought."""
-    ind = ctx.indicators
-    return mean_reversion_rule(ctx.price, *(_get(ind, k) for k in MEAN_REVERSION_INPUTS),
-                               explain=True)
+M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH = range(7)  # branches
 
 
 def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
                         explain: bool = False) -> Decision:
-    """The mean reverter on `MEAN_REVERSION_INPUTS` (finite floats or None); text only if
-    `explain`. (`price` is unused: the readings are scale-free; it keeps the rules alike.)
+    """`mean_reversion_rules` on one bar; the reasoning text only if `explain`."""
+    return on_one_bar(mean_reversion_rules, mean_reversion_text, price, (rsi, pb, k, d),
+                      explain)
 
-    Depths: how far each reading is beyond its extreme, in units of a typical excursion;
-    a reading at or beyond its extreme counts as oversold (overbought).
+
+def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: np.ndarray,
+                         d: np.ndarray) -> RuleOutput:
+    """The mean reverter on `MEAN_REVERSION_INPUTS` per bar (NaN or ±inf: missing). `price`
+    is unused: the readings are scale-free; it keeps the rules alike.
+
+    A reading at or beyond its extreme counts as oversold (overbought); its depth is how far
+    beyond, in units of a typical excursion. Two or more oversold readings and no overbought
+    one → BUY with 0.5 + 0.4 × mean depth (+0.05 when %K turns up over %D), within 0.45..0.9;
+    SELL likewise. One unconfirmed extreme, or extremes on both sides → HOLD 0.45. Nothing
+    extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a warning against chasing).
+    Missing RSI or %B → HOLD 0.20.
     """
-    if rsi is None or pb is None:
-        if not explain:
-            return _HOLD, MISSING_CONFIDENCE, ""
-        return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])
-    if (RSI_LOW < rsi < RSI_HIGH and PB_LOW < pb < PB_HIGH
-            and (k is None or STOCH_LOW < k < STOCH_HIGH)):
-        return _neutral(rsi, pb, k, explain)  # no reading at an extreme: no depth to weigh
-    low1, high1 = (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20
-    low2, high2 = (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25
-    n_low = (low1 >= 0) + (low2 >= 0)
-    n_high = (high1 >= 0) + (high2 >= 0)
-    low3 = high3 = 0.0
-    if k is not None:
-        low3, high3 = (STOCH_LOW - k) / 20, (k - STOCH_HIGH) / 20
-        n_low += low3 >= 0
-        n_high += high3 >= 0
-    if n_low >= 2 and n_high == 0:
-        turning = k is not None and d is not None and k > d  # %K crossing up: the bounce began
-        conf = 0.5 + 0.4 * _depth(low1, low2, low3, k) + (0.05 if turning else 0.0)
-        conf = 0.45 if conf < 0.45 else (0.9 if conf > 0.9 else conf)  # _clamp, inline
-        return _BUY, round(conf, 2), (
-            f"{_readings(rsi, pb, k)}: oversold → BUY" if explain else "")
-    if n_high >= 2 and n_low == 0:
-        turning = k is not None and d is not None and k < d
-        conf = 0.5 + 0.4 * _depth(high1, high2, high3, k) + (0.05 if turning else 0.0)
-        conf = 0.45 if conf < 0.45 else (0.9 if conf > 0.9 else conf)  # _clamp, inline
-        return _SELL, round(conf, 2), (
-            f"{_readings(rsi, pb, k)}: overbought → SELL" if explain else "")
-    if n_low and n_high:
-        return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: oversold and overbought readings "
-                             "conflict → HOLD" if explain else "")
-    if n_low or n_high:
-        side = "oversold" if n_low else "overbought"
-        return _HOLD, 0.45, (f"{_readings(rsi, pb, k)}: only one {side} reading, unconfirmed "
-                             "→ HOLD" if explain else "")
-    return _neutral(rsi, pb, k, explain)
+    fin = np.isfinite
+    with np.errstate(all="ignore"):
+        missing = ~fin(rsi) | ~fin(pb)
+        has_k = fin(k)
+        inside = ((rsi > RSI_LOW) & (rsi < RSI_HIGH) & (pb > PB_LOW) & (pb < PB_HIGH)
+                  & (~has_k | ((k > STOCH_LOW) & (k < STOCH_HIGH))))
+        low1, high1 = (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20
+        low2, high2 = (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25
+        low3 = np.where(has_k, (STOCH_LOW - k) / 20, 0.0)
+        high3 = np.where(has_k, (k - STOCH_HIGH) / 20, 0.0)
+        n_low = (low1 >= 0).astype(np.int8) + (low2 >= 0) + (has_k & (low3 >= 0))
+        n_high = (high1 >= 0).astype(np.int8) + (high2 >= 0) + (has_k & (high3 >= 0))
+        extreme = ~missing & ~inside
+        buy = extreme & (n_low >= 2) & (n_high == 0)
+        sell = extreme & (n_high >= 2) & (n_low == 0)
+        conflict = extreme & (n_low > 0) & (n_high > 0)
+        one_low = extreme & (n_low == 1) & (n_high == 0)
+        one_high = extreme & (n_high == 1) & (n_low == 0)
+        turn_up = has_k & fin(d) & (k > d)  # %K crossing %D: the bounce began
+        turn_down = has_k & fin(d) & (k < d)
+        buy_conf = np.clip(0.5 + 0.4 * _depth(low1, low2, low3, has_k)
+                           + np.where(turn_up, 0.05, 0.0), 0.45, 0.9)
+        sell_conf = np.clip(0.5 + 0.4 * _depth(high1, high2, high3, has_k)
+                            + np.where(turn_down, 0.05, 0.0), 0.45, 0.9)
+        # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns
+        neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - 10) / 10)
+    cases = [missing, buy, sell, conflict, one_low, one_high]
+    branch = np.select(cases, [M_MISSING, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH],
+                       M_NEUTRAL)
+    raw = np.select(cases, [MISSING_CONFIDENCE, buy_conf, sell_conf, 0.45, 0.45, 0.45],
+                    neutral_conf)
+    rounded = (branch == M_BUY) | (branch == M_SELL) | (branch == M_NEUTRAL)
+    raw[rounded] = _round2(raw[rounded])
+    action = np.select([buy, sell], [BUY, SELL], HOLD)
+    return RuleOutput(action.astype(np.int8), raw, branch.astype(np.int8),
+                      np.zeros(len(branch), dtype=np.int8))
 
 
-def _neutral(rsi: float, pb: float, k: Num, explain: bool) -> Decision:
-    """Nothing extreme: the closer to an extreme, the more this HOLD warns against chasing."""
-    stretch = (abs(rsi - 50) - 10) / 10  # RSI 60/40 → 0, 70/30 → 1
-    stretch = 0.0 if stretch < 0.0 else (1.0 if stretch > 1.0 else stretch)
-    return _HOLD, round(NEUTRAL_CONFIDENCE + 0.2 * stretch, 2), (
-        f"{_readings(rsi, pb, k)}: no extreme → HOLD" if explain else "")
-
-
-def _depth(x1: float, x2: float, x3: float, k: Num) -> float:
+def _depth(x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, has_k: np.ndarray) -> np.ndarray:
     """Mean of the readings' depths, each clamped to 0..1 (x3 only with a Stochastic)."""
-    total = _clamp(x1) + _clamp(x2)
-    return total / 2 if k is None else (total + _clamp(x3)) / 3
+    total = _clip01(x1) + _clip01(x2)
+    return np.where(has_k, (total + _clip01(x3)) / 3, total / 2)
 
 
-def _readings(rsi: float, pb: float, k: float | None) -> str:
-    text = f"RSI {rsi:.1f}, %B {pb:.2f}"
-    return text if k is None else f"{text}, Stoch %K {k:.0f}"
+def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Num, k: Num,
+                        d: Num) -> str:
+    """The mean reverter's reasoning for one bar's `branch`."""
+    if branch == M_MISSING:
+        return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])[2]
+    assert rsi is not None and pb is not None
+    readings = f"RSI {rsi:.1f}, %B {pb:.2f}" + ("" if k is None else f", Stoch %K {k:.0f}")
+    return readings + {
+        M_NEUTRAL: ": no extreme → HOLD",
+        M_BUY: ": oversold → BUY",
+        M_SELL: ": overbought → SELL",
+        M_CONFLICT: ": oversold and overbought readings conflict → HOLD",
+        M_ONE_LOW: ": only one oversold reading, unconfirmed → HOLD",
+        M_ONE_HIGH: ": only one overbought reading, unconfirmed → HOLD",
+    }[branch]
 
 
 # --- the DecisionModels -----------------------------------------------------------------
 
 
 class _RuleModel:
-    """Shared DecisionModel plumbing around a pure rule function.
+    """Shared DecisionModel plumbing around a pure rule over arrays.
 
-    `rule_function(price, *values of inputs, explain=False)` is the pure rule (see the module
-    doc); `rule(ctx)` applies it to a context with its reasoning text.
+    `vector_rules(price, *values of inputs)` is the rule (see the module doc) and
+    `rule_text(branch, detail, price, *values)` its reasoning; `decide` runs them on the
+    context's bar.
     """
 
     name = "offline"
     inputs: tuple[str, ...] = ()
+    vector_rules: VectorRule
+    rule_text: RuleText
 
     def __init__(self) -> None:
         self.last_messages: list[dict[str, str]] = []  # no prompt: the context is the input
@@ -258,7 +326,9 @@ class _RuleModel:
         return self.last_messages
 
     def rule(self, ctx: DecisionContext) -> Decision:
-        raise NotImplementedError
+        ind = ctx.indicators
+        return on_one_bar(self.vector_rules, self.rule_text, ctx.price,
+                          (ind.get(k) for k in self.inputs), explain=True)
 
     async def decide(self, context: DecisionContext) -> ModelVote:
         try:
@@ -278,29 +348,25 @@ class _RuleModel:
 
 
 class TrendFollower(_RuleModel):
-    """EMA/SMA crossover + MACD histogram + ADX/DI."""
+    """Follow the trend when the averages (EMA/SMA crossover), MACD histogram and ADX/DI
+    agree; stand aside otherwise."""
 
     name = "offline/trend-follower"
-
     inputs = TREND_INPUTS
-    rule_function = staticmethod(trend_rule)
-
-    def rule(self, ctx: DecisionContext) -> Decision:
-        return trend_decision(ctx)
+    vector_rules = staticmethod(trend_rules)
+    rule_text = staticmethod(trend_text)
 
 
 class MeanReverter(_RuleModel):
-    """RSI + Bollinger %B + Stochastic."""
+    """Fade extremes: BUY when RSI, Bollinger %B and Stochastic say oversold, SELL when
+    overbought."""
 
     name = "offline/mean-reversion"
-
     inputs = MEAN_REVERSION_INPUTS
-    rule_function = staticmethod(mean_reversion_rule)
-
-    def rule(self, ctx: DecisionContext) -> Decision:
-        return mean_reversion_decision(ctx)
+    vector_rules = staticmethod(mean_reversion_rules)
+    rule_text = staticmethod(mean_reversion_text)
 
 
-__all__ = ["MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter", "TrendFollower",
-           "mean_reversion_decision", "mean_reversion_rule", "num", "trend_decision", "trend_rule",
-           "value"]
+__all__ = ["ACTIONS", "MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter", "RuleOutput",
+           "TrendFollower", "mean_reversion_rule", "mean_reversion_rules", "mean_reversion_text",
+           "num", "on_one_bar", "trend_rule", "trend_rules", "trend_text", "value"]

@@ -1,33 +1,96 @@
-"""The offline models' decision step for a whole cycle, lean: their rule functions on the
-precomputed indicator values, `voting.tally` (memoised: the rules' confidences are rounded to
-hundredths, so a run meets only a few thousand distinct vote pairs), and `decision.settle`
-for the results that are not HOLD. The same functions, in the same order, as
-`TrendFollower.decide` / `MeanReverter.decide`, `voting.vote` and `decision.decide`."""
+"""The offline models' decision step, lean.
+
+Their rules are pure functions of a bar's price and indicator values, written over arrays
+(`vector_rules`, the very function their live `decide` runs on one bar). A backtest has the
+indicators of every bar before it starts (the whole-series mode of the indicator module), so
+each rule runs once over the whole series, and each distinct pair of answers is voted once
+(`voting.tally`, the vote without its text; the rules' confidences are hundredths, so a year
+meets a few thousand pairs). Per decision what is left is a lookup and, for the results that
+are not HOLD, `decision.settle`: the same gates and engine as live. The reasoning text is
+written afterwards, only for the decisions a run records (`SeriesVotes.votes`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from autotrade_tui.core.decision import settle
-from autotrade_tui.core.models import Action, TradeSource, VoteResult
-from autotrade_tui.core.voting import tally
+import numpy as np
+
+from autotrade_tui.ai.offline import ACTIONS, RuleOutput, value
+from autotrade_tui.core.decision import VotePolicy, settle
+from autotrade_tui.core.models import Action, ModelVote, TradeSource, VoteResult
+from autotrade_tui.core.voting import strategy_name, tally
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from autotrade_tui.backtest.runner import Backtest
 
 Decider = Callable[[list[Any], float, TradeSource], None]
+_HOLD = Action.HOLD
+
+
+def lean(models: Sequence[Any]) -> bool:
+    """Whether `models` all have a rule over arrays (the offline models do)."""
+    return all(callable(getattr(m, "vector_rules", None)) for m in models)
+
+
+def indicator_keys(models: Sequence[Any]) -> tuple[str, ...]:
+    """The indicators the models' rules read, each once, in first-read order."""
+    return tuple(dict.fromkeys(k for m in models for k in m.inputs))
+
+
+class SeriesVotes:
+    """One symbol's rule answers and vote result at every bar of its series."""
+
+    def __init__(self, models: Sequence[Any], close: np.ndarray, frame: pd.DataFrame,
+                 policy: VotePolicy) -> None:
+        self.models = models
+        # Per model: the rule's arguments (the bar's close, the replay feed's ticker price,
+        # then its indicator columns) and its answers.
+        self.columns = [[close, *(frame[k].to_numpy() for k in m.inputs)] for m in models]
+        self.outputs: list[RuleOutput] = [m.vector_rules(*cols)
+                                          for m, cols in zip(models, self.columns, strict=True)]
+        # The vote at every bar; None where it is HOLD (the decision step only counts those).
+        self.results = _tally_all(self.outputs[0], self.outputs[1], policy)
+
+    def votes(self, j: int) -> tuple[ModelVote, ModelVote]:
+        """Both models' votes at bar j, reasoning included."""
+        out = []
+        for m, cols, rule in zip(self.models, self.columns, self.outputs, strict=True):
+            values = [value(c[j].item()) for c in cols[1:]]
+            text = m.rule_text(int(rule.branch[j]), int(rule.detail[j]), cols[0][j].item(),
+                               *values)
+            out.append(ModelVote(m.name, ACTIONS[rule.action[j]], rule.confidence[j].item(),
+                                 text))
+        return out[0], out[1]
+
+
+def _tally_all(first: RuleOutput, second: RuleOutput,
+               policy: VotePolicy) -> list[VoteResult | None]:
+    """`tally` of both rules' answers at every bar, each distinct pair voted once."""
+    strategy = strategy_name(policy.strategy)
+    _, at1 = np.unique(first.confidence, return_inverse=True)
+    conf2, at2 = np.unique(second.confidence, return_inverse=True)
+    n = len(ACTIONS)
+    key = ((at1.astype(np.int64) * n + first.action) * (len(conf2) * n)
+           + at2.astype(np.int64) * n + second.action)
+    _keys, where, pair_of = np.unique(key, return_index=True, return_inverse=True)
+    results: list[VoteResult | None] = []
+    for j in where.tolist():
+        action, score, _, limit = tally(
+            ACTIONS[first.action[j]], first.confidence[j].item(), ACTIONS[second.action[j]],
+            second.confidence[j].item(), strategy, policy.threshold, policy.single_threshold,
+            policy.weights)
+        # the vote's reason is written when the decision is saved
+        results.append(None if action is _HOLD else VoteResult(action, score, "", limit))
+    return [results[k] for k in pair_of.tolist()]
 
 
 def make_decider(bt: Backtest) -> Decider:
-    """`decide(symbols, t, source)` for `bt`, whose models both have a `rule_function`."""
-    r1, r2 = bt.rules
-    assert r1 is not None and r2 is not None
-    p = bt.policy
-    strategy, threshold, single, weights = bt.strategy, p.threshold, p.single_threshold, p.weights
+    """`decide(symbols, t, source)` for `bt`, whose symbols all have their `SeriesVotes`."""
     engine, prices, stale, counts, record = bt.engine, bt.prices, bt.stale, bt.counts, bt.record
-    memo: dict[tuple[Any, ...], VoteResult] = {}
-    hold = Action.HOLD
 
     def decide(syms: list[Any], t: float, source: TradeSource) -> None:
         made = holds = 0
@@ -36,31 +99,14 @@ def make_decider(bt: Backtest) -> Decider:
             if j < 0:
                 continue  # the runtime: "no candles" → no decision
             made += 1
-            x1, x2 = s.inputs
-            e1 = e2 = ""
-            try:
-                a1, c1, _ = r1(*x1[j])  # (price, indicator values)
-            except Exception as exc:  # as the model's decide(): an error vote, never a crash
-                a1, c1, e1 = None, 0.0, f"unexpected {type(exc).__name__}"
-            try:
-                a2, c2, _ = r2(*x2[j])
-            except Exception as exc:
-                a2, c2, e2 = None, 0.0, f"unexpected {type(exc).__name__}"
-            key = (a1, c1, a2, c2)
-            result = memo.get(key)
+            result = s.lean.results[j]
             if result is None:
-                action, score, _, limit = tally(a1, c1, a2, c2, strategy, threshold, single,
-                                                weights)
-                # the reason is written when the decision is saved
-                result = memo[key] = VoteResult(action, score, "", limit)
-            if result.decision is hold:
                 holds += 1
                 continue
             name = s.name
             price = prices[name]
             out = settle(engine, name, price, t, result, stale=name in stale, source=source)
-            record(s, t, price, source, result, out.executed, out.note, out.execution.trades,
-                   raw=(a1, c1, e1, a2, c2, e2))
+            record(s, t, price, source, result, out.executed, out.note, out.execution.trades)
         counts["decisions"] += made
         if holds:
             counts["HOLD"] += holds

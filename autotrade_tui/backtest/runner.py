@@ -9,12 +9,13 @@ Per decision time, every `trading_interval_minutes` of candle time (the runtime'
 the gates and the engine, settled in symbol order.
 
 The same functions as live, called cheaply: indicators come from one `compute_frame` over the
-whole series (row i equals the runtime's value on the candles up to i); with the offline
-models the loop calls their rule functions on the precomputed values and votes with
-`voting.tally` (the same code their `decide` and `voting.vote` run, without the reasoning
-text, which is written afterwards for the decisions it keeps); a HOLD never reaches the
-engine; an empty event window with no open position cannot raise an event, so it is skipped.
-Any other models get the full context (`core.decision.build_context`) and `decide`.
+whole series (row i equals the runtime's value on the candles up to i); the offline models'
+rules, pure functions of a bar's values written over arrays, run once over those columns and
+each distinct pair of answers is voted once with `voting.tally` (the code their `decide` and
+`voting.vote` run, without the reasoning text, which is written afterwards for the decisions
+a run keeps; see `fast.py`); a HOLD never reaches the engine; an empty event window with no
+open position cannot raise an event, so it is skipped. Any other models get the full
+context (`core.decision.build_context`) and `decide`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autotrade_tui.backtest.fast import Decider, make_decider
+from autotrade_tui.backtest.fast import Decider, SeriesVotes, indicator_keys, lean, make_decider
 from autotrade_tui.backtest.history import History, Series
 from autotrade_tui.core import indicators as ta
 from autotrade_tui.core.clock import VirtualClock
@@ -73,7 +74,6 @@ class Decided:
     note: str
     trades: list[Trade]
     votes: tuple[ModelVote, ModelVote] | None = None  # None: offline, written on demand
-    raw: tuple[Any, ...] = ()  # offline: (a1, c1, e1, a2, c2, e2)
 
 
 @dataclass
@@ -121,29 +121,20 @@ class _Sym:
         self.n = len(self.ts)
         self.last = self.n - 1  # index of the series' last bar
         self.i = -1  # index of the last visible bar
-        frame = ta.compute_frame(pd.DataFrame({c: getattr(s, c) for c in
-                                               ("open", "high", "low", "close", "volume")}))
-        self.frame = frame
         self.values: np.ndarray | None = None  # row-major indicator values (context path)
-        self.inputs: list[list[tuple[float | None, ...]]] = []
+        self.lean: SeriesVotes  # the offline models' answers (lean path)
         self.bar = bar_seconds
 
-    def rule_inputs(self, keys: tuple[str, ...]) -> list[tuple[float | None, ...]]:
-        """Per bar, a rule's arguments: the bar's close (the price a decision sees: the
-        replay feed's ticker) and the indicator values `keys` (non-finite → None)."""
-        cols: list[list[float | None]] = [self.close]
-        for k in keys:
-            a = self.frame[k].to_numpy()
-            col = a.tolist()
-            for i in np.flatnonzero(~np.isfinite(a)).tolist():  # the warm-up, mostly
-                col[i] = None
-            cols.append(col)
-        return list(zip(*cols, strict=True))
+    def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
+        """The indicators `keys` over the whole series (row i: on the candles up to i)."""
+        s = self.series
+        return ta.compute_frame(pd.DataFrame({c: getattr(s, c) for c in
+                                              ("open", "high", "low", "close", "volume")}), keys)
 
     def indicators(self, j: int) -> dict[str, float]:
         """Row j as `indicators.latest` gives it on the candles up to j."""
         if self.values is None:
-            self.values = self.frame.to_numpy(dtype=np.float64)
+            self.values = self.frame().to_numpy(dtype=np.float64)
         return dict(zip(ta.INDICATOR_KEYS, self.values[j].tolist(), strict=True))
 
     def levels(self, j: int) -> tuple[list[float], list[float]]:
@@ -171,9 +162,7 @@ class Backtest:
         self.history = history
         self.models = models
         self.clock = clock or VirtualClock(history.start)
-        rules = [getattr(m, "rule_function", None) for m in models]
-        self.fast = all(rules) if fast is None else fast and all(rules)
-        self.rules = rules
+        self.fast = lean(models) if fast is None else fast and lean(models)
         self.policy = VotePolicy.from_settings(settings)
         self.strategy = strategy_name(self.policy.strategy)
         self.engine = TradingEngine(EngineConfig.from_settings(settings))
@@ -199,9 +188,9 @@ class Backtest:
 
     async def run(self) -> Outcome:
         started = time.perf_counter()
+        syms, times = self._prepare()
         with _quiet_gc(offline=self.fast):
-            syms, times = self._prepare()
-            gc.freeze()  # the series and the per-bar inputs: never garbage, never scanned again
+            gc.freeze()  # the series and the per-bar votes: never garbage, never scanned again
             equity = await self._replay(syms, times)
         h = self.history
         return Outcome(self.engine, times, equity, self.trades, self.decided, self.events,
@@ -209,14 +198,20 @@ class Backtest:
                        dict(self.prices), self.votes_of)
 
     def _prepare(self) -> tuple[list[_Sym], list[float]]:
-        """Indicators once per series, the rules' inputs per bar, the replay's timeline."""
+        """Indicators once per series (lean: only those the rules read, and the rules' answers
+        and votes at every bar), the replay's timeline."""
         h = self.history
         syms = [_Sym(s, h.bar_seconds) for s in h.series.values()]
         self._by_name = {s.name: s for s in syms}
         if self.fast:
-            for s in syms:
-                s.inputs = [s.rule_inputs(m.inputs) for m in self.models]
-            self._fast = make_decider(self)
+            keys = indicator_keys(self.models)
+            try:
+                for s in syms:
+                    s.lean = SeriesVotes(self.models, s.series.close, s.frame(keys), self.policy)
+            except Exception:  # a broken rule: ask the models bar by bar (error votes, as live)
+                self.fast = False
+            else:
+                self._fast = make_decider(self)
         times = np.unique(np.concatenate(
             [s.ts[(s.ts >= h.start) & (s.ts < h.end)] for s in h.series.values()])).tolist()
         return syms, times
@@ -250,17 +245,7 @@ class Backtest:
         recomputes them with the text: the same rule on the same values)."""
         if d.votes is not None:
             return d.votes
-        s = self._by_name[d.symbol]
-        errors = (d.raw[2], d.raw[5])
-        out = []
-        for k in (0, 1):
-            name = self.models[k].name
-            if errors[k]:
-                out.append(ModelVote(name, None, error=errors[k]))
-                continue
-            action, conf, text = self.rules[k](*s.inputs[k][d.index], explain=True)
-            out.append(ModelVote(name, action, conf, text))
-        return out[0], out[1]
+        return self._by_name[d.symbol].lean.votes(d.index)
 
     # ---- the monitor step
     def _monitor(self, syms: list[_Sym], t: float) -> list[_Sym] | tuple[()]:
@@ -363,8 +348,7 @@ class Backtest:
 
     def record(self, s: _Sym, t: float, price: float, source: TradeSource,
                 result: VoteResult, executed: bool, note: str, trades: list[Trade], *,
-                votes: tuple[ModelVote, ModelVote] | None = None,
-                raw: tuple[Any, ...] = ()) -> None:
+                votes: tuple[ModelVote, ModelVote] | None = None) -> None:
         if votes is not None:  # the context path counts here; the fast path counted already
             self.counts["decisions"] += 1
             if result.decision is _HOLD:
@@ -375,6 +359,6 @@ class Backtest:
         counts["executed"] += executed
         k = len(self.decided)
         self.decided.append(Decided(t, s.name, s.i, price, source, result, executed, note,
-                                    trades, votes, raw))
+                                    trades, votes))
         if trades:  # most refusals did nothing
             self.trades += [(trade, k) for trade in trades]
