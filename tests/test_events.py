@@ -369,6 +369,32 @@ def test_liquidation_ignores_other_symbols_and_unliquidatable_positions() -> Non
     assert detect(SymbolSnapshot("BTC/USDT", T0, 50.0), [empty]) == []
 
 
+@settings(max_examples=500, deadline=None)
+@given(side=st.sampled_from([Side.LONG, Side.SHORT]), leverage=st.floats(0.5, 125),
+       mmr=st.sampled_from([0.0, 0.005, 0.05, 0.5]), risk=st.sampled_from([0.0, 2.0, 10.0, 60.0]),
+       distance=st.floats(-5, 99) | st.sampled_from([10.0, 10.000001, 10.00001, 2.0, 60.0]))
+def test_no_liquidation_risk_inside_the_quiet_range(side: Side, leverage: float, mmr: float,
+                                                   risk: float, distance: float) -> None:
+    """What the backtest skips: inside `liquidation_quiet` the rule finds nothing; within the
+    band it finds the risk, and the price is outside."""
+    pos = position(side, leverage)
+    det = EventDetector(EventThresholds(liquidation_risk_percent=risk,
+                                        liquidation_high_percent=min(risk, 5.0),
+                                        liquidation_critical_percent=min(risk, 2.0)))
+    low, high = det.liquidation_quiet(pos, mmr)
+    liq = pos.liquidation_price(mmr)
+    if not liq > 0:  # a long at ≤ 1× (after maintenance): never at risk, at any price
+        assert (low, high) == (0.0, math.inf)
+        price = 100.0 * (1 + distance / 100)
+    else:  # the price `distance` % away from liquidation (negative: past it)
+        price = liq / (1 - distance / 100) if side is Side.LONG else liq / (1 + distance / 100)
+    found = det.detect(SymbolSnapshot("BTC/USDT", T0, price), [pos], mmr)
+    if low < price < high:
+        assert found == []
+    if liq > 0 and distance <= risk - 1e-7:
+        assert found and not low < price < high
+
+
 def test_liquidation_description() -> None:
     pos = Position("BTC/USDT", Side.LONG, [Entry(67_000.0, 1.0, 3_350.0, 20.0, 0.0, T0)])
     liq = pos.liquidation_price(MMR)

@@ -182,6 +182,8 @@ class Backtest:
         self.decided: list[Decided] = []
         self.events: list[MarketEvent] = []
         self.recent: list[MarketEvent] = []
+        # per symbol: (position, its entries, low, high) of its liquidation-quiet prices
+        self._quiet: dict[str, tuple[Any, int, float, float]] = {}
         self.counts = {"decisions": 0, "BUY": 0, "SELL": 0, "HOLD": 0, "executed": 0}
         self._fast: Decider | None = None
         self._by_name: dict[str, _Sym] = {}
@@ -291,11 +293,20 @@ class Backtest:
     def _events(self, syms: list[_Sym], t: float, fresh: dict[str, float],
                 positions: dict[str, Any]) -> list[_Sym] | tuple[()]:
         """The event detectors for the fresh symbols (see `_monitor`)."""
-        fed = self.windows_fed
+        fed, quiet = self.windows_fed, self._quiet
         found: list[MarketEvent] = []
         for name, price in fresh.items():
-            if fed or name in positions:
-                found += self.monitor.detect(name, t, price, positions)
+            if not fed:  # no bars in the window: only a position's liquidation risk can show
+                pos = positions.get(name)
+                if pos is None:
+                    continue
+                q = quiet.get(name)
+                if q is None or q[0] is not pos or q[1] != len(pos.entries):
+                    low, high = self.monitor.detector.liquidation_quiet(pos, self.monitor.mmr)
+                    q = quiet[name] = (pos, len(pos.entries), low, high)
+                if q[2] < price < q[3]:
+                    continue  # far from liquidation: the rule would find nothing
+            found += self.monitor.detect(name, t, price, positions)
         if not found:
             return _NONE
         self.events += found

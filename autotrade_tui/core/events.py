@@ -482,6 +482,20 @@ class EventDetector:
             return False
         return 0.0 <= now - last < self.thresholds.cooldown_seconds(event_type)
 
+    def liquidation_quiet(self, pos: Position, mmr: float) -> tuple[float, float]:
+        """(low, high): at any price strictly between them `pos` cannot raise
+        LIQUIDATION_RISK (its distance from liquidation is beyond the widest band, rounding
+        included). The liquidation price moves only when the position changes, so a caller
+        that checks every candle (the backtest) may keep this while `pos` and its entries
+        stay the same, and skip the rule inside it."""
+        liq = pos.liquidation_price(mmr) if 0.0 <= mmr < 1.0 and pos.quantity > 0 else 0.0
+        if not (math.isfinite(liq) and liq > 0):
+            return 0.0, math.inf  # it cannot be liquidated: never
+        band = (self.thresholds.liquidation_risk_percent + 1e-6) / 100.0  # 1e-6 ≫ _DIGITS
+        if pos.side is Side.LONG:  # distance (P − liq) / P > band  ⇔  P > liq / (1 − band)
+            return (liq / (1.0 - band) if band < 1.0 else math.inf), math.inf
+        return 0.0, liq / (1.0 + band)  # short: (liq − P) / P > band  ⇔  P < liq / (1 + band)
+
     # --- the rules
     def _flash(self, snap: SymbolSnapshot, side: Side | None) -> list[MarketEvent]:
         if not snap.price_ago:
