@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from autotrade_tui.core.models import Side
 from autotrade_tui.store.store import Store
@@ -237,8 +237,16 @@ async def test_d_records_a_manual_decision_for_the_selected_symbol(tmp_path: Pat
     async with app.run_test(size=NARROW) as pilot:
         await ready(pilot)
         app.runtime.clock.advance(1)  # type: ignore[union-attr]  # a moment after the cycle
-        await pilot.press("2", "d")
         decisions = app.cockpit.query_one(DecisionList)
+        await pilot.press("2", "d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "ETH/USDT" in str(app.screen.query_one("#question", Static).render())
+        await pilot.press("n")  # cancelled: nothing asked, nothing recorded
+        await settle(pilot)
+        assert len(decisions.decisions) == 3 and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
         await wait_for(pilot, lambda: len(decisions.decisions) == 4, "the new decision")
         await settle(pilot)
         newest = decisions.decisions[0]

@@ -241,16 +241,37 @@ class AutotradeApp(App[None]):
             halted = bool(runtime.engine.ledger.halted_reason)  # a drawdown halt: p resumes
             await runtime.set_paused(not (runtime.paused or halted))
 
-    @work(group="commands", exit_on_error=False, description="decide now")
-    async def on_decide_now(self, msg: m.DecideNow) -> None:
+    def on_decide_now(self, msg: m.DecideNow) -> None:
+        """`d` may trade (a BUY/SELL vote that passes the gates executes, as manual), so it
+        asks first, like every manual action."""
         runtime = self._live_runtime()
         if runtime is None:
             return
-        self.notify(f"asking both models about {msg.symbol}…", timeout=3)
-        rec = await runtime.decide_now(msg.symbol)
+        symbol = msg.symbol
+        if runtime.paused or runtime.engine.ledger.halted_reason:
+            then = "Automatic trading is paused: the vote is recorded, nothing is traded."
+        else:
+            then = ("If the vote is BUY or SELL and passes the gates (confidence, positions, "
+                    "capital), it is executed now at the market price and recorded as manual.")
+        text = f"Ask both models about {symbol} now.\n{then}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.decide(symbol)
+            else:
+                self.notify("cancelled: no decision was asked for", timeout=3)
+
+        self.push_screen(ConfirmScreen("Decide now", text), answered)
+
+    @work(group="commands", exit_on_error=False, description="decide now")
+    async def decide(self, symbol: str) -> None:
+        if self.runtime is None:
+            return
+        self.notify(f"asking both models about {symbol}…", timeout=3)
+        rec = await self.runtime.decide_now(symbol)
         if rec is not None:
             r = rec.result
-            self.notify(f"{msg.symbol}: {r.decision.value} {r.confidence:.2f} — {rec.note}",
+            self.notify(f"{symbol}: {r.decision.value} {r.confidence:.2f} — {rec.note}",
                         title="decision (manual)", timeout=8)
 
 

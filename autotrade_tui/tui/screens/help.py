@@ -17,7 +17,8 @@ KEYS = (
     ("x", "close the position on the selected symbol (asks first)"),
     ("X", "close all positions (asks first)"),
     ("p", "pause / resume automatic trading (manual orders stay possible)"),
-    ("d", "decide now: both models vote on the selected symbol"),
+    ("d", "decide now: both models vote on the selected symbol (asks first; a BUY/SELL that "
+          "passes the gates trades, as manual)"),
     ("1–9", "select symbol 1–9 (the order of the symbols setting)"),
     ("t", "cycle the chart timeframe: 1m 5m 15m 1h 4h 1d"),
     ("[ ]", "previous / next tab"),
