@@ -126,8 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `... | head`: the reader left; not an error worth a traceback
-        sys.stderr.close()
+        detach_stdout()
         return 0
+
+
+def detach_stdout() -> None:
+    """The reader of stdout has gone (`| head`): send whatever is still written there to
+    os.devnull, so neither later output nor the interpreter's final flush raises
+    BrokenPipeError (the recipe of Python's `signal` documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind sys.stdout
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
 
 def _dispatch(args: argparse.Namespace) -> int:

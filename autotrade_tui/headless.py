@@ -1,5 +1,6 @@
 """`autotrade-tui --headless`: the runtime with no UI, one log line per decision, trade,
-liquidation and event; SIGINT/SIGTERM stop it cleanly (for systemd and tmux)."""
+liquidation, event and warning on stdout; SIGINT/SIGTERM stop it cleanly (for systemd and
+tmux), and so does the reader of stdout going away (`| head`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from autotrade_tui.cli import detach_stdout
+from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import OrderType
-from autotrade_tui.runtime.trader import Runtime
+from autotrade_tui.market.factory import check_settings
+from autotrade_tui.runtime.trader import Runtime, make_clock
 from autotrade_tui.runtime.updates import (
     DecisionRecorded,
     EventRaised,
@@ -22,16 +28,36 @@ from autotrade_tui.runtime.updates import (
 
 
 class LogLines:
-    """Formats updates as single readable lines, timestamped with the runtime's clock."""
+    """Formats updates as single readable lines, timestamped with the runtime's clock.
 
-    def __init__(self, runtime: Runtime, out: TextIO = sys.stdout) -> None:
-        self.runtime, self.out = runtime, out
+    When the reader of `out` has gone (BrokenPipeError), the rest of stdout goes to
+    os.devnull, later lines are dropped and `on_closed` asks the runtime to stop."""
+
+    def __init__(self, clock: Clock, out: TextIO | None = None) -> None:
+        self.clock, self._out = clock, out
+        self.on_closed: Callable[[], None] = lambda: None
+        self.closed = False
+        self._lock = threading.Lock()  # log records may come from worker threads (store)
 
     def __call__(self, update: Update) -> None:
         line = self.format(update)
         if line:
-            stamp = datetime.fromtimestamp(self.runtime.clock.now(), UTC).strftime("%H:%M:%S")
-            print(f"{stamp} {line}", file=self.out, flush=True)
+            self.write(line)
+
+    def write(self, line: str) -> None:
+        stamp = datetime.fromtimestamp(self.clock.now(), UTC).strftime("%H:%M:%S")
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                out = sys.stdout if self._out is None else self._out  # late: may be replaced
+                out.write(f"{stamp} {line}\n")
+                out.flush()
+                return
+            except BrokenPipeError:
+                self.closed = True
+                detach_stdout()
+        self.on_closed()  # outside the lock: stopping may log
 
     @staticmethod
     def format(u: Update) -> str | None:
@@ -56,16 +82,58 @@ class LogLines:
         return None
 
 
+class LogRecords(logging.Handler):
+    """Log records (market fallback, model retries, database reconnects) as headless lines:
+    the same stream, stamp and shape as the updates ("12:00:05 WARNING ..."), so a user who
+    reads or redirects stdout sees everything in one place (SPEC §2)."""
+
+    def __init__(self, lines: LogLines, level: int) -> None:
+        super().__init__(level)
+        self.lines = lines
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Libraries' routine chatter (httpx logs every request at INFO) only at DEBUG.
+        return (self.level <= logging.DEBUG or record.levelno >= logging.WARNING
+                or record.name.startswith("autotrade_tui"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
 def _vote(v: Any) -> str:
     if not v.ok:
         return f"{v.model}: ERROR ({v.error})"
     return f"{v.model}: {v.decision.value} {v.confidence:.2f}"
 
 
-async def _main(settings: Any) -> int:
-    runtime = await Runtime.open(settings)
-    runtime.subscribe(LogLines(runtime))
+def _say(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # the reader left at the very end: the state is saved anyway
+        detach_stdout()
+
+
+def _stop_soon(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """runtime.stop, callable from any thread (a log record may come from a worker)."""
+
+    def stop() -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(runtime.stop)
+
+    return stop
+
+
+async def _main(settings: Any, lines: LogLines) -> int:
+    runtime = await Runtime.open(settings, clock=lines.clock)
     loop = asyncio.get_running_loop()
+    lines.on_closed = _stop_soon(runtime, loop)
+    if lines.closed:  # the reader left while we were starting
+        runtime.stop()
+    runtime.subscribe(lines)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
@@ -75,8 +143,8 @@ async def _main(settings: Any) -> int:
             loop.remove_signal_handler(sig)
         acc = runtime.account()
         await runtime.close()
-        print(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
-              f"position(s); state saved", flush=True)
+        _say(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
+             f"position(s); state saved")
     if runtime.fatal is not None:
         print(f"autotrade-tui: {runtime.fatal}", file=sys.stderr)
         return 3
@@ -84,6 +152,16 @@ async def _main(settings: Any) -> int:
 
 
 def run_headless(settings: Any) -> int:
-    logging.basicConfig(level=getattr(logging, settings.log_level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_main(settings))
+    check_settings(settings)  # a bad exchange id: exit 2 before the database is created
+    # The clock exists before the runtime so that start-up warnings carry its stamp too.
+    lines = LogLines(make_clock(settings))
+    handler = LogRecords(lines, getattr(logging, settings.log_level))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(handler.level)
+    try:
+        return asyncio.run(_main(settings, lines))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)

@@ -106,7 +106,7 @@ def export_rows(store: Store, kind: str, limit: int | None = None) -> list[dict[
 
 def format_rows(rows: list[dict[str, Any]], fmt: str, kind: str) -> str:
     if fmt == "json":
-        return json.dumps(rows, indent=2, default=str)
+        return json.dumps(rows, indent=2, default=str) + "\n"  # a text file ends with one
     buf = io.StringIO()
     fields = list(EXPORT_TABLES[kind].model_fields)
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")

@@ -225,6 +225,20 @@ def test_bad_flag_value_names_key_flag_and_value(home: Home, args: list[str],
     assert not home.data_dir.exists()
 
 
+@pytest.mark.parametrize("args, env, source", [
+    (["--headless", "--market", "ccxt", "--exchange", "nosuchex"], {}, "flag --exchange"),
+    (["--headless", "--market", "ccxt"], {"EXCHANGE_ID": "nosuchex"},
+     "environment variable EXCHANGE_ID"),
+], ids=["flag", "env"])
+def test_unknown_exchange_id_is_exit_2_and_nothing_written(home: Home, args: list[str],
+                                                           env: dict[str, str],
+                                                           source: str) -> None:
+    # well-formed, but ccxt has no such exchange: still a bad configuration value (SPEC §4)
+    assert_user_error(home.run(*args, **env), "'exchange_id'", source, "'nosuchex'",
+                      "unknown exchange id")
+    assert not home.data_dir.exists()
+
+
 BAD_ENV = [
     ({"LEVERAGE": "-1"}, ["'leverage'", "environment variable LEVERAGE", "'-1'"]),
     ({"CONFIDENCE_THRESHOLD": "1.5"}, ["'confidence_threshold'", "CONFIDENCE_THRESHOLD"]),
@@ -536,6 +550,7 @@ def test_export_csv_and_json(traded: tuple[Home, Account], what: str) -> None:
     assert len(rows) == n and [int(r["id"]) for r in rows] == list(range(1, n + 1))
     js = home.run("export", what, "--format", "json")
     assert js.returncode == 0
+    assert res.stdout.endswith("\n") and js.stdout.endswith("]\n")  # text ends with a newline
     data = json.loads(js.stdout)
     assert len(data) == n and list(data[0]) == list(TABLES[what].model_fields)
     for row, obj in zip(rows, data, strict=True):
@@ -565,7 +580,7 @@ def test_export_on_a_new_database_and_to_an_unwritable_place(home: Home) -> None
     assert res.returncode == 0
     assert res.stdout.splitlines() == [",".join(TradeRow.model_fields)]
     res = home.run("export", "events", "--format", "json")
-    assert res.returncode == 0 and json.loads(res.stdout) == []
+    assert res.returncode == 0 and res.stdout == "[]\n"
     bad = home.root / "no" / "such" / "dir" / "x.csv"
     assert_user_error(home.run("export", "trades", "-o", str(bad)), str(bad))
     assert_user_error(home.run("export", "trades", "-o", str(home.root)), str(home.root))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import RealClock, VirtualClock
+from autotrade_tui.errors import ConfigError
 from autotrade_tui.market.base import MarketFeed
 from autotrade_tui.market.ccxt_feed import CcxtFeed
-from autotrade_tui.market.factory import open_feed
+from autotrade_tui.market.factory import check_settings, open_feed
 from autotrade_tui.market.replay import ReplayFeed
 from autotrade_tui.market.sim import SimMarket
 from tests.kraken_server import KrakenServer, closed_port_url
@@ -97,3 +100,15 @@ async def test_auto_with_an_unknown_exchange_id_falls_back() -> None:
     assert isinstance(feed, SimMarket)
     assert feed.note == "Nosuchexchange unavailable — simulated market"
     assert feed.fallback_reason and "unknown exchange id" in feed.fallback_reason
+
+
+async def test_ccxt_with_an_unknown_exchange_id_is_a_config_error() -> None:
+    # market=ccxt asked for that exchange: a bad configuration value (exit 2), no fallback
+    settings = defaults(market_source="ccxt", exchange_id="nosuchexchange")
+    with pytest.raises(ConfigError, match="'exchange_id' from override: unknown exchange id "
+                                          "'nosuchexchange'"):
+        check_settings(settings)
+    with pytest.raises(ConfigError, match="unknown exchange id 'nosuchexchange'"):
+        await open_feed(settings, VirtualClock())
+    check_settings(defaults(exchange_id="nosuchexchange"))  # auto: falls back instead
+    check_settings(defaults(market_source="ccxt"))  # kraken

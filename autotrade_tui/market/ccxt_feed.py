@@ -24,7 +24,7 @@ from tenacity import (
 
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import Candle, Ticker
-from autotrade_tui.errors import AutotradeError, MarketDataError, TemporaryError
+from autotrade_tui.errors import AutotradeError, ConfigError, MarketDataError, TemporaryError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,20 @@ def override_api_url(exchange: Any, api_url: str) -> None:
         exchange.urls["api"] = base
 
 
+class UnknownExchangeError(MarketDataError, ConfigError):
+    """ccxt has no exchange by that id: no market data (MarketDataError), and a bad
+    configuration value the user must fix (ConfigError: exit code 2, not 1)."""
+
+
+def check_exchange_id(exchange_id: str) -> None:
+    """UnknownExchangeError unless ccxt has an exchange called `exchange_id`."""
+    import ccxt.async_support as ccxt_async
+
+    if exchange_id not in ccxt_async.exchanges:
+        raise UnknownExchangeError(f"unknown exchange id '{exchange_id}' (ccxt has no such "
+                                   "exchange; e.g. kraken, binance, coinbase)")
+
+
 class CcxtFeed:
     """`MarketFeed` over a ccxt exchange ("LIVE DATA")."""
 
@@ -70,9 +84,7 @@ class CcxtFeed:
     ) -> None:
         import ccxt.async_support as ccxt_async  # lazy: ~0.5 s to import
 
-        if exchange_id not in ccxt_async.exchanges:
-            raise MarketDataError(f"unknown exchange id '{exchange_id}' (ccxt has no such "
-                                  "exchange; e.g. kraken, binance, coinbase)")
+        check_exchange_id(exchange_id)
         self._ccxt = ccxt_async
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_seconds * 1000)}
         if rate_limit_ms is not None:

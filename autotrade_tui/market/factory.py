@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.core.clock import Clock
-from autotrade_tui.errors import AutotradeError
+from autotrade_tui.errors import AutotradeError, ConfigError
 from autotrade_tui.market.base import MarketFeed
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketF
     failure or silence fall back to the simulated market, whose `note` then reads e.g.
     "Kraken unreachable — simulated market" and whose `fallback_reason` holds the detail.
     Heavy modules (ccxt, pandas) are imported only for the source that needs them.
-    `DataFileError` (replay) and `MarketDataError` (ccxt: unknown exchange) propagate.
+    `DataFileError` (replay) and `ConfigError` (ccxt: unknown exchange id) propagate.
     """
     source = settings.market_source
     symbols = list(settings.symbols)
@@ -39,9 +39,26 @@ async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketF
     if source == "ccxt":
         from autotrade_tui.market.ccxt_feed import CcxtFeed
 
+        check_settings(settings)
         return CcxtFeed(settings.exchange_id, symbols, settings.exchange_api_url or None, clock,
                         **ccxt_options)
     return await _auto(settings, clock, symbols, ccxt_options)
+
+
+def check_settings(settings: Any) -> None:
+    """ConfigError for market settings that cannot work, raised before anything opens the
+    database (SPEC §4: a bad value exits 2 and writes nothing). Only market=ccxt: auto falls
+    back to the simulated market instead."""
+    if settings.market_source != "ccxt":
+        return
+    from autotrade_tui.market.ccxt_feed import UnknownExchangeError, check_exchange_id
+
+    try:
+        check_exchange_id(settings.exchange_id)
+    except UnknownExchangeError as exc:  # name the key and where it came from, like config.py
+        source = getattr(settings, "sources", {}).get("exchange_id", "default")
+        where = f"config file {settings.config_path}" if source == "file" else source
+        raise ConfigError(f"config key 'exchange_id' from {where}: {exc}") from None
 
 
 def _sim(settings: Any, clock: Clock) -> SimMarket:
@@ -83,4 +100,4 @@ def _fallback(settings: Any, clock: Clock, headline: str, reason: str) -> SimMar
     return sim
 
 
-__all__ = ["open_feed"]
+__all__ = ["check_settings", "open_feed"]
