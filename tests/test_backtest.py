@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,8 @@ def test_single_series_file(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert m["symbols"] == ["ETH/USDT"] and m["candles"] == 300
 
 
-def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture[str],
+                                       caplog: pytest.LogCaptureFixture) -> None:
     df = market(n=400, symbols=["BTC/USDT"])
     df = df[~df["timestamp"].isin([T0 + 100 * 300, T0 + 101 * 300, T0 + 250 * 300])]
     data = write(df, home / "gappy.csv")
@@ -212,6 +214,8 @@ def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture
     assert "2 bar(s) missing between 2024-06-01 08:15:00 UTC and 2024-06-01 08:30:00 UTC" \
         in m["first_gap"]
     assert err.count("\n") == 1 and "warning: 2 gap(s) in the data, first: " in err
+    # Said once: no log record either (unconfigured logging prints it on stderr again).
+    assert not [r for r in caplog.records if "gap" in r.getMessage()]
     # The replay steps from bar to bar: nothing to decide inside a hole, every bar decided.
     assert m["decisions"] == 397
 
@@ -252,16 +256,59 @@ def _wrong_columns(home: Path) -> Path:
     return write(df, home / "columns.csv")
 
 
+def _spaced(step: int, name: str) -> Callable[[Path], Path]:
+    def make(home: Path) -> Path:
+        return write(market(n=50, symbols=["BTC/USDT"], step=step).drop(columns="symbol"),
+                     home / name)
+    return make
+
+
+def _bool_timestamp(home: Path) -> Path:
+    rows = market(n=5, symbols=["BTC/USDT"]).drop(columns="symbol").to_dict("records")
+    rows[2]["timestamp"] = True  # JSON true: pandas would read it as 1, i.e. 1970
+    (home / "bools.json").write_text(json.dumps(rows))
+    return home / "bools.json"
+
+
+def _extra_field(row: int) -> Callable[[Path], Path]:
+    def make(home: Path) -> Path:
+        path = write(market(n=5, symbols=["BTC/USDT"]).drop(columns="symbol"), home / "extra.csv")
+        lines = path.read_text().splitlines()
+        lines[row] += ",99"  # line `row` is data row `row`: the header is line 0
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    return make
+
+
 @pytest.mark.parametrize(("make", "args", "expected"), [
     (_unsorted, [], "unsorted.csv: row 22: timestamp is earlier than the row before "
                     "(rows must be sorted)"),
     (_wrong_columns, [], "columns.csv: missing column(s) close"),
-    (None, ["--from", "2030-01-01"], "no candles in 2030-01-01 00:00 UTC .. "),
+    (None, ["--from", "2030-01-01"], "error: --from starts the range at 2030-01-01 00:00 UTC, "
+                                     "after the data ends: file m.csv covers 2024-06-01 00:00 "
+                                     "UTC .. 2024-06-01 08:20 UTC\n"),
+    (None, ["--to", "2024-05-01"], "error: --to ends the range at 2024-05-02 00:00 UTC, before "
+                                   "the data starts: file m.csv covers 2024-06-01 00:00 UTC"),
     (None, ["--from", "2024-13-01"], "--from '2024-13-01' is not a date (use YYYY-MM-DD"),
     (None, ["--to", "June 3rd"], "--to 'June 3rd' is not a date"),
-    (None, ["--from", "2024-06-02", "--to", "2024-06-01"], "--to '2024-06-01' is not after "
-                                                            "--from '2024-06-02'"),
-    (None, ["--timeframe", "1m"], "has 5m bars: it cannot give 1m candles"),
+    (None, ["--to", "9999-12-31"], "error: --to '9999-12-31' is out of the supported range "
+                                   "(dates from 0001-01-01 to 9999-12-30, UTC)\n"),
+    (None, ["--from", "0001-01-01T00:00+01:00"], "--from '0001-01-01T00:00+01:00' is out of "
+                                                 "the supported range"),
+    (None, ["--from", "2024-06-02", "--to", "2024-06-01"],
+     "error: --from '2024-06-02' is after --to '2024-06-01'\n"),
+    (None, ["--from", "2024-06-01T05:00", "--to", "2024-06-01T05:00"],
+     "error: --from '2024-06-01T05:00' and --to '2024-06-01T05:00' are the same moment"),
+    (None, ["--timeframe", "1m"], "has 5m bars: it cannot give 1m candles (use --timeframe 5m, "
+                                  "15m, 1h, 4h or 1d)\n"),
+    (_spaced(120, "2m.csv"), [], "2m.csv has 120 s bars: it cannot give 5m candles "
+                                 "(use --timeframe 1h, 4h or 1d)\n"),
+    (_spaced(313, "odd.csv"), [], "odd.csv has bars 313 s apart: it cannot give 5m candles, "
+                                  "and no --timeframe (1m, 5m, 15m, 1h, 4h, 1d) is a multiple "
+                                  "of 313 s\n"),
+    (_bool_timestamp, [], "bools.json: row 3: timestamp True is not epoch seconds"),
+    (_extra_field(1), [], "extra.csv: row 1 has 7 fields, more than the header's 6\n"),
+    (_extra_field(4), [], "extra.csv: row 4 has 7 fields, more than the header's 6\n"),
     (None, ["--timeframe", "7m"], "--timeframe '7m' is not one of 1m, 5m"),
     (None, ["--symbols", "DOGE/USDT"], "no data for DOGE/USDT"),
 ])
@@ -274,6 +321,17 @@ def test_bad_input(home: Path, capsys: pytest.CaptureFixture[str], make: object,
     assert err.startswith("autotrade-tui: error: ") and err.count("\n") == 1, err
     assert expected in err and "Traceback" not in err
     assert not db.exists()  # nothing written
+
+
+def test_range_after_the_last_closed_candle(home: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """From the exchange: refused before any download, and before the database exists."""
+    db = home / "bt.db"
+    rc, out, err = run_cli(["--from", "2999-01-01", "--results-db", str(db)], capsys)
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("autotrade-tui: error: no closed candles in 2999-01-01 00:00 UTC "
+                          "onwards: --from is after the last closed 5m candle (it is ")
+    assert not db.exists()
 
 
 def test_missing_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

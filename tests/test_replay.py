@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -169,6 +170,27 @@ def test_gaps_are_warnings_not_errors(tmp_path: Path) -> None:
     assert "2 gap(s)" in feed.note
 
 
+def test_sub_second_steps_are_one_second_bars(tmp_path: Path) -> None:
+    rows = [{**r, "timestamp": T0 + i * 0.2} for i, r in enumerate(bars(5))]
+    feed = ReplayFeed(write_csv(tmp_path / "fast.csv", rows), VirtualClock(T0 + 10))
+    assert feed.timeframe_seconds == 1  # rounded to 0, it divided by zero
+    assert feed.candles("BTC/USDT", "1m")[-1].volume == sum(r["volume"] for r in rows)
+
+
+def test_gap_warning_is_logged_unless_the_caller_reports_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = bars(10)
+    del rows[4]
+    path = write_csv(tmp_path / "gappy.csv", rows)
+    with caplog.at_level(logging.WARNING, logger="autotrade_tui.market.replay"):
+        ReplayFeed(path, VirtualClock(0))
+        (record,) = caplog.records
+        assert record.getMessage().startswith(f"{path}: 1 gap(s) in the data, first: ")
+        caplog.clear()
+        assert len(ReplayFeed(path, VirtualClock(0), log_gaps=False).gaps) == 1
+        assert caplog.records == []
+
+
 # --- validation -------------------------------------------------------------------------
 
 def _csv_error(tmp_path: Path, rows: list[dict], header: str = HEADER) -> str:
@@ -198,6 +220,42 @@ def test_each_validation_error_names_file_and_row(tmp_path: Path, row: int, chan
     rows = bars()
     rows[row] = {**rows[row], **change}
     assert message in _csv_error(tmp_path, rows)
+
+
+@pytest.mark.parametrize(("col", "message"), [
+    ("timestamp", "row 2: timestamp True is not epoch seconds, epoch milliseconds or ISO-8601"),
+    ("open", "row 2: open True is not a number"),
+    ("volume", "row 2: volume False is not a number"),
+])
+def test_json_booleans_are_not_numbers(tmp_path: Path, col: str, message: str) -> None:
+    rows = bars(4)
+    rows[1][col] = col != "volume"  # pandas reads true as 1 (a 1970 timestamp), false as 0
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(DataFileError) as err:
+        ReplayFeed(path, VirtualClock(0))
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_boolean_columns_are_not_numbers() -> None:
+    df = pd.DataFrame(bars(3))
+    df["volume"] = True
+    with pytest.raises(DataFileError, match=r"<DataFrame>: row 1: volume True is not a number "
+                                            r"\(and 2 more row\(s\)\)"):
+        ReplayFeed(df, VirtualClock(0))
+
+
+@pytest.mark.parametrize(("line", "row"), [(1, 1), (2, 2), (5, 5)])
+def test_a_row_longer_than_the_header_is_named(tmp_path: Path, line: int, row: int) -> None:
+    # Row 1 too long: pandas takes its first field as the index and shifts every column,
+    # which used to surface as "row 2: volume is empty". Later rows: a tokenizer error.
+    path = write_csv(tmp_path / "long.csv", bars(6))
+    lines = path.read_text().splitlines()
+    lines[line] += ",99"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFileError) as err:
+        ReplayFeed(path, VirtualClock(0))
+    assert str(err.value) == f"{path}: row {row} has 7 fields, more than the header's 6"
 
 
 def test_error_counts_further_bad_rows(tmp_path: Path) -> None:

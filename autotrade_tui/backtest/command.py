@@ -19,8 +19,8 @@ def run_backtest_cli(args: Any, settings: Any) -> int:
 
 async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
               now: float | None = None) -> int:
-    """Load, replay, save, print. A data file is read and checked before the backtest
-    database is opened: a bad file leaves nothing behind."""
+    """Load, replay, save, print. A data file is read and checked (or the range to fetch)
+    before the backtest database is opened: a bad file or range leaves nothing behind."""
     out = out or sys.stdout
     err = err or sys.stderr
     from autotrade_tui.backtest.render import Progress, equity_chart, summary_text
@@ -28,10 +28,13 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
 
     started = time.perf_counter()
     history = await _load_file(req) if req.data else None
+    if history is None:
+        from autotrade_tui.backtest.fetch import fetch_history, plan
+
+        now = time.time() if now is None else now
+        plan(req, now)  # an empty range stops here, before the database is created
     with BacktestStore(req.db or None) as store:
         if history is None:
-            from autotrade_tui.backtest.fetch import fetch_history
-
             history = await fetch_history(req, settings, store, now)
         loaded = time.perf_counter() - started
         if history.gaps:

@@ -30,9 +30,19 @@ def plan(req: Request, now: float) -> tuple[float, float, float]:
     start = end - DEFAULT_DAYS * DAY if req.date_from is None else req.date_from
     start = math.ceil(start / tf) * tf
     if start >= end:
-        raise UserError(f"no closed candles in {iso(start)} .. {iso(end)} "
-                        f"(it is {iso(now)} now)")
+        raise UserError(_no_closed_candle(req, start >= closed, now))
     return start - WARMUP_BARS * tf, start, end
+
+
+def _no_closed_candle(req: Request, too_late: bool, now: float) -> str:
+    """Why [start, end) is empty, never printed backwards. Only with --from (2 days back
+    without it): past the last closed candle, or a --from .. --to inside one candle."""
+    since = iso(req.date_from or 0.0)
+    if too_late:
+        return (f"no closed candles in {since} onwards: --from is after the last closed "
+                f"{req.timeframe} candle (it is {iso(now)} now)")
+    return (f"no closed candles in {since} .. {iso(req.date_to or 0.0)}: no {req.timeframe} "
+            "candle opens in that range")
 
 
 async def fetch_history(req: Request, settings: Any, store: BacktestStore,

@@ -94,7 +94,7 @@ def load_file(req: Request) -> History:
     """
     from autotrade_tui.market.replay import ReplayFeed
 
-    feed = ReplayFeed(req.data, VirtualClock(0.0), req.symbols)
+    feed = ReplayFeed(req.data, VirtualClock(0.0), req.symbols, log_gaps=False)
     name = Path(req.data).name
     found: dict[str, Series] = {}
     missing: list[str] = []
@@ -113,12 +113,21 @@ def load_file(req: Request) -> History:
     width = req.bar_seconds
     if width != native:
         if width < native or width % native:
-            raise UserError(f"{req.data} has {timeframe_name(native)} bars: it cannot give "
-                            f"{req.timeframe} candles (use --timeframe "
-                            f"{timeframe_name(native)} or a multiple of it)")
+            raise UserError(_no_timeframe(req, native))
         found = {sym: aggregate(s, width) for sym, s in found.items()}
     gaps = [str(g) for g in feed.gaps]
     return _ranged(found, req, width, f"file {name}", gaps)
+
+
+def _no_timeframe(req: Request, native: int) -> str:
+    """Why the file cannot give --timeframe candles, naming only values the flag takes."""
+    fits = [name for name, secs in TIMEFRAME_SECONDS.items() if secs % native == 0]
+    if fits:
+        choices = ", ".join(fits[:-1]) + " or " + fits[-1] if len(fits) > 1 else fits[0]
+        return (f"{req.data} has {timeframe_name(native)} bars: it cannot give "
+                f"{req.timeframe} candles (use --timeframe {choices})")
+    return (f"{req.data} has bars {native} s apart: it cannot give {req.timeframe} candles, "
+            f"and no --timeframe ({', '.join(TIMEFRAME_SECONDS)}) is a multiple of {native} s")
 
 
 def _one_series(series: list[Series]) -> bool:
@@ -134,9 +143,15 @@ def _ranged(found: dict[str, Series], req: Request, width: int, source: str,
     hi = max(float(s.ts[-1]) for s in found.values()) + width
     start = req.date_from if req.date_from is not None else lo
     end = req.date_to if req.date_to is not None else hi
-    if start >= hi or end <= lo or not any(
-            np.any((s.ts >= start) & (s.ts < end)) for s in found.values()):
-        raise UserError(f"no candles in {iso(start)} .. {iso(end)}: {source} covers "
-                        f"{iso(lo)} .. {iso(hi)}")
+    covers = f"{source} covers {iso(lo)} .. {iso(hi)}"
+    # Named one side at a time: a range cut by one flag only would print backwards.
+    if start >= hi:
+        raise UserError(f"--from starts the range at {iso(start)}, after the data ends: "
+                        f"{covers}")
+    if end <= lo:
+        raise UserError(f"--to ends the range at {iso(end)}, before the data starts: "
+                        f"{covers}")
+    if not any(np.any((s.ts >= start) & (s.ts < end)) for s in found.values()):
+        raise UserError(f"no candles in {iso(start)} .. {iso(end)}: {covers}")
     cut = {sym: s.window(-np.inf, end) for sym, s in found.items()}
     return History(cut, width, start, end, source, gaps)

@@ -10,10 +10,12 @@ without one, the single series is served under every symbol the feed is given (d
 "BTC/USDT") — handy for backtesting one file against the configured symbol.
 
 Validation raises `DataFileError` naming the file and the 1-based data row (the header is not
-a data row: data row N of a CSV is its line N + 1): missing columns, empty/NaN or non-numeric
-values, unreadable timestamps, non-positive prices, negative volume, high below low/open/close,
-low above open/close, timestamps out of order or duplicated (per symbol). Gaps (missing bars)
-are not errors: they are listed in `gaps` as `Gap` objects.
+a data row: data row N of a CSV is its line N + 1): a CSV row with more fields than the header,
+missing columns, empty/NaN or non-numeric values (booleans too: JSON `true` is not 1),
+unreadable timestamps, non-positive prices, negative volume, high below low/open/close, low
+above open/close, timestamps out of order or duplicated (per symbol). Gaps (missing bars) are
+not errors: they are listed in `gaps` as `Gap` objects and logged as a warning (unless the
+caller reports them itself: `log_gaps=False`).
 
 Playback: a bar is visible once its open time is ≤ clock.now() (its whole OHLCV then counts as
 known: the backtest acts on a bar's close at that bar's time). A ticker is the last visible
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 ALIASES = {"time": "timestamp", "ts": "timestamp", "date": "timestamp", "datetime": "timestamp"}
 DEFAULT_SYMBOLS = ("BTC/USDT",)
+TIMESTAMP_FORMATS = "timestamp {value!r} is not epoch seconds, epoch milliseconds or ISO-8601"
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,7 @@ def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            df = pd.read_csv(path, skipinitialspace=True)
-            df["_row"] = np.arange(1, len(df) + 1)
-            return df
+            return _read_csv(path)
         if suffix == ".json":
             return _from_json(json.loads(path.read_text(encoding="utf-8")), path)
         if suffix in (".parquet", ".pq"):
@@ -99,15 +101,52 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataFileError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(f"{path}: is not a readable CSV file ({_first_line(exc)})") from None
+        raise DataFileError(_csv_problem(path, exc)) from None
     except (OSError, ValueError) as exc:
         raise DataFileError(f"{path}: cannot be read ({_first_line(exc)})") from None
     raise DataFileError(f"{path}: unsupported file type '{suffix or '(none)'}' "
                         "(use .csv, .json or .parquet)")
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path, skipinitialspace=True)
+    if _shifted(df):
+        # Row 1 has more fields than the header: pandas made the extra leading one(s) the
+        # index and shifted every column (the rows after then read as having empty fields).
+        raise DataFileError(_too_many_fields(path, 1, len(df.columns) + df.index.nlevels,
+                                             len(df.columns)))
+    df["_row"] = np.arange(1, len(df) + 1)
+    return df
+
+
+def _shifted(df: pd.DataFrame) -> bool:
+    """pandas took leading fields as an index. (It may be a RangeIndex too: 1700000000,
+    1700000300, ... is one. Only 0, 1, 2, ... is the index it makes itself.)"""
+    return not df.index.equals(pd.RangeIndex(len(df)))
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _too_many_fields(path: Path, row: int, fields: int, header: int) -> str:
+    return f"{path}: row {row} has {fields} fields, more than the header's {header}"
+
+
+def _csv_problem(path: Path, exc: ValueError) -> str:
+    """pandas' "Expected 6 fields in line 3, saw 7" as a data row (line N + 1 is row N)."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found is None:
+        return f"{path}: is not a readable CSV file ({_first_line(exc)})"
+    header, line, fields = map(int, found.groups())
+    try:
+        head = pd.read_csv(path, skipinitialspace=True, nrows=1)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        head = None
+    if head is not None and _shifted(head):
+        # pandas expected row 1's length, not the header's: row 1 is the first too long
+        return _too_many_fields(path, 1, header, len(head.columns))
+    return _too_many_fields(path, line - 1, fields, header)
 
 
 def _from_json(data: Any, path: Path) -> pd.DataFrame:
@@ -171,6 +210,7 @@ class _Checker:
             raw = df[col]
             empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
             self.fail(empty, f"{col} is empty")
+            self._booleans(raw, col)
         out = pd.DataFrame({"ts": self._timestamps(df["timestamp"])})
         for col in COLUMNS[1:]:
             values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
@@ -188,6 +228,18 @@ class _Checker:
             out["symbol"] = sym.astype(str).str.strip().str.upper().to_numpy()
         return out
 
+    def _booleans(self, raw: pd.Series, col: str) -> None:
+        """JSON true/false would pass as 1/0 (pandas counts a bool as a number): refuse them."""
+        if pd.api.types.infer_dtype(raw, skipna=True) not in ("boolean", "mixed",
+                                                              "mixed-integer"):
+            return  # no bool in the column (the usual case, told in C without a Python loop)
+        mask = np.fromiter((isinstance(x, (bool, np.bool_)) for x in raw.to_numpy()), bool,
+                           len(raw))
+        if mask.any():
+            value = bool(raw.iat[int(np.flatnonzero(mask)[0])])  # True, not np.True_
+            self.fail(mask, TIMESTAMP_FORMATS.format(value=value) if col == "timestamp"
+                      else f"{col} {value!r} is not a number")
+
     def _timestamps(self, raw: pd.Series) -> np.ndarray:
         num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
         text = ~np.isfinite(num)
@@ -199,8 +251,7 @@ class _Checker:
                 rows = np.flatnonzero(text)[bad]
                 mask = np.zeros(len(raw), dtype=bool)
                 mask[rows] = True
-                self.fail(mask, f"timestamp {raw.iat[int(rows[0])]!r} is not epoch seconds, "
-                                "epoch milliseconds or ISO-8601")
+                self.fail(mask, TIMESTAMP_FORMATS.format(value=raw.iat[int(rows[0])]))
             num[text] = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
         self.fail(num < 0, "timestamp is negative")
         # Epoch seconds are ~1e9 now; ms ~1e12, µs ~1e15, ns ~1e18.
@@ -234,7 +285,7 @@ def _timeframe(frames: dict[str, pd.DataFrame]) -> int:
     if len(steps) == 0:
         return 60
     values, counts = np.unique(steps, return_counts=True)
-    return int(values[np.argmax(counts)])
+    return max(1, int(values[np.argmax(counts)]))  # sub-second steps round to 0: not a length
 
 
 # --- the feed --------------------------------------------------------------------------------
@@ -245,7 +296,7 @@ class ReplayFeed:
     mode = "REPLAY"
 
     def __init__(self, source: str | Path | pd.DataFrame, clock: Clock,
-                 symbols: Sequence[str] | None = None) -> None:
+                 symbols: Sequence[str] | None = None, *, log_gaps: bool = True) -> None:
         self.clock = clock
         if isinstance(source, pd.DataFrame):
             self.name = "<DataFrame>"
@@ -270,7 +321,7 @@ class ReplayFeed:
             self._frames = dict.fromkeys(self.symbols, series)
         self.timeframe_seconds = _timeframe(self._frames)
         self.gaps: list[Gap] = self._find_gaps(table)
-        if self.gaps:
+        if self.gaps and log_gaps:  # off for the backtest: it prints its own warning
             log.warning("%s: %d gap(s) in the data, first: %s", self.name, len(self.gaps),
                         self.gaps[0])
         served = [s for s in self.symbols if s in self._frames]
