@@ -201,6 +201,25 @@ def test_single_series_file(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert m["symbols"] == ["ETH/USDT"] and m["candles"] == 300
 
 
+def test_the_config_init_file_changes_nothing(home: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`config init` writes every key at its default: a backtest reading it is the same run
+    as without it (a single-series file stays one series, a file's symbols stay its own)."""
+    assert main(["config", "init"]) == 0
+    capsys.readouterr()
+    one = write(market(n=300, symbols=["BTC/USDT"]).drop(columns="symbol"), home / "one.csv")
+    two = write(market(n=300, symbols=["BTC/USDT", "ETH/USDT"]), home / "two.csv")
+    for data, symbols in ((one, ["BTC/USDT"]), (two, ["BTC/USDT", "ETH/USDT"])):
+        m = run_json(["--data", str(data), "--results-db", str(home / "r.db")], capsys)
+        assert m["symbols"] == symbols and m["candles"] == 300 * len(symbols)
+    # a file that names other symbols is a choice
+    cfg = next((home / "xdg-config").rglob("config.toml"))
+    cfg.write_text(cfg.read_text().replace('symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]',
+                                           'symbols = ["ETH/USDT"]'))
+    m = run_json(["--data", str(one), "--results-db", str(home / "r.db")], capsys)
+    assert m["symbols"] == ["ETH/USDT"]
+
+
 def test_gaps_are_reported_and_crossed(home: Path, capsys: pytest.CaptureFixture[str],
                                        caplog: pytest.LogCaptureFixture) -> None:
     df = market(n=400, symbols=["BTC/USDT"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from datetime import UTC, datetime
@@ -298,12 +297,17 @@ def test_unreadable_files_get_clear_messages(tmp_path: Path) -> None:
         ReplayFeed(tmp_path / "bin.csv", VirtualClock(0))
 
 
-def test_parquet_reads_or_says_what_it_needs(tmp_path: Path) -> None:
+def test_parquet_reads_like_csv_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "b.parquet"
-    if importlib.util.find_spec("pyarrow") is None:
-        path.write_bytes(b"PAR1")
-        with pytest.raises(DataFileError, match="Parquet needs the pyarrow package"):
-            ReplayFeed(path, VirtualClock(0))
-    else:
-        pd.DataFrame(bars(3)).to_parquet(path)
-        assert len(ReplayFeed(path, VirtualClock(0)).frame()) == 3
+    pd.DataFrame(bars(3)).to_parquet(path)
+    csv = write_csv(tmp_path / "b.csv", bars(3))
+    parquet_frame = ReplayFeed(path, VirtualClock(0)).frame()
+    assert parquet_frame.equals(ReplayFeed(csv, VirtualClock(0)).frame())
+    with_symbols = pd.DataFrame([{**b, "symbol": s} for b in bars(4) for s in ("A/USDT", "B/USDT")])
+    with_symbols.to_parquet(tmp_path / "s.parquet")
+    assert len(ReplayFeed(tmp_path / "s.parquet", VirtualClock(0)).frame("B/USDT")) == 4
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DataFileError, match=r"bad\.parquet: cannot be read"):
+        ReplayFeed(tmp_path / "bad.parquet", VirtualClock(0))
+
+

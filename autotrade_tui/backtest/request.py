@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from autotrade_tui.config import DEFAULT_SYMBOLS
 from autotrade_tui.errors import UserError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
 
@@ -74,6 +75,16 @@ def _backwards(start: str, stop: str, t0: float) -> str:
     return f"--from {start!r} and --to {stop!r} are the same moment: the range is empty"
 
 
+def _symbols_chosen(settings: Any) -> bool:
+    """Whether the user named the symbols. A config file that lists exactly the defaults did
+    not: `config init` writes every key with its default, and writing it must change
+    nothing (a single-series file stays one series, a file's own symbols stay its own)."""
+    source = settings.sources.get("symbols", "default")
+    if source == "file":
+        return list(settings.symbols) != list(DEFAULT_SYMBOLS)
+    return source != "default"
+
+
 def from_args(args: Any, settings: Any) -> Request:
     """The request from the parsed `backtest` arguments and the effective Settings."""
     tf = str(getattr(args, "timeframe", "5m") or "5m").strip()
@@ -88,7 +99,7 @@ def from_args(args: Any, settings: Any) -> Request:
     data = str(getattr(args, "data", "") or settings.replay_file or "")
     return Request(
         data=data, symbols=list(settings.symbols),
-        symbols_given=settings.sources.get("symbols", "default") != "default",
+        symbols_given=_symbols_chosen(settings),
         date_from=t0, date_to=t1, timeframe=tf, bar_seconds=TIMEFRAME_SECONDS[tf],
         models=str(getattr(args, "models", "offline") or "offline"),
         json=bool(getattr(args, "json", False)),

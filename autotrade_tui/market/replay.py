@@ -1,6 +1,6 @@
 """Replay feed (SPEC §5.3): OHLCV from a file or DataFrame, validated, played on the clock.
 
-Files: CSV, JSON (a list of objects, or {symbol: [objects]}) or Parquet (needs pyarrow), with
+Files: CSV, JSON (a list of objects, or {symbol: [objects]}) or Parquet, with
 columns timestamp, open, high, low, close, volume (names case-insensitive; `time`, `ts`, `date`
 and `datetime` are accepted for timestamp). Timestamps are bar open times as epoch seconds,
 epoch milliseconds (also µs/ns, told apart by size) or ISO-8601 text (naive = UTC).
@@ -81,12 +81,7 @@ def _read(path: Path) -> pd.DataFrame:
         if suffix == ".json":
             return _from_json(json.loads(path.read_text(encoding="utf-8")), path)
         if suffix in (".parquet", ".pq"):
-            try:
-                import pyarrow  # noqa: F401  (pandas needs it; tell the user plainly if missing)
-            except ImportError:
-                raise DataFileError(f"{path}: reading Parquet needs the pyarrow package "
-                                    "(pip install pyarrow), or convert the file to CSV") from None
-            df = pd.read_parquet(path)
+            df = pd.read_parquet(path)  # through pyarrow, a dependency
             df["_row"] = np.arange(1, len(df) + 1)
             return df
     except FileNotFoundError:
