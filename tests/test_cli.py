@@ -229,7 +229,8 @@ def test_bad_flag_value_names_key_flag_and_value(home: Home, args: list[str],
     (["--headless", "--market", "ccxt", "--exchange", "nosuchex"], {}, "flag --exchange"),
     (["--headless", "--market", "ccxt"], {"EXCHANGE_ID": "nosuchex"},
      "environment variable EXCHANGE_ID"),
-], ids=["flag", "env"])
+    (["backtest", "--exchange", "nosuchex", "--json"], {}, "flag --exchange"),  # fetches
+], ids=["flag", "env", "backtest"])
 def test_unknown_exchange_id_is_exit_2_and_nothing_written(home: Home, args: list[str],
                                                            env: dict[str, str],
                                                            source: str) -> None:

@@ -30,9 +30,11 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
     history = await _load_file(req) if req.data else None
     if history is None:
         from autotrade_tui.backtest.fetch import fetch_history, plan
+        from autotrade_tui.market.factory import check_settings
 
         now = time.time() if now is None else now
         plan(req, now)  # an empty range stops here, before the database is created
+        check_settings(settings, market="ccxt")  # and so does an unknown exchange id
     with BacktestStore(req.db or None) as store:
         if history is None:
             history = await fetch_history(req, settings, store, now)

@@ -45,11 +45,12 @@ async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketF
     return await _auto(settings, clock, symbols, ccxt_options)
 
 
-def check_settings(settings: Any) -> None:
+def check_settings(settings: Any, market: str | None = None) -> None:
     """ConfigError for market settings that cannot work, raised before anything opens the
-    database (SPEC §4: a bad value exits 2 and writes nothing). Only market=ccxt: auto falls
-    back to the simulated market instead."""
-    if settings.market_source != "ccxt":
+    database (SPEC §4: a bad value exits 2 and writes nothing). Only for ccxt (`market`, else
+    `settings.market_source`; a backtest fetching history says "ccxt"): auto falls back to
+    the simulated market instead."""
+    if (market or settings.market_source) != "ccxt":
         return
     from autotrade_tui.market.ccxt_feed import UnknownExchangeError, check_exchange_id
 
