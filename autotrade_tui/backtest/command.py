@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from autotrade_tui.backtest.request import Request, from_args
@@ -14,7 +17,25 @@ from autotrade_tui.backtest.request import Request, from_args
 def run_backtest_cli(args: Any, settings: Any) -> int:
     """The CLI entry (cli.py): user mistakes raise UserError (exit 2 there)."""
     req = from_args(args, settings)
-    return asyncio.run(run(req, settings))
+    with _warnings_to_stderr():
+        return asyncio.run(run(req, settings))
+
+
+@contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """The app's warnings (e.g. market=auto falling back to the simulated market) as the
+    command's own warning lines, once, not as bare log records."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("autotrade-tui: warning: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    app_log = logging.getLogger("autotrade_tui")
+    app_log.addHandler(handler)
+    propagate, app_log.propagate = app_log.propagate, False
+    try:
+        yield
+    finally:
+        app_log.removeHandler(handler)
+        app_log.propagate = propagate
 
 
 async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
@@ -29,12 +50,10 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
     started = time.perf_counter()
     history = await _load_file(req) if req.data else None
     if history is None:
-        from autotrade_tui.backtest.fetch import fetch_history, plan
-        from autotrade_tui.market.factory import check_settings
+        from autotrade_tui.backtest.fetch import fetch_history, preflight
 
         now = time.time() if now is None else now
-        plan(req, now)  # an empty range stops here, before the database is created
-        check_settings(settings, market="ccxt")  # and so does an unknown exchange id
+        preflight(req, settings, now)  # a range or id refused: before the database exists
     with BacktestStore(req.db or None) as store:
         if history is None:
             history = await fetch_history(req, settings, store, now)

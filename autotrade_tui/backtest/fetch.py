@@ -1,5 +1,11 @@
-"""History from the exchange (no --data): ccxt `fetch_ohlcv` paginated over the range, kept in
-the backtest database's `market_data_cache` so the same backtest again downloads nothing."""
+"""History without --data, from where `market_source` says the market is:
+* ccxt: the exchange's `fetch_ohlcv` paginated over the range, kept in the backtest database's
+  `market_data_cache` so the same backtest again downloads nothing;
+* auto: the same when the exchange answers (the app's probe); else, as the app does, the
+  simulated market, with a warning;
+* sim: the simulated market (seeded), its history starting at the range's first warm-up bar,
+  so the same --from/--to and seed give the same candles. Not cached: it is made, not fetched.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from autotrade_tui.errors import UserError
 CCXT_OPTIONS: dict[str, Any] = {}  # extra CcxtFeed options (tests: a loopback rate limit)
 PAGE = 720  # candles per request (Kraken's most)
 WARMUP_BARS = 200  # fetched before --from: the runtime's decision window
+MAX_SIM_DAYS = 400  # the simulated market keeps its 1-minute bars in memory (~80 MB a year each)
 
 Bar = list[float]  # [ts (epoch s), open, high, low, close, volume]
 
@@ -32,6 +39,24 @@ def plan(req: Request, now: float) -> tuple[float, float, float]:
     if start >= end:
         raise UserError(_no_closed_candle(req, start >= closed, now))
     return start - WARMUP_BARS * tf, start, end
+
+
+def preflight(req: Request, settings: Any, now: float) -> None:
+    """What can be refused before the backtest database is created: an empty range, an
+    unknown exchange id (when the exchange is asked), a range too long for the sim."""
+    lo, start, end = plan(req, now)
+    if settings.market_source == "sim":
+        _sim_limit(lo, start, end)
+    else:
+        from autotrade_tui.market.factory import check_settings
+
+        check_settings(settings, market="ccxt")
+
+
+def _sim_limit(lo: float, start: float, end: float) -> None:
+    if end - lo > MAX_SIM_DAYS * DAY:
+        raise UserError(f"the simulated market makes at most {MAX_SIM_DAYS} days of history: "
+                        f"narrow --from/--to (asked: {iso(start)} .. {iso(end)})")
 
 
 def _no_closed_candle(req: Request, too_late: bool, now: float) -> str:
@@ -49,6 +74,8 @@ async def fetch_history(req: Request, settings: Any, store: BacktestStore,
                         now: float | None = None) -> History:
     now = time.time() if now is None else now
     lo, start, end = plan(req, now)
+    if settings.market_source == "sim":
+        return simulated(req, settings, lo, start, end, "simulated market")
     source = str(settings.exchange_id)
     feed: Any = None
     series: dict[str, Series] = {}
@@ -58,7 +85,9 @@ async def fetch_history(req: Request, settings: Any, store: BacktestStore,
             bars = _from_cache(store, source, sym, req.timeframe, lo, end)
             if bars is None:
                 if feed is None:
-                    feed = _open(settings, req.symbols, now)
+                    feed = await _open(settings, now)
+                    if feed.mode == "SIM":  # market=auto, and the exchange did not answer
+                        return simulated(req, settings, lo, start, end, feed.note)
                 bars = await _extend(feed, store, source, sym, req, lo, end)
                 downloaded.append(sym)
             if not any(start <= b[0] < end for b in bars):
@@ -75,11 +104,34 @@ async def fetch_history(req: Request, settings: Any, store: BacktestStore,
                    _gaps(series, req.bar_seconds))
 
 
-def _open(settings: Any, symbols: list[str], now: float) -> Any:
-    from autotrade_tui.market.ccxt_feed import CcxtFeed
+async def _open(settings: Any, now: float) -> Any:
+    """The exchange's feed (market=ccxt); with market=auto, the app's probe decides, and the
+    simulated market comes back when the exchange does not answer (logged as a warning)."""
+    from autotrade_tui.market.factory import open_feed
 
-    return CcxtFeed(settings.exchange_id, symbols, settings.exchange_api_url or None,
-                    VirtualClock(now), **CCXT_OPTIONS)
+    if settings.market_source not in ("auto", "ccxt"):  # replay without a file: the exchange
+        settings = settings.replace(market_source="ccxt")
+    return await open_feed(settings, VirtualClock(now), **CCXT_OPTIONS)
+
+
+def simulated(req: Request, settings: Any, lo: float, start: float, end: float,
+              note: str) -> History:
+    """The simulated market's bars of [lo, end): its history is made to start at `lo`."""
+    from autotrade_tui.market.sim import HISTORY_MINUTES, SimMarket
+
+    _sim_limit(lo, start, end)
+    clock = VirtualClock(lo + HISTORY_MINUTES * 60)  # its history: the 10 days before now
+    sim = SimMarket(req.symbols, clock, settings.seed)
+    if end > clock.now():
+        clock.set(end)  # and on to the end of the range
+    count = int((end - lo) // req.bar_seconds) + 1
+    series = {}
+    for sym in req.symbols:
+        bars = [c for c in sim.candles(sym, req.timeframe, count, since=lo) if c.ts < end]
+        a = np.asarray([(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in bars],
+                       dtype=np.float64).reshape(-1, 6)
+        series[sym] = Series(sym, *(np.ascontiguousarray(a[:, k]) for k in range(6)))
+    return History(series, req.bar_seconds, start, end, f"{note} (seed {sim.seed})")
 
 
 def _from_cache(store: BacktestStore, source: str, sym: str, timeframe: str, lo: float,
