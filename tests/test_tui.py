@@ -563,3 +563,27 @@ def test_tables_take_no_letter_keys() -> None:
     """The trading keys are screen bindings; a focused table must not swallow them."""
     letters = {b.key for b in DataTable.BINDINGS if hasattr(b, "key")}  # type: ignore[union-attr]
     assert not letters & {"b", "s", "x", "X", "p", "d", "t", "q", *"123456789"}
+
+
+async def test_a_cell_that_grows_widens_its_column_instead_of_being_cut() -> None:
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield PositionsTable()
+
+    def account(upnl: float) -> dict[str, Any]:
+        return {"positions": [{"symbol": "SOL/USDT", "side": "LONG", "quantity": 885.233,
+                               "entry_price": 202.884, "mark_price": 201.577,
+                               "liquidation_price": 193.709, "margin": 8980.0,
+                               "unrealized_pnl": upnl, "liquidation_distance_pct": 3.9}]}
+
+    async with One().run_test(size=(80, 10)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        table.account = account(824.07)
+        await pilot.pause()
+        table.account = account(-1157.12)  # the same row, a wider number
+        await pilot.pause()
+        cell = table.get_cell("SOL/USDT", "uP&L")
+        assert cell.plain == " −1,157.12"
+        assert table.columns["uP&L"].get_render_width(table) >= cell.cell_len  # type: ignore[index]

@@ -51,7 +51,7 @@ class PositionsTable(DataTable[Text]):
         else:
             for sym, cells in rows.items():
                 for name, cell in zip(COLUMNS[2:], cells[2:], strict=True):
-                    self.update_cell(sym, name, cell)
+                    self.update_cell(sym, name, cell, update_width=True)  # a wider P&L
         subtitle = f"{len(rows)} open" if rows else "none open"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle
