@@ -3,6 +3,7 @@ manual commands, recovery, and the two models running concurrently over real HTT
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from dataclasses import replace
@@ -11,13 +12,16 @@ from typing import Any
 
 import pytest
 
-from autotrade_tui.config import Secret
+from autotrade_tui.config import Secret, defaults
+from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.engine import Rejected
 from autotrade_tui.core.models import Side, TradeSource
 from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import DecisionRecorded, Notice, TradeExecuted
+from autotrade_tui.store.store import Store
 from tests.openai_server import OpenAIServer, Reply, answer
-from tests.runtime_fixtures import SYMBOLS, ScriptedModel, StaleFeed, make_runtime
+from tests.runtime_fixtures import START, SYMBOLS, ScriptedModel, StaleFeed, make_runtime
 
 
 def q(db: Path, sql: str) -> list[tuple]:
@@ -274,3 +278,37 @@ async def test_losing_the_engine_lock_stops_trading(tmp_path: Path) -> None:
     assert rt.engine.positions == {} and rt.engine.ledger.capital == ledger_before
     await rt.run()  # returns at once: the runtime has stopped itself
     await rt.close()
+
+
+async def test_opening_reads_the_store_off_the_event_loop(tmp_path: Path) -> None:
+    """A slow database (a PostgreSQL retry, a busy disk) must not freeze the loop the TUI
+    paints on while the runtime restores its state and recent events."""
+    class SlowStore(Store):
+        def load_state(self) -> Any:
+            time.sleep(0.4)
+            return super().load_state()
+
+    settings = defaults(market_source="sim", symbols=SYMBOLS,
+                        database_url=str(tmp_path / "slow.db"))
+    clock = VirtualClock(START)
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    rt = await Runtime.open(settings, clock=clock, feed=SimMarket(SYMBOLS, clock, seed=7),
+                            store=SlowStore(tmp_path / "slow.db", writer=True))
+    done.set()
+    await ticking
+    try:
+        assert sum(gaps) >= 0.4 and max(gaps) < 0.2  # the loop ran all along
+        assert rt.engine.ledger.capital == settings.initial_capital
+    finally:
+        await rt.close()

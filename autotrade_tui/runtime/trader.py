@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, NamedTuple
 
 from autotrade_tui.core.clock import Clock, RealClock, ScaledClock, VirtualClock
@@ -154,8 +155,18 @@ class Runtime:
             if http is not None:
                 await http.aclose()
             raise
-        return cls(settings, feed=feed, models=models, store=store, clock=clock,
-                   fundamentals=fundamentals, http_client=http)
+        # In a thread: __init__ reads and writes the store (state, recent events), which must
+        # not stall the event loop (a TUI frame, a PostgreSQL retry). Its asyncio primitives
+        # bind to the loop on first use (Python ≥ 3.10), so building them there is safe.
+        try:
+            return await asyncio.to_thread(
+                partial(cls, settings, feed=feed, models=models, store=store, clock=clock,
+                        fundamentals=fundamentals, http_client=http))
+        except BaseException:
+            store.close()
+            if http is not None:
+                await http.aclose()
+            raise
 
     async def close(self) -> None:
         self._stop.set()
