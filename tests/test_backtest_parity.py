@@ -164,12 +164,14 @@ class _BrokenTrend(TrendFollower):
         raise ZeroDivisionError("a bug in the rule")
 
 
-async def test_a_rule_that_raises_gives_error_votes_not_a_crash(tmp_path: Path) -> None:
+async def test_a_rule_that_raises_gives_error_votes_not_a_crash(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     history = load_file(request(write(market(n=120), tmp_path / "m.csv")))
     bt = Backtest(defaults(symbols=SYMBOLS), history, (_BrokenTrend(), MeanReverter()))
     assert bt.fast  # it looks lean, until its rule runs
     out = await bt.run()
-    assert not bt.fast  # then every decision asks the models, as live does
+    assert not bt.fast  # then every decision asks the models, as live does, and says so
+    assert "rules failed over the series (ZeroDivisionError: a bug in the rule)" in caplog.text
     assert out.counts["decisions"] > 100
     for d in out.decided:  # the trend follower's vote is an error; the other one stands
         first, second = out.votes_of(d) if out.votes_of else d.votes

@@ -395,6 +395,18 @@ def test_no_liquidation_risk_inside_the_quiet_range(side: Side, leverage: float,
         assert found and not low < price < high
 
 
+def test_the_quiet_range_keeps_out_of_every_band_even_unordered_ones() -> None:
+    for side in (Side.LONG, Side.SHORT):
+        det = EventDetector(EventThresholds(liquidation_risk_percent=2.0,
+                                            liquidation_high_percent=5.0,
+                                            liquidation_critical_percent=8.0))
+        pos = position(side)
+        price = price_at_distance(pos, 7.0)  # critical here (7 < 8), beyond the risk band
+        low, high = det.liquidation_quiet(pos, MMR)
+        assert det.detect(SymbolSnapshot("BTC/USDT", T0, price), [pos], MMR)
+        assert not low < price < high
+
+
 def test_liquidation_description() -> None:
     pos = Position("BTC/USDT", Side.LONG, [Entry(67_000.0, 1.0, 3_350.0, 20.0, 0.0, T0)])
     liq = pos.liquidation_price(MMR)

@@ -312,3 +312,37 @@ async def test_opening_reads_the_store_off_the_event_loop(tmp_path: Path) -> Non
         assert rt.engine.ledger.capital == settings.initial_capital
     finally:
         await rt.close()
+
+
+async def test_cancelling_open_waits_for_the_restore_before_closing_the_store(
+        tmp_path: Path) -> None:
+    """Quit while the state is being restored: the store is closed (the writer lock released)
+    only after the restoring thread is done with it, never under it."""
+    calls: list[str] = []
+
+    class SlowStore(Store):
+        def load_state(self) -> Any:
+            time.sleep(0.3)
+            calls.append("load_state")
+            return super().load_state()
+
+        def save_state(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("save_state")
+            return super().save_state(*args, **kwargs)
+
+        def close(self) -> None:
+            calls.append("close")
+            super().close()
+
+    db = tmp_path / "cancel.db"
+    settings = defaults(market_source="sim", symbols=SYMBOLS, database_url=str(db))
+    clock = VirtualClock(START)
+    opening = asyncio.create_task(Runtime.open(
+        settings, clock=clock, feed=SimMarket(SYMBOLS, clock, seed=7),
+        store=SlowStore(db, writer=True)))
+    await asyncio.sleep(0.05)  # inside load_state
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert calls == ["load_state", "save_state", "close"]  # a new account, then closed
+    Store(db, writer=True).close()  # the lock is free again

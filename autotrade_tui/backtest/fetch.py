@@ -43,7 +43,9 @@ def plan(req: Request, now: float) -> tuple[float, float, float]:
 
 def preflight(req: Request, settings: Any, now: float) -> None:
     """What can be refused before the backtest database is created: an empty range, an
-    unknown exchange id (when the exchange is asked), a range too long for the sim."""
+    unknown exchange id (when the exchange is asked: a backtest names the exchange to fetch
+    from, so a typo is an error even with market=auto, whose fallback is for an exchange
+    that does not answer), a range too long for the sim."""
     lo, start, end = plan(req, now)
     if settings.market_source == "sim":
         _sim_limit(lo, start, end)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,8 @@ from autotrade_tui.core.models import (
 )
 from autotrade_tui.core.voting import strategy_name
 from autotrade_tui.runtime.monitor import HISTORY_BARS, EventMonitor
+
+log = logging.getLogger(__name__)
 
 DECISION_CANDLES = 200  # the runtime's support/resistance window
 RECENT_CLOSES = 20
@@ -210,7 +213,10 @@ class Backtest:
             try:
                 for s in syms:
                     s.lean = SeriesVotes(self.models, s.series.close, s.frame(keys), self.policy)
-            except Exception:  # a broken rule: ask the models bar by bar (error votes, as live)
+            except Exception as exc:
+                # a broken rule: ask the models bar by bar (their error votes, as live)
+                log.warning("the models' rules failed over the series (%s: %s): asking them "
+                            "bar by bar, much slower", type(exc).__name__, exc)
                 self.fast = False
             else:
                 self._fast = make_decider(self)

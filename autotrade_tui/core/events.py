@@ -491,7 +491,10 @@ class EventDetector:
         liq = pos.liquidation_price(mmr) if 0.0 <= mmr < 1.0 and pos.quantity > 0 else 0.0
         if not (math.isfinite(liq) and liq > 0):
             return 0.0, math.inf  # it cannot be liquidated: never
-        band = (self.thresholds.liquidation_risk_percent + 1e-6) / 100.0  # 1e-6 ≫ _DIGITS
+        t = self.thresholds  # the widest band (config keeps risk ≥ high ≥ critical)
+        widest = max(t.liquidation_risk_percent, t.liquidation_high_percent,
+                     t.liquidation_critical_percent)
+        band = (widest + 1e-6) / 100.0  # 1e-6 ≫ _DIGITS
         if pos.side is Side.LONG:  # distance (P − liq) / P > band  ⇔  P > liq / (1 − band)
             return (liq / (1.0 - band) if band < 1.0 else math.inf), math.inf
         return 0.0, liq / (1.0 + band)  # short: (liq − P) / P > band  ⇔  P < liq / (1 + band)

@@ -158,14 +158,23 @@ class Runtime:
         # In a thread: __init__ reads and writes the store (state, recent events), which must
         # not stall the event loop (a TUI frame, a PostgreSQL retry). Its asyncio primitives
         # bind to the loop on first use (Python ≥ 3.10), so building them there is safe.
+        building = asyncio.ensure_future(asyncio.to_thread(
+            partial(cls, settings, feed=feed, models=models, store=store, clock=clock,
+                    fundamentals=fundamentals, http_client=http)))
         try:
-            return await asyncio.to_thread(
-                partial(cls, settings, feed=feed, models=models, store=store, clock=clock,
-                        fundamentals=fundamentals, http_client=http))
+            return await asyncio.shield(building)
         except BaseException:
-            store.close()
-            if http is not None:
-                await http.aclose()
+            # Cancelled (Ctrl-C, quit) or failed. The thread cannot be stopped and may still
+            # use the store: let it finish, then close what it built (or was given), so no
+            # write lands after the writer lock is released.
+            await asyncio.wait({building})
+            if building.exception() is None:
+                await building.result().close()
+            else:
+                await feed.close()
+                store.close()
+                if http is not None:
+                    await http.aclose()
             raise
 
     async def close(self) -> None:
