@@ -27,11 +27,6 @@ Count = tuple[Action, float, str, float]  # decision, score, reason ("" without 
 _HOLD = Action.HOLD
 
 
-def reaches(value: float, limit: float) -> bool:
-    """`value ≥ limit`, tolerant of float noise at the boundary."""
-    return value >= limit - EPS
-
-
 def strategy_name(strategy: str) -> str:
     """The canonical name of a voting strategy; ValueError for an unknown one."""
     name = strategy.strip().lower()
@@ -104,13 +99,12 @@ def _count(d1: Action | None, c1: float, d2: Action | None, c2: float, name: str
     raise ValueError(f"unknown voting strategy {name!r} (one of {', '.join(STRATEGIES)})")
 
 
-def _gate(action: Action, score: float, limit: float, why: str, explain: bool) -> Count:
-    """`action` if `score` reaches `limit`, else HOLD; `why` is the reason's first part."""
+def _gate(action: Action, score: float, limit: float, lead: str, explain: bool) -> Count:
+    """`action` if `score` reaches `limit`, else HOLD; the reason is `lead` (its first part,
+    ending with a space) then `0.72 ≥ 0.60` or `0.55 < 0.60 → HOLD`."""
     if score >= limit - EPS:
-        return action, score, (f"{why}, {action} {score:.2f} ≥ {limit:.2f}"
-                               if explain else ""), limit
-    return _HOLD, score, (f"{why}, {action} {score:.2f} < {limit:.2f} → HOLD"
-                          if explain else ""), limit
+        return action, score, f"{lead}{score:.2f} ≥ {limit:.2f}" if explain else "", limit
+    return _HOLD, score, f"{lead}{score:.2f} < {limit:.2f} → HOLD" if explain else "", limit
 
 
 def _single(d1: Action | None, c1: float, d2: Action | None, c2: float, limit: float,
@@ -121,11 +115,8 @@ def _single(d1: Action | None, c1: float, d2: Action | None, c2: float, limit: f
     else:
         assert d2 is not None
         ok, c, ok_label, bad_label, bad = d2, c2, "B", "A", 0
-    c = _conf(c)
-    why = f"model {bad_label} errored ({errors[bad]}); {ok_label} alone" if errors else ""
-    if c >= limit - EPS:
-        return ok, c, (f"{why} {ok} {c:.2f} ≥ {limit:.2f}" if errors else ""), limit
-    return _HOLD, c, (f"{why} {ok} {c:.2f} < {limit:.2f} → HOLD" if errors else ""), limit
+    lead = f"model {bad_label} errored ({errors[bad]}); {ok_label} alone {ok} " if errors else ""
+    return _gate(ok, _conf(c), limit, lead, errors is not None)
 
 
 def _majority(d1: Action, c1: float, d2: Action, c2: float, limit: float,
@@ -138,17 +129,13 @@ def _majority(d1: Action, c1: float, d2: Action, c2: float, limit: float,
         return _HOLD, max(c1, c2), (f"{split}: gap {gap:.2f} < {SPLIT_GAP:.2f} → HOLD"
                                     if explain else ""), limit
     top, top_c = (d1, c1) if c1 > c2 else (d2, c2)
-    return _gate(top, top_c, limit, f"{split}: gap {gap:.2f} ≥ {SPLIT_GAP:.2f}"
+    return _gate(top, top_c, limit, f"{split}: gap {gap:.2f} ≥ {SPLIT_GAP:.2f}, {top} "
                  if explain else "", explain)
 
 
 def _agree(action: Action, avg: float, limit: float, explain: bool) -> Count:
     """Both agree: `both BUY, avg 0.72 ≥ 0.60` or `both BUY, avg 0.55 < 0.60 → HOLD`."""
-    if avg >= limit - EPS:
-        return action, avg, f"both {action}, avg {avg:.2f} ≥ {limit:.2f}" if explain else "", \
-            limit
-    return _HOLD, avg, (f"both {action}, avg {avg:.2f} < {limit:.2f} → HOLD"
-                        if explain else ""), limit
+    return _gate(action, avg, limit, f"both {action}, avg " if explain else "", explain)
 
 
 def _unanimous(d1: Action, c1: float, d2: Action, c2: float, limit: float,
@@ -176,7 +163,7 @@ def _weighted(d1: Action, c1: float, d2: Action, c2: float, limit: float,
     if len(ranked) == 2 and abs(ranked[0][1] - ranked[1][1]) <= EPS:
         return _HOLD, ranked[0][1], f"{why}: tie → HOLD" if explain else "", limit
     top, score = ranked[0]
-    return _gate(top, score, limit, why, explain)
+    return _gate(top, score, limit, f"{why}, {top} " if explain else "", explain)
 
 
-__all__ = ["EPS", "SPLIT_GAP", "STRATEGIES", "reaches", "strategy_name", "tally", "vote"]
+__all__ = ["EPS", "SPLIT_GAP", "STRATEGIES", "strategy_name", "tally", "vote"]
