@@ -178,7 +178,7 @@ def _config_file(args: argparse.Namespace) -> Path:
 
 
 def _config_path(args: argparse.Namespace) -> int:
-    from autotrade_tui.config import default_db_path, mask_url
+    from autotrade_tui.config import mask_url
     from autotrade_tui.errors import ConfigError
 
     cfg = _config_file(args)
@@ -188,21 +188,25 @@ def _config_path(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # still print the paths: they are how to find the problem
         problem, db = exc, ""
     print(f"config file: {cfg}{'' if cfg.exists() else '  (not present: defaults in use)'}")
-    print(f"database:    {mask_url(_db_location(db) or str(default_db_path()))}")
+    print(f"database:    {mask_url(_db_location(db))}")
     if problem is not None:
         print(f"autotrade-tui: error: {problem}", file=sys.stderr)
         return 2
     return 0
 
 
-def _db_location(db: str) -> str:
-    """A plain path or sqlite:/// URL as the absolute file path; other URLs unchanged."""
+def _sqlite_file(db: str) -> Path | None:
+    """The SQLite file `--db`/DATABASE_URL names (empty: the default one); None otherwise."""
     from autotrade_tui.config import default_db_path
     from autotrade_tui.store.db import resolve_url, sqlite_path
 
-    if not db:
-        return ""
-    path = sqlite_path(resolve_url(db, default_db_path()))
+    return sqlite_path(resolve_url(db, default_db_path()))
+
+
+def _db_location(db: str) -> str:
+    """A plain path or sqlite:/// URL as the absolute file path (empty: the default file);
+    other URLs unchanged."""
+    path = _sqlite_file(db)
     return str(path) if path is not None else db
 
 
@@ -243,12 +247,10 @@ def _open_reader(settings: Any, say: bool = True) -> tuple[Any, str | None]:
     """A Store for reading. `report` and `export` never create a database: when the SQLite
     file does not exist yet, they read an empty in-memory one (a new account) instead;
     the second value is then the missing file's path (and `say` notes it on stderr)."""
-    from autotrade_tui.config import default_db_path
-    from autotrade_tui.store.db import resolve_url, sqlite_path
     from autotrade_tui.store.store import Store
 
     db = settings.database_url.get()
-    path = sqlite_path(resolve_url(db, default_db_path()))
+    path = _sqlite_file(db)
     if path is not None and not path.exists():
         if say:
             print(f"autotrade-tui: no database at {path} yet: nothing recorded",
