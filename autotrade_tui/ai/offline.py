@@ -16,9 +16,8 @@ Each rule is written once, as one pure function over numpy arrays of the price a
 indicator values it reads (`TREND_INPUTS`, `MEAN_REVERSION_INPUTS`), one element per bar:
 `trend_rules` and `mean_reversion_rules`. Its reasoning text is apart (`trend_text`,
 `mean_reversion_text`), written from the branch the rule took. Live, the models' `decide` runs
-the rule on one bar (`on_one_bar`; `trend_rule` / `mean_reversion_rule` do the same on
-plain values); a backtest runs it once over its whole precomputed indicator columns and
-writes text only for the decisions it records.
+the rule on one bar (`on_one_bar`); a backtest runs it once over its whole precomputed
+indicator columns and writes text only for the decisions it records.
 """
 
 from __future__ import annotations
@@ -84,7 +83,7 @@ def _missing(keys: list[str]) -> Decision:
 
 # --- rule outputs --------------------------------------------------------------------
 # Each rule is written once, over numpy arrays (one element per bar): a backtest runs it over
-# the whole series at once, a live decision over one bar (see `trend_rule`). Per bar it
+# the whole series at once, a live decision over one bar (see `on_one_bar`). Per bar it
 # gives an action code, a confidence rounded to hundredths, the branch that decided (the
 # reasoning text's key) and a rule-specific detail.
 
@@ -119,14 +118,14 @@ VectorRule = Callable[..., RuleOutput]
 RuleText = Callable[..., str]
 
 
-def on_one_bar(rules: VectorRule, text: RuleText, price: float, values: Iterable[object],
-               explain: bool) -> Decision:
-    """A rule over arrays applied to one bar: its action, confidence and (if `explain`)
-    reasoning. `values` are the indicator values it reads (None or not finite: missing)."""
+def on_one_bar(rules: VectorRule, text: RuleText, price: float,
+               values: Iterable[object]) -> Decision:
+    """A rule over arrays applied to one bar: its action, confidence and reasoning. `values`
+    are the indicator values it reads (None or not finite: missing)."""
     nums = [value(v) for v in values]
     out = rules(*(np.array([math.nan if v is None else v], dtype=np.float64)
                   for v in (price, *nums)))
-    reasoning = text(int(out.branch[0]), int(out.detail[0]), price, *nums) if explain else ""
+    reasoning = text(int(out.branch[0]), int(out.detail[0]), price, *nums)
     return ACTIONS[out.action[0]], float(out.confidence[0]), reasoning
 
 
@@ -134,13 +133,6 @@ def on_one_bar(rules: VectorRule, text: RuleText, price: float, values: Iterable
 
 T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY, T_SELL = range(6)  # branches
 PAIR_NONE, PAIR_EMA, PAIR_SMA = 0, 1, 2  # the fast/slow averages used (detail)
-
-
-def trend_rule(price: float, ema12: Num, ema26: Num, sma20: Num, sma50: Num, hist: Num,
-               adx: Num, plus: Num, minus: Num, explain: bool = False) -> Decision:
-    """`trend_rules` on one bar; the reasoning text only if `explain`."""
-    return on_one_bar(trend_rules, trend_text, price,
-                      (ema12, ema26, sma20, sma50, hist, adx, plus, minus), explain)
 
 
 def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: np.ndarray,
@@ -219,13 +211,6 @@ def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
 # --- mean reverter ----------------------------------------------------------------------
 
 M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH = range(7)  # branches
-
-
-def mean_reversion_rule(price: float, rsi: Num, pb: Num, k: Num, d: Num,
-                        explain: bool = False) -> Decision:
-    """`mean_reversion_rules` on one bar; the reasoning text only if `explain`."""
-    return on_one_bar(mean_reversion_rules, mean_reversion_text, price, (rsi, pb, k, d),
-                      explain)
 
 
 def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: np.ndarray,
@@ -328,7 +313,7 @@ class _RuleModel:
     def rule(self, ctx: DecisionContext) -> Decision:
         ind = ctx.indicators
         return on_one_bar(self.vector_rules, self.rule_text, ctx.price,
-                          (ind.get(k) for k in self.inputs), explain=True)
+                          (ind.get(k) for k in self.inputs))
 
     async def decide(self, context: DecisionContext) -> ModelVote:
         try:
@@ -368,5 +353,5 @@ class MeanReverter(_RuleModel):
 
 
 __all__ = ["ACTIONS", "MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter", "RuleOutput",
-           "TrendFollower", "mean_reversion_rule", "mean_reversion_rules", "mean_reversion_text",
-           "num", "on_one_bar", "trend_rule", "trend_rules", "trend_text", "value"]
+           "TrendFollower", "mean_reversion_rules", "mean_reversion_text", "num", "on_one_bar",
+           "trend_rules", "trend_text", "value"]
