@@ -1,5 +1,6 @@
 """core/ is pure: importing it loads no UI, exchange, HTTP or database library, and its source
-reads no clock, opens no file and imports nothing from the adapter layers (ARCHITECTURE.md)."""
+reads no clock, opens no file and imports nothing from the adapter layers (ARCHITECTURE.md).
+The cockpit's import path is cheap: the first frame waits for no heavy library."""
 
 from __future__ import annotations
 
@@ -18,31 +19,32 @@ FOREIGN = ("textual", "ccxt", "httpx", "sqlmodel", "sqlalchemy")
 LAYERS = ("market", "ai", "store", "runtime", "tui")
 
 
-def loaded_after(code: str) -> set[str]:
-    """Top-level module names in sys.modules after running `code` in a fresh interpreter."""
+CORE_DOMAIN = ("import autotrade_tui.core.engine, autotrade_tui.core.models, "
+               "autotrade_tui.core.voting, autotrade_tui.core.events, autotrade_tui.core.clock")
+
+
+def loaded_modules(code: str) -> list[str]:
+    """Every module name in sys.modules after running `code` in a fresh interpreter."""
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120, check=True)
-    return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level module names in sys.modules after running `code` in a fresh interpreter."""
+    return {name.split(".")[0] for name in loaded_modules(code)}
 
 
 def test_core_domain_modules_load_no_foreign_library_and_no_asyncio() -> None:
-    mods = loaded_after("import autotrade_tui.core.engine, autotrade_tui.core.models, "
-                        "autotrade_tui.core.voting, autotrade_tui.core.events, "
-                        "autotrade_tui.core.clock")
+    mods = loaded_after(CORE_DOMAIN)
     assert "autotrade_tui" in mods  # the probe did import something
     # asyncio is not pulled in by the stdlib modules core uses either, so assert it too
     assert sorted(mods & {*FOREIGN, "asyncio", "pandas", "numpy"}) == []
 
 
 def test_core_imports_no_adapter_layer_of_the_package() -> None:
-    code = ("import autotrade_tui.core.engine, autotrade_tui.core.models, "
-            "autotrade_tui.core.voting, autotrade_tui.core.events, autotrade_tui.core.clock\n"
-            "import sys, json\n"
-            "print(json.dumps(sorted(k for k in sys.modules if k.startswith('autotrade_tui'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True)
-    ours = json.loads(out.stdout)
+    ours = [m for m in loaded_modules(CORE_DOMAIN) if m.startswith("autotrade_tui")]
     assert "autotrade_tui.core.engine" in ours
     # only the package root and core itself: no layer, not even config/errors
     assert [m for m in ours if m != "autotrade_tui" and not m.startswith("autotrade_tui.core")] \
@@ -53,6 +55,13 @@ def test_indicators_load_no_ui_exchange_http_or_database_library() -> None:
     mods = loaded_after("import autotrade_tui.core.indicators")
     assert "talib" in mods  # the probe really imported the indicator stack
     assert sorted(mods & {"textual", "ccxt", "httpx", "sqlmodel", "sqlalchemy"}) == []
+
+
+def test_importing_the_app_loads_nothing_heavy() -> None:
+    mods = loaded_after("import autotrade_tui.tui.app, autotrade_tui.cli")
+    heavy = ["ccxt", "pandas", "talib", "ta", "sqlmodel", "sqlalchemy", "plotext",
+             "textual_plotext", "httpx", "numpy"]
+    assert [h for h in heavy if h in mods] == []
 
 
 def _core_sources() -> list[Path]:

@@ -1,12 +1,10 @@
 """The cockpit through Textual's Pilot on the simulated market (seed 42, virtual clock): every
 key end to end down to the database, confirmations, layouts at 80x24 and 160x50, the
-connecting state, the engine-lock exit, and the cheap import path."""
+connecting state and the engine-lock exit (the cheap import path: test_import_hygiene.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -547,16 +545,6 @@ def test_event_lines_are_coloured_by_severity() -> None:
     assert "bold $error" in styles("CRITICAL")
     assert "bold $warning" in styles("HIGH")
     assert "$text-muted" in styles("MEDIUM") and "bold $error" not in styles("MEDIUM")
-
-
-def test_importing_the_app_loads_nothing_heavy() -> None:
-    code = ("import sys, autotrade_tui.tui.app, autotrade_tui.cli\n"
-            "heavy = ['ccxt', 'pandas', 'talib', 'ta', 'sqlmodel', 'sqlalchemy', 'plotext',\n"
-            "         'textual_plotext', 'httpx', 'numpy']\n"
-            "print([h for h in heavy if h in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "[]"
 
 
 def test_tables_take_no_letter_keys() -> None:
