@@ -15,7 +15,6 @@ from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
 Fetch = Callable[[str, str, int], Awaitable[list[Any]]]
-REFRESH_S = 2.0
 MARGIN = 0.25  # a line further than this share of the candles' range is only named
 
 
@@ -30,31 +29,27 @@ class CandleChart(PlotPane):
         super().__init__(id=id)
         self.fetch: Fetch | None = None
         self.title = ""
-        self._dirty = False
         self._lines: tuple[float | None, float | None] = (None, None)
-
-    def on_mount(self) -> None:
-        self.set_interval(REFRESH_S, self._refresh_if_dirty, name="chart refresh")
 
     def attach(self, fetch: Fetch) -> None:
         """Where candles come from (the runtime's feed); draws at once."""
         self.fetch = fetch
-        self.reload()
+        self.redraw()
 
     def prices_moved(self) -> None:
         self._dirty = True
 
     def watch_symbol(self) -> None:
-        self.reload()
+        self.redraw()
 
     def watch_timeframe(self) -> None:
-        self.reload()
+        self.redraw()
 
     def watch_account(self, acc: dict[str, Any] | None) -> None:
         lines = self._position_lines(acc)
         if lines != self._lines:
             self._lines = lines
-            self.reload()
+            self.redraw()
 
     def _position_lines(self, acc: dict[str, Any] | None) -> tuple[float | None, float | None]:
         for p in (acc or {}).get("positions", []):
@@ -62,19 +57,15 @@ class CandleChart(PlotPane):
                 return p["entry_price"], p["liquidation_price"]
         return None, None
 
-    def _refresh_if_dirty(self) -> None:
-        if self._dirty:
-            self.reload()
-
     def on_resize(self) -> None:
-        self.reload()
+        self.redraw()
 
     def _candle_count(self) -> int:
         width = self.size.width or self.app.size.width
         return max(20, min(120, (width - 10) // 2))
 
     @work(exclusive=True, group="chart", exit_on_error=False, description="candles")
-    async def reload(self) -> None:
+    async def redraw(self) -> None:
         if self.fetch is None or not self.symbol or not self.is_mounted:
             return
         self._dirty = False

@@ -11,7 +11,6 @@ from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
 LIVE_STEP_S = 60.0
 MAX_POINTS = 3000
-REFRESH_S = 2.0
 
 
 class EquityChart(PlotPane):
@@ -20,12 +19,8 @@ class EquityChart(PlotPane):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.points: list[tuple[float, float]] = []
-        self._dirty = False
         self._tail_live = False
         self._fixed_ts = float("-inf")
-
-    def on_mount(self) -> None:
-        self.set_interval(REFRESH_S, self._refresh_if_dirty, name="equity refresh")
 
     def load(self, points: list[tuple[float, float]]) -> None:
         """History (oldest first); live points already shown stay after it."""
@@ -47,10 +42,6 @@ class EquityChart(PlotPane):
         if ts - self._fixed_ts >= LIVE_STEP_S:
             self._fixed_ts, self._tail_live = ts, False
         self._dirty = True
-
-    def _refresh_if_dirty(self) -> None:
-        if self._dirty:
-            self.redraw()
 
     @work(exclusive=True, group="equity", exit_on_error=False, description="equity curve")
     async def redraw(self) -> None:

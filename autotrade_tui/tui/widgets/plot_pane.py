@@ -1,5 +1,6 @@
 """A pane that shows a one-line placeholder until it has something to plot, then a plotext
-plot; textual-plotext (and plotext) are imported only then, off the event loop."""
+plot; textual-plotext (and plotext) are imported only then, off the event loop. Data that
+moves marks the pane dirty: it is redrawn at most every `REFRESH_S` seconds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.widgets import Static
 
+REFRESH_S = 2.0
+
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:
     """`#eab308` → (234, 179, 8), the form plotext takes."""
@@ -19,17 +22,29 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 class PlotPane(Container):
-    """Base of the chart panes: `await self.plot()` gives the (lazily mounted) PlotextPlot."""
+    """Base of the chart panes: `await self.plot()` gives the (lazily mounted) PlotextPlot;
+    `redraw()` draws the pane again (a worker that clears `_dirty`)."""
 
     PLACEHOLDER = "waiting for data…"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._plot: Any = None
+        self._dirty = False
         self.add_class("-placeholder")
 
     def compose(self) -> ComposeResult:
         yield Static(self.PLACEHOLDER, classes="placeholder")
+
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH_S, self._refresh_if_dirty, name=f"{self.id} refresh")
+
+    def _refresh_if_dirty(self) -> None:
+        if self._dirty:
+            self.redraw()
+
+    def redraw(self) -> object:
+        raise NotImplementedError
 
     def say(self, text: str) -> None:
         """Show `text` instead of the plot (no data, an error)."""
