@@ -148,8 +148,9 @@ class TradingEngine:
               reason: str) -> Trade | str:
         """`open`, with the refusal's reason returned instead of raised (`execute` refuses
         without building and unwinding an exception)."""
-        if not price > 0 or price == _INF:
-            return f"invalid price {price!r}"
+        bad = _price_error(price)
+        if bad:
+            return bad
         cfg, lg = self.config, self.ledger
         pos = self.positions.get(symbol)
         if pos is not None and pos.side is not side:
@@ -190,7 +191,9 @@ class TradingEngine:
     def close(self, symbol: str, price: float, ts: float,
               source: TradeSource = TradeSource.AUTO, reason: str = "") -> Trade:
         """Close the whole position at `price` (a liquidation if it is past its liq price)."""
-        _check_price(price)
+        bad = _price_error(price)
+        if bad:
+            raise Rejected(bad)
         pos = self.positions.get(symbol)
         if pos is None:
             raise Rejected(f"no open position on {symbol}")
@@ -307,9 +310,11 @@ class TradingEngine:
 _INF = math.inf
 
 
-def _check_price(price: float) -> None:
+def _price_error(price: float) -> str:
+    """Why an order cannot fill at `price` ("" when it can): not positive, NaN or infinite."""
     if not price > 0 or price == _INF:
-        raise Rejected(f"invalid price {price!r}")
+        return f"invalid price {price!r}"
+    return ""
 
 
 def copy_state(state: EngineState) -> EngineState:
