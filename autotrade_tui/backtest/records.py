@@ -30,8 +30,7 @@ def decision_rows(out: Outcome, settings: Any, keep: list[int]) -> list[dict[str
     rows = []
     for k in keep:
         d = out.decided[k]
-        v1, v2 = out.votes_of(d) if out.votes_of else d.votes or (None, None)
-        assert v1 is not None and v2 is not None
+        v1, v2 = out.votes_of(d)
         reason = d.result.reason or vote(v1, v2, policy.strategy, policy.threshold,
                                          policy.single_threshold, policy.weights).reason
         rows.append({

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,6 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.voting import strategy_name
 from autotrade_tui.runtime.monitor import HISTORY_BARS, EventMonitor
 
 log = logging.getLogger(__name__)
@@ -92,8 +91,8 @@ class Outcome:
     counts: dict[str, int]
     candles: int
     seconds: float
-    prices: dict[str, float] = field(default_factory=dict)
-    votes_of: Callable[[Decided], tuple[ModelVote, ModelVote]] | None = None
+    prices: dict[str, float]
+    votes_of: Callable[[Decided], tuple[ModelVote, ModelVote]]
 
 
 @contextmanager
@@ -121,8 +120,7 @@ class _Sym:
         self.series = s
         self.ts: list[float] = s.ts.tolist()
         self.close: list[float] = s.close.tolist()
-        self.n = len(self.ts)
-        self.last = self.n - 1  # index of the series' last bar
+        self.last = len(self.ts) - 1  # index of the series' last bar
         self.i = -1  # index of the last visible bar
         self.values: np.ndarray | None = None  # row-major indicator values (context path)
         self.lean: SeriesVotes  # the offline models' answers (lean path)
@@ -167,7 +165,6 @@ class Backtest:
         self.clock = clock or VirtualClock(history.start)
         self.fast = lean(models) if fast is None else fast and lean(models)
         self.policy = VotePolicy.from_settings(settings)
-        self.strategy = strategy_name(self.policy.strategy)
         self.engine = TradingEngine(EngineConfig.from_settings(settings))
         self.interval = float(settings.trading_interval_minutes) * 60.0
         self.stale_after = float(settings.stale_after_seconds)
@@ -294,9 +291,9 @@ class Backtest:
         positions = engine.positions
         if not positions and not self.windows_fed:
             return _NONE  # an empty window and no position: detect() finds nothing
-        return self._events(syms, t, fresh, positions)
+        return self._events(t, fresh, positions)
 
-    def _events(self, syms: list[_Sym], t: float, fresh: dict[str, float],
+    def _events(self, t: float, fresh: dict[str, float],
                 positions: dict[str, Any]) -> list[_Sym] | tuple[()]:
         """The event detectors for the fresh symbols (see `_monitor`)."""
         fed, quiet = self.windows_fed, self._quiet
@@ -320,8 +317,7 @@ class Backtest:
         if not self.event_decisions:
             return _NONE
         names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
-        by_name = {s.name: s for s in syms}
-        return [by_name[n] for n in names if n in by_name]
+        return [self._by_name[n] for n in names if n in self._by_name]
 
     def _feed_window(self, s: _Sym, j: int) -> None:
         """The runtime's 1-minute window: primed with history, then each new bar."""
