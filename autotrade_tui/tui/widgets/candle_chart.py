@@ -93,7 +93,6 @@ class CandleChart(PlotPane):
         lo, hi = min(data["Low"]), max(data["High"])
         notes = self._draw_lines(plt, lo, hi)
         last = candles[-1].close
-        self.title = f"{symbol} {tf}"
         plt.title(f"{symbol} {tf} · {price(last)}{notes}")
         step = max(1, len(candles) // 4)
         ticks = xs[::step]
