@@ -34,34 +34,37 @@ class Card(Widget):
         return self._content
 
 
+LABELS = {"equity": "EQUITY", "pnl": "P&L REALIZED", "positions": "OPEN POSITIONS",
+          "winrate": "WIN RATE"}
+
+
 class AccountCards(Horizontal):
     account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
 
     def compose(self) -> ComposeResult:
-        for name in ("equity", "pnl", "positions", "winrate"):
+        for name in LABELS:
             yield Card(id=f"card-{name}", classes="card")
 
+    def _show(self, name: str, value: str, detail: str, tone: float | None = None) -> None:
+        self.query_one(f"#card-{name}", Card).show(LABELS[name], value, detail, tone)
+
     def on_mount(self) -> None:
-        for name, label in (("equity", "EQUITY"), ("pnl", "P&L REALIZED"),
-                            ("positions", "OPEN POSITIONS"), ("winrate", "WIN RATE")):
-            self.query_one(f"#card-{name}", Card).show(label, "connecting…", "")
+        for name in LABELS:
+            self._show(name, "connecting…", "")
 
     def watch_account(self, acc: dict[str, Any] | None) -> None:
         if acc is None:
             return
         eq, initial = acc["equity"], acc["initial_capital"] or 1.0
         ret = (eq / initial - 1.0) * 100.0
-        self.query_one("#card-equity", Card).show(
-            "EQUITY", money(eq),
-            f"{pct(ret, signed=True, compact=True)} free {short(acc['capital'])}", ret)
+        self._show("equity", money(eq),
+                   f"{pct(ret, signed=True, compact=True)} free {short(acc['capital'])}", ret)
         realized, unrealized = acc["realized_pnl"], acc["unrealized_pnl"]
-        self.query_one("#card-pnl", Card).show(
-            "P&L REALIZED", money(realized, signed=True),
-            f"unreal. {short(unrealized, signed=True)}", realized + unrealized)
+        self._show("pnl", money(realized, signed=True),
+                   f"unreal. {short(unrealized, signed=True)}", realized + unrealized)
         n = len(acc["positions"])
-        self.query_one("#card-positions", Card).show(
-            "OPEN POSITIONS", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")
+        self._show("positions", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")
         closed = acc["total_trades"]
-        self.query_one("#card-winrate", Card).show(
-            "WIN RATE", pct(acc["win_rate"]) if closed else "—",
-            f"{acc['winning_trades']}W {acc['losing_trades']}L fees {short(acc['total_fees'])}")
+        self._show("winrate", pct(acc["win_rate"]) if closed else "—",
+                   f"{acc['winning_trades']}W {acc['losing_trades']}L fees "
+                   f"{short(acc['total_fees'])}")
