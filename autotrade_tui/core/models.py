@@ -15,10 +15,6 @@ class Side(StrEnum):
     LONG = "LONG"
     SHORT = "SHORT"
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
-
 
 class Action(StrEnum):
     BUY = "BUY"
@@ -154,10 +150,6 @@ class Position:
         """Quantity-weighted average entry price."""
         q, notional, _ = self.totals()
         return notional / q if q else 0.0
-
-    @property
-    def notional(self) -> float:
-        return self.totals()[1]
 
     @property
     def leverage(self) -> float:
