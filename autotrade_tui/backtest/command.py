@@ -48,11 +48,11 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
     from autotrade_tui.backtest.store import BacktestStore
 
     started = time.perf_counter()
+    now = time.time() if now is None else now  # without a file: history up to now
     history = await _load_file(req) if req.data else None
     if history is None:
         from autotrade_tui.backtest.fetch import fetch_history, preflight
 
-        now = time.time() if now is None else now
         preflight(req, settings, now)  # a range or id refused: before the database exists
     with BacktestStore(req.db or None) as store:
         if history is None:

@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 
-from autotrade_tui.backtest.history import History, Series
+from autotrade_tui.backtest.history import History, Series, from_rows
 from autotrade_tui.backtest.request import DAY, DEFAULT_DAYS, Request, iso
 from autotrade_tui.backtest.store import BacktestStore
 from autotrade_tui.core.clock import VirtualClock
@@ -73,8 +72,8 @@ def _no_closed_candle(req: Request, too_late: bool, now: float) -> str:
 
 
 async def fetch_history(req: Request, settings: Any, store: BacktestStore,
-                        now: float | None = None) -> History:
-    now = time.time() if now is None else now
+                        now: float) -> History:
+    """The history of `req` up to `now` (epoch s): closed bars only (see `plan`)."""
     lo, start, end = plan(req, now)
     if settings.market_source == "sim":
         return simulated(req, settings, lo, start, end, "simulated market")
@@ -95,8 +94,7 @@ async def fetch_history(req: Request, settings: Any, store: BacktestStore,
             if not any(start <= b[0] < end for b in bars):
                 raise UserError(f"{source} has no {req.timeframe} candles for {sym} in "
                                 f"{iso(start)} .. {iso(end)}")
-            a = np.asarray(bars, dtype=np.float64).reshape(-1, 6)
-            series[sym] = Series(sym, *(np.ascontiguousarray(a[:, k]) for k in range(6)))
+            series[sym] = from_rows(sym, bars)
     finally:
         if feed is not None:
             await feed.close()
@@ -129,10 +127,9 @@ def simulated(req: Request, settings: Any, lo: float, start: float, end: float,
     count = int((end - lo) // req.bar_seconds) + 1
     series = {}
     for sym in req.symbols:
-        bars = [c for c in sim.candles(sym, req.timeframe, count, since=lo) if c.ts < end]
-        a = np.asarray([(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in bars],
-                       dtype=np.float64).reshape(-1, 6)
-        series[sym] = Series(sym, *(np.ascontiguousarray(a[:, k]) for k in range(6)))
+        series[sym] = from_rows(sym, [(c.ts, c.open, c.high, c.low, c.close, c.volume)
+                                      for c in sim.candles(sym, req.timeframe, count, since=lo)
+                                      if c.ts < end])
     return History(series, req.bar_seconds, start, end, f"{note} (seed {sim.seed})")
 
 

@@ -3,6 +3,7 @@ to the requested timeframe, with the file's gaps and the range to trade."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,12 @@ def from_frame(symbol: str, frame: object) -> Series:
     cols = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64))  # type: ignore[index]
             for c in COLUMNS]
     return Series(symbol, *cols)
+
+
+def from_rows(symbol: str, rows: Sequence[Sequence[float]]) -> Series:
+    """Rows of (ts, open, high, low, close, volume) as a Series."""
+    a = np.asarray(rows, dtype=np.float64).reshape(-1, len(COLUMNS))
+    return Series(symbol, *(np.ascontiguousarray(a[:, k]) for k in range(len(COLUMNS))))
 
 
 def load_file(req: Request) -> History:
