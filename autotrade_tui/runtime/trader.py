@@ -55,11 +55,7 @@ COOLDOWN_MEMORY_S = 3600.0  # events this recent are remembered across a restart
 
 
 class _Prepared(NamedTuple):
-    symbol: str
-    now: float
-    price: float
-    stale: bool
-    ctx: DecisionContext
+    ctx: DecisionContext  # its symbol, and its price as the models were asked
     votes: list[ModelVote]
 
 
@@ -455,7 +451,6 @@ class Runtime:
             raise AutotradeError(f"no candles for {symbol}")
         ticker = self.tickers.get(symbol)
         price = ticker.last if ticker else candles[-1].close
-        stale = symbol in self.stale or ticker is None
         analysis = await asyncio.to_thread(_analyse, candles, price)
         fundamentals = await self.fundamentals.get() if self.fundamentals else None
         now = self.clock.now()
@@ -464,17 +459,18 @@ class Runtime:
                             [:RECENT_EVENTS], fundamentals=fundamentals,
                             recent_closes=[c.close for c in candles[-20:]])
         votes = list(await asyncio.gather(*(self._ask(m, ctx) for m in self.models)))
-        return _Prepared(symbol, now, price, stale, ctx, votes)
+        return _Prepared(ctx, votes)
 
     async def _settle(self, prep: _Prepared, source: TradeSource) -> DecisionRecorded:
-        symbol, _, _, _, ctx, votes = prep
+        ctx, votes = prep
+        symbol = ctx.symbol
         async with self._lock:
             # Price and freshness as they are now, not when the models were asked: a model
             # call can outlast the staleness limit, and we never trade on an old price.
             now = self.clock.now()
             ticker = self.tickers.get(symbol)
             stale = self._is_stale(symbol, now)
-            price = ticker.last if ticker is not None else prep.price
+            price = ticker.last if ticker is not None else ctx.price
             before = copy_state(self.engine.state)
             outcome = decide(self.engine, symbol, price, now, (votes[0], votes[1]), self.policy,
                              stale=stale, paused=self.paused, source=source)
