@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 DECISION_CANDLES = 200
 REPLAY_HISTORY = 10_000_000  # "all of it": a replay's indicators see every candle up to now
 SNAPSHOT_EVERY_S = 60.0  # clock seconds between equity-curve points
-RECENT_EVENTS = 10
+RECENT_EVENTS = 10  # a symbol's events in its decision prompt
+EVENTS_KEPT = 50  # recent events (all symbols) the runtime holds, newest first
 COOLDOWN_MEMORY_S = 3600.0  # events this recent are remembered across a restart
 
 
@@ -108,12 +109,12 @@ class Runtime:
 
         since = self.clock.now() - COOLDOWN_MEMORY_S
         rows = self.store.rows(EventRow, 200, since_ts=since)
-        for r in reversed(rows):
-            event = MarketEvent(r.ts, r.symbol, EventType(r.event_type), Severity(r.severity),
-                                r.description, r.suggested_action, dict(r.metrics or {}))
+        events = [MarketEvent(r.ts, r.symbol, EventType(r.event_type), Severity(r.severity),
+                              r.description, r.suggested_action, dict(r.metrics or {}))
+                  for r in rows]  # newest first
+        for event in events:
             self.monitor.detector.remember(event)
-            self.recent_events.insert(0, event)
-        del self.recent_events[50:]
+        self.recent_events = events[:EVENTS_KEPT]
 
     # ---- construction
     @classmethod
@@ -343,7 +344,7 @@ class Runtime:
             events += self.monitor.detect(sym, now, price, self.engine.positions)
         if events:
             await asyncio.to_thread(self.store.record_events, events)
-            self.recent_events = (events + self.recent_events)[:50]
+            self.recent_events = (events + self.recent_events)[:EVENTS_KEPT]
             for e in events:
                 self.publish(EventRaised(e))
             self._maybe_trigger_decisions(events)
