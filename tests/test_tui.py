@@ -27,17 +27,19 @@ from autotrade_tui.tui.widgets.event_feed import event_line
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from autotrade_tui.tui.widgets.status_bar import StatusBar
 from tests.tui_fixtures import (
+    NARROW,
     SYMBOLS,
+    WIDE,
     busy,
     make_app,
     ready,
     rows,
+    running,
+    runtime_of,
     screen_text,
     settle,
     wait_for,
 )
-
-NARROW, WIDE = (80, 24), (160, 50)
 
 
 def header(app: AutotradeApp) -> str:
@@ -59,9 +61,7 @@ async def confirm_text(pilot: Any) -> str:
 
 
 async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         assert position_rows(app) == []
         await pilot.press("b")
         text = await confirm_text(pilot)
@@ -83,9 +83,7 @@ async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) 
 
 
 async def test_s_then_enter_opens_short(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         await pilot.press("s")
         assert (await confirm_text(pilot)).startswith("Open SHORT BTC/USDT at ~")
         await pilot.press("enter")
@@ -95,9 +93,7 @@ async def test_s_then_enter_opens_short(tmp_path: Path) -> None:
 
 
 async def test_n_and_escape_cancel_without_trading(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         for answer in ("n", "escape"):
             await pilot.press("b")
             await confirm_text(pilot)
@@ -110,9 +106,7 @@ async def test_n_and_escape_cancel_without_trading(tmp_path: Path) -> None:
 
 
 async def test_opposite_side_says_it_closes_first(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         await app.runtime.manual_open("BTC/USDT", Side.LONG)  # type: ignore[union-attr]
         await pilot.press("s")
         text = await confirm_text(pilot)
@@ -128,11 +122,8 @@ async def test_opposite_side_says_it_closes_first(tmp_path: Path) -> None:
 
 
 async def test_x_closes_the_selected_position(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
         await rt.manual_open("BTC/USDT", Side.LONG)
         await rt.manual_open("ETH/USDT", Side.SHORT)
         await wait_for(pilot, lambda: len(position_rows(app)) == 2, "two rows")
@@ -149,9 +140,7 @@ async def test_x_closes_the_selected_position(tmp_path: Path) -> None:
 
 
 async def test_x_without_a_position_says_so_and_asks_nothing(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         await pilot.press("x")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
@@ -163,9 +152,7 @@ async def test_x_without_a_position_says_so_and_asks_nothing(tmp_path: Path) -> 
 
 
 async def test_shift_x_closes_all(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         await pilot.press("b", "y")
         await wait_for(pilot, lambda: position_rows(app) == ["BTC/USDT"], "BTC row")
         await pilot.press("3", "s", "y")
@@ -182,9 +169,7 @@ async def test_shift_x_closes_all(tmp_path: Path) -> None:
 
 
 async def test_a_refusal_is_shown_with_its_reason(tmp_path: Path) -> None:
-    app = make_app(tmp_path, max_positions=1)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path, max_positions=1) as (app, pilot):
         await app.runtime.manual_open("ETH/USDT", Side.LONG)  # type: ignore[union-attr]
         await pilot.press("b")
         text = await confirm_text(pilot)
@@ -201,10 +186,8 @@ async def test_a_refusal_is_shown_with_its_reason(tmp_path: Path) -> None:
 
 
 async def test_p_pauses_and_resumes_in_header_and_database(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
     db = tmp_path / "t.db"
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         assert "AUTO ON" in header(app)
         await pilot.press("p")
         await wait_for(pilot, lambda: "AUTO PAUSED" in header(app), "PAUSED in the header")
@@ -217,11 +200,8 @@ async def test_p_pauses_and_resumes_in_header_and_database(tmp_path: Path) -> No
 
 
 async def test_p_resumes_after_a_drawdown_halt(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
         rt.engine.ledger.halted_reason = "max drawdown 5.1 % ≥ 5 %: automatic trading paused"
         await pilot.press("p")
         await wait_for(pilot, lambda: not rt.engine.ledger.halted_reason, "the halt cleared")
@@ -231,9 +211,7 @@ async def test_p_resumes_after_a_drawdown_halt(tmp_path: Path) -> None:
 
 
 async def test_d_records_a_manual_decision_for_the_selected_symbol(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         app.runtime.clock.advance(1)  # type: ignore[union-attr]  # a moment after the cycle
         decisions = app.cockpit.query_one(DecisionList)
         await pilot.press("2", "d")
@@ -257,9 +235,7 @@ async def test_d_records_a_manual_decision_for_the_selected_symbol(tmp_path: Pat
 
 
 async def test_number_keys_select_symbols(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         chart = app.cockpit.query_one(CandleChart)
         assert "BTC/USDT 5m" in header(app) and chart.title == "BTC/USDT 5m"
         for key, sym in (("3", "SOL/USDT"), ("2", "ETH/USDT"), ("1", "BTC/USDT"),
@@ -276,9 +252,7 @@ async def test_number_keys_select_symbols(tmp_path: Path) -> None:
 
 
 async def test_t_cycles_the_timeframe(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         chart = app.cockpit.query_one(CandleChart)
         seen = []
         for _ in range(6):
@@ -293,9 +267,7 @@ async def test_t_cycles_the_timeframe(tmp_path: Path) -> None:
 
 
 async def test_question_mark_opens_help_listing_every_key(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
         await wait_for(pilot, lambda: app.screen.query_one("#help-text").region.height > 15,
@@ -310,9 +282,7 @@ async def test_question_mark_opens_help_listing_every_key(tmp_path: Path) -> Non
 
 
 async def test_footer_shows_the_keys(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, _pilot):
         footer = screen_text(app).splitlines()[-1]
         for item in ("b long", "s short", "x close", "X close all", "p pause", "d decide",
                      "t tf", "1-9 sym", "? help", "q quit"):
@@ -320,9 +290,7 @@ async def test_footer_shows_the_keys(tmp_path: Path) -> None:
 
 
 async def test_decision_detail_shows_both_models_side_by_side(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         app.cockpit.query_one(TabbedContent).active = "tab-decisions"
         await settle(pilot)
         detail = app.cockpit.query_one(DecisionDetail)
@@ -346,11 +314,8 @@ async def test_decision_detail_shows_both_models_side_by_side(tmp_path: Path) ->
 
 
 async def test_keys_work_while_a_table_has_focus(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
         await rt.manual_open("BTC/USDT", Side.LONG)
         await rt.manual_open("SOL/USDT", Side.LONG)
         table = app.cockpit.query_one(PositionsTable)
@@ -367,9 +332,7 @@ async def test_keys_work_while_a_table_has_focus(tmp_path: Path) -> None:
 
 
 async def test_command_palette_offers_the_actions(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (_app, pilot):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"open long")
@@ -383,9 +346,7 @@ async def test_command_palette_offers_the_actions(tmp_path: Path) -> None:
 
 
 async def test_narrow_layout_uses_tabs_and_keeps_cards_visible(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
+    async with running(tmp_path) as (app, pilot):
         # the header repaints at most 4 times a second: wait for the countdown to be drawn
         await wait_for(pilot, lambda: "next decision 5:00" in screen_text(app).splitlines()[1],
                        "the countdown in the header")
@@ -404,9 +365,7 @@ async def test_narrow_layout_uses_tabs_and_keeps_cards_visible(tmp_path: Path) -
 
 
 async def test_wide_layout_shows_more_side_by_side(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=WIDE) as pilot:
-        await ready(pilot)
+    async with running(tmp_path, size=WIDE) as (app, pilot):
         cockpit = app.cockpit
         assert cockpit.has_class("-wide")
         events = cockpit.query_one("#market-events")
@@ -466,11 +425,8 @@ async def test_losing_the_engine_lock_while_running_exits_3(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from autotrade_tui.errors import EngineLockedError
 
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
 
         def taken(*_a: object, **_k: object) -> None:
             raise EngineLockedError("another autotrade-tui engine is trading on this database")
@@ -499,11 +455,8 @@ async def test_a_runtime_that_fails_says_so_in_the_header(tmp_path: Path) -> Non
 
 
 async def test_quit_stops_and_closes_the_runtime(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
         await pilot.press("q")
         await wait_for(pilot, lambda: app._exit, "the exit")
         assert rt.stopping and app.runtime is None
@@ -512,11 +465,8 @@ async def test_quit_stops_and_closes_the_runtime(tmp_path: Path) -> None:
 
 
 async def test_live_updates_reach_the_panes(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=NARROW) as pilot:
-        await ready(pilot)
-        rt = app.runtime
-        assert rt is not None
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
         equity = app.cockpit.query_one(EquityChart)
         assert equity.points  # the snapshot of the first cycle
         before = app.cockpit.status.now

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from autotrade_tui.tui.app import AutotradeApp
 START = 1_750_000_020.0  # 2025-06-15 15:07:00 UTC
 SEED = 42
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+NARROW, WIDE = (80, 24), (160, 50)
 
 
 def make_app(tmp_path: Path, *, autorun: bool = True, **overrides: Any) -> AutotradeApp:
@@ -35,6 +37,23 @@ def make_app(tmp_path: Path, *, autorun: bool = True, **overrides: Any) -> Autot
                                   store=Store(db, writer=True))
 
     return AutotradeApp(settings, runtime_factory=factory, autorun=autorun)
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, *, size: tuple[int, int] = NARROW,
+                  **overrides: Any) -> AsyncIterator[tuple[AutotradeApp, Pilot[Any]]]:
+    """The cockpit of `make_app(tmp_path, **overrides)` at `size`, `ready` (first cycle
+    shown); the app stays readable after the block (return code, database)."""
+    app = make_app(tmp_path, **overrides)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        yield app, pilot
+
+
+def runtime_of(app: AutotradeApp) -> Runtime:
+    """The app's runtime, which must be open."""
+    assert app.runtime is not None
+    return app.runtime
 
 
 async def wait_for(pilot: Pilot[Any], cond: Callable[[], object], what: str,
