@@ -68,16 +68,14 @@ def timeframe_name(seconds: float) -> str:
 
 
 def aggregate(s: Series, width: int) -> Series:
-    """Bars of `s` merged into epoch-aligned `width`-second bars (open of the first, high/low
-    extremes, close of the last, volume summed): what a replay feed serves for `width`."""
+    """Bars of `s` merged into epoch-aligned `width`-second bars by the replay feed's own
+    `aggregate`: what a replay feed serves for `width`."""
+    from autotrade_tui.market.replay import aggregate as merge
+
     if len(s) == 0:
         return s
-    bucket = np.floor(s.ts / width) * width
-    starts, first = np.unique(bucket, return_index=True)
-    last = np.append(first[1:], len(s.ts)) - 1
-    return Series(s.symbol, starts.astype(np.float64), s.open[first],
-                  np.maximum.reduceat(s.high, first), np.minimum.reduceat(s.low, first),
-                  s.close[last], np.add.reduceat(s.volume, first))
+    _, cols = merge(s.ts, s.open, s.high, s.low, s.close, s.volume, width)
+    return Series(s.symbol, *cols)
 
 
 def from_frame(symbol: str, frame: object) -> Series:

@@ -430,6 +430,17 @@ def _clean(table: pd.DataFrame) -> pd.DataFrame:
     return table[cols].reset_index(drop=True)
 
 
+def aggregate(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+              v: np.ndarray, width: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Bars (at least one) merged into epoch-aligned `width`-second bars: the index of each
+    merged bar's first bar, and [open time, open, high, low, close, volume] of the merged
+    bars (open of the first, high/low extremes, close of the last, volume summed)."""
+    starts, first = np.unique(np.floor(ts / width) * width, return_index=True)
+    last = np.append(first[1:], len(ts)) - 1
+    return first, [starts, o[first], np.maximum.reduceat(h, first),
+                   np.minimum.reduceat(lo, first), c[last], np.add.reduceat(v, first)]
+
+
 class _Agg:
     """Bars of one symbol aggregated to `width` seconds (epoch-aligned), computed once."""
 
@@ -437,12 +448,8 @@ class _Agg:
         self.ts = f["ts"].to_numpy()
         self.o, self.h, self.lo, self.c, self.v = (f[k].to_numpy() for k in
                                                    ("open", "high", "low", "close", "volume"))
-        bucket = np.floor(self.ts / width) * width
-        self.starts, self.first = np.unique(bucket, return_index=True)
-        last = np.append(self.first[1:], len(self.ts)) - 1
-        self.full = [self.starts, self.o[self.first], np.maximum.reduceat(self.h, self.first),
-                     np.minimum.reduceat(self.lo, self.first), self.c[last],
-                     np.add.reduceat(self.v, self.first)]
+        self.first, self.full = aggregate(self.ts, self.o, self.h, self.lo, self.c, self.v,
+                                          width)
 
     def visible(self, n: int) -> list[np.ndarray]:
         """Buckets with a visible bar; the last one built only from the visible bars."""
@@ -458,4 +465,4 @@ class _Agg:
         return out
 
 
-__all__ = ["Gap", "ReplayFeed"]
+__all__ = ["Gap", "ReplayFeed", "aggregate"]
