@@ -532,10 +532,10 @@ class Runtime:
         price = self._fresh_price(symbol)
         action = Action.BUY if side is Side.LONG else Action.SELL
         async with self._lock:
-            before = copy_state(self.engine.state)
-            ex = self.engine.execute(action, symbol, price, self.clock.now(),
-                                     TradeSource.MANUAL, f"manual {side.value.lower()}")
-            await self._persist(before, ex.trades, prices={symbol: price}, ts=self.clock.now())
+            before, now = copy_state(self.engine.state), self.clock.now()
+            ex = self.engine.execute(action, symbol, price, now, TradeSource.MANUAL,
+                                     f"manual {side.value.lower()}")
+            await self._persist(before, ex.trades, prices={symbol: price}, ts=now)
         self._publish_account()
         if ex.rejected:
             raise Rejected(ex.rejected)
@@ -545,10 +545,9 @@ class Runtime:
     async def manual_close(self, symbol: str) -> str:
         price = self._fresh_price(symbol)
         async with self._lock:
-            before = copy_state(self.engine.state)
-            t = self.engine.close(symbol, price, self.clock.now(), TradeSource.MANUAL,
-                                  "manual close")
-            await self._persist(before, [t], prices={symbol: price}, ts=self.clock.now())
+            before, now = copy_state(self.engine.state), self.clock.now()
+            t = self.engine.close(symbol, price, now, TradeSource.MANUAL, "manual close")
+            await self._persist(before, [t], prices={symbol: price}, ts=now)
         self._publish_account()
         return f"closed {t.side.value} {symbol} @ {t.price:,.2f}: P&L {t.pnl - t.fee:+,.2f}"
 
@@ -558,10 +557,9 @@ class Runtime:
         for sym in self.engine.positions:
             self._fresh_price(sym)
         async with self._lock:
-            before = copy_state(self.engine.state)
-            trades = self.engine.close_all(self.prices(), self.clock.now(), TradeSource.MANUAL,
-                                           "manual close all")
-            await self._persist(before, trades, prices=self.prices(), ts=self.clock.now())
+            before, now, prices = copy_state(self.engine.state), self.clock.now(), self.prices()
+            trades = self.engine.close_all(prices, now, TradeSource.MANUAL, "manual close all")
+            await self._persist(before, trades, prices=prices, ts=now)
         self._publish_account()
         return f"closed {len(trades)} position(s): P&L {sum(t.pnl - t.fee for t in trades):+,.2f}"
 
