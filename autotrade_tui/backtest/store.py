@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from autotrade_tui.errors import StoreError
+from autotrade_tui.store.store import _short
 
 meta = MetaData()
 
@@ -235,7 +236,3 @@ def _txn(engine: Engine, what: str) -> Iterator[Connection]:
     except SQLAlchemyError as exc:
         raise StoreError(f"{what} failed: {_short(exc)}") from None
 
-
-def _short(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__
