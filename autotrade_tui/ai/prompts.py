@@ -87,9 +87,7 @@ def fmt(x: Any) -> str:
     """A number in a fixed, compact form: 68210.53, 31.25, 0.00001234; n/a for None/NaN."""
     if x is None:
         return "n/a"
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return str(x)
-    if isinstance(x, int):
+    if not isinstance(x, float):  # ints (and bools) as they are, anything else as text
         return str(x)
     if not math.isfinite(x):
         return "n/a"
