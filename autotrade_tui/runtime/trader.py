@@ -390,19 +390,16 @@ class Runtime:
 
     # ---- persistence of engine changes
     async def _persist(self, before: EngineState, trades: list[Trade], *,
-                       decision_id: int | None = None, prices: dict[str, float] | None = None,
-                       ts: float = 0.0) -> None:
+                       prices: dict[str, float] | None = None, ts: float = 0.0) -> None:
         """Commit the engine's new state with its trades; on failure put the engine back."""
-        if not trades and before.ledger == self.engine.ledger:
+        if not self._changed(before, trades):
             return
         state = copy_state(self.engine.state)
         try:
-            await asyncio.to_thread(self.store.save_state, state, trades=trades,
-                                    decision_id=decision_id, prices=prices, ts=ts,
-                                    paused=self.paused)
+            await asyncio.to_thread(self.store.save_state, state, trades=trades, prices=prices,
+                                    ts=ts, paused=self.paused)
         except StoreError as exc:
-            self.engine.ledger, self.engine.positions = before.ledger, before.positions
-            self._stop_if_lock_lost(exc)
+            self._roll_back(before, exc)
             raise
         for t in trades:
             self.publish(TradeExecuted(t))
@@ -506,7 +503,7 @@ class Runtime:
         input_data = {"context": asdict(ctx), "prompt": build_messages(ctx),
                       "models": [m.name for m in self.models]}
         trades = outcome.execution.trades
-        changed = bool(trades) or before.ledger != self.engine.ledger
+        changed = self._changed(before, trades)
         try:
             return await asyncio.to_thread(
                 self.store.record_decision, symbol=symbol, ts=now, price=price, votes=votes,
@@ -515,12 +512,19 @@ class Runtime:
                 state=copy_state(self.engine.state) if changed else None,
                 prices={symbol: price})
         except StoreError as exc:
-            self.engine.ledger, self.engine.positions = before.ledger, before.positions
-            self._stop_if_lock_lost(exc)
+            self._roll_back(before, exc)
             raise
 
-    def _stop_if_lock_lost(self, exc: StoreError) -> None:
-        """Another engine took the database: never trade on beside it. Front ends exit 3."""
+    def _changed(self, before: EngineState, trades: list[Trade]) -> bool:
+        """Whether the engine moved since `before`: fills, or its ledger alone (the drawdown
+        switch); only then is there a state to write."""
+        return bool(trades) or before.ledger != self.engine.ledger
+
+    def _roll_back(self, before: EngineState, exc: StoreError) -> None:
+        """Writing a change failed: the engine goes back to `before`, the state the database
+        still holds. If another engine took the database, stop: never trade on beside it
+        (front ends exit 3)."""
+        self.engine.ledger, self.engine.positions = before.ledger, before.positions
         if isinstance(exc, EngineLockedError) and self.fatal is None:
             self.fatal = exc
             self.publish(Notice("error", f"stopping: {exc}"))
