@@ -62,8 +62,7 @@ async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
             print(f"autotrade-tui: warning: {len(history.gaps)} gap(s) in the data, first: "
                   f"{history.gaps[0]} (the replay goes on across them)", file=err)
         progress = None if req.json or not _tty(err) else Progress(err)
-        metrics, outcome = await replay(req, settings, history, store, progress)
-        metrics["load_seconds"] = round(loaded, 4)
+        metrics, outcome = await replay(req, settings, history, store, progress, loaded)
         saving = time.perf_counter()
         run_id = save(store, req, settings, history, metrics, outcome)
         metrics["save_seconds"] = round(time.perf_counter() - saving, 4)
@@ -91,8 +90,8 @@ def _tty(stream: Any) -> bool:
         return False
 
 
-async def replay(req: Request, settings: Any, history: Any, store: Any,
-                 progress: Any) -> tuple[dict[str, Any], Any]:
+async def replay(req: Request, settings: Any, history: Any, store: Any, progress: Any,
+                 load_seconds: float) -> tuple[dict[str, Any], Any]:
     """Build the models (offline, or the configured ones with the response cache), replay."""
     from autotrade_tui.backtest.metrics import summary
     from autotrade_tui.backtest.records import refusals
@@ -110,7 +109,8 @@ async def replay(req: Request, settings: Any, history: Any, store: Any,
             await m.close()
         if client is not None:
             await client.aclose()
-    metrics = summary(outcome, history, [m.name for m in models], timeframe=req.timeframe)
+    metrics = summary(outcome, history, [m.name for m in models], timeframe=req.timeframe,
+                      load_seconds=load_seconds)
     metrics["not_executed"] = refusals(outcome)
     if cache is not None:
         metrics["llm_cache_hits"] = cache.hits
