@@ -351,15 +351,15 @@ class SimMarket:
             path = self._paths[symbol] = _Path(symbol, self.seed, self._base_ts)
         return path
 
-    def _now_index(self) -> tuple[int, int]:
-        """(index of the current 1-minute bar, whole seconds into it)."""
-        elapsed = max(0.0, self.clock.now() - self._base_ts)
+    def _now_index(self, now: float) -> tuple[int, int]:
+        """(index of the 1-minute bar at `now`, whole seconds into it)."""
+        elapsed = max(0.0, now - self._base_ts)
         index = int(elapsed // 60)
         return index, int(elapsed - 60 * index)
 
     async def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
-        index, second = self._now_index()
         now = self.clock.now()
+        index, second = self._now_index(now)
         out: dict[str, Ticker] = {}
         for s in symbols:
             try:
@@ -385,7 +385,7 @@ class SimMarket:
             raise MarketDataError(f"simulated market: unknown timeframe '{timeframe}' "
                                   f"(one of {', '.join(TIMEFRAME_SECONDS)})")
         path = self._path(symbol)
-        index, second = self._now_index()
+        index, second = self._now_index(self.clock.now())
         path.ensure(index)
         width = TIMEFRAME_SECONDS[timeframe] // 60
         base_min = int(self._base_ts // 60)
