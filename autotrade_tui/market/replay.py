@@ -361,9 +361,10 @@ class ReplayFeed:
         return gaps
 
     # --- MarketFeed
-    def _visible(self, symbol: str) -> tuple[pd.DataFrame, int]:
+    def _visible(self, symbol: str, now: float) -> tuple[pd.DataFrame, int]:
+        """The symbol's bars and how many of them are visible at `now`."""
         f = self._frames[symbol]
-        return f, int(np.searchsorted(f["ts"].to_numpy(), self.clock.now(), side="right"))
+        return f, int(np.searchsorted(f["ts"].to_numpy(), now, side="right"))
 
     async def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         now = self.clock.now()
@@ -371,7 +372,7 @@ class ReplayFeed:
         for s in symbols:
             if s not in self._frames:
                 continue
-            f, n = self._visible(s)
+            f, n = self._visible(s, now)
             if n == 0:
                 continue  # before the data starts: no price yet
             ts = f["ts"].to_numpy()
@@ -395,7 +396,7 @@ class ReplayFeed:
         if want is None or want < native or want % native:
             raise MarketDataError(f"replay file {self.name} has {native}s bars: it cannot give "
                                   f"{timeframe} candles")
-        f, n = self._visible(symbol)
+        f, n = self._visible(symbol, self.clock.now())
         if want == native:
             cols = [f[k].to_numpy()[:n] for k in ("ts", "open", "high", "low", "close", "volume")]
         else:
@@ -418,7 +419,7 @@ class ReplayFeed:
     def latest_ts(self) -> float | None:
         now = self.clock.now()
         latest = [min(now, float(f["ts"].iat[n - 1]) + self.timeframe_seconds)
-                  for f, n in (self._visible(s) for s in self._frames) if n]
+                  for f, n in (self._visible(s, now) for s in self._frames) if n]
         return max(latest) if latest else None
 
     async def close(self) -> None:
