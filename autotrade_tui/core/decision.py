@@ -18,7 +18,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.voting import vote
+from autotrade_tui.core.voting import EPS, vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def gate(engine: TradingEngine, result: VoteResult, *, stale: bool = False,
     """Why a vote's result must not be executed ("" when it may be)."""
     if result.decision is Action.HOLD:
         return f"HOLD: {result.reason}"
-    if result.confidence + 1e-9 < result.threshold:
+    if result.confidence + EPS < result.threshold:
         return f"confidence {result.confidence:.2f} below {result.threshold:.2f}"
     if stale:
         return "not executed: price is stale"
