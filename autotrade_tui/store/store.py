@@ -320,12 +320,11 @@ class Store:
                 _put_state(s, state, None, prices, ts)
             return row.id
 
-        if state is None:
-            return self._write(body)
         with self._wlock:
             decision_id = self._write(body)
-            self._know(state)
-            return decision_id
+            if state is not None:
+                self._know(state)
+        return decision_id
 
     def set_decision_executed(self, decision_id: int, executed: bool, note: str) -> None:
         def body(s: Session) -> None:
