@@ -567,6 +567,15 @@ class Runtime:
         self._publish_account()
         return f"closed {len(trades)} position(s): P&L {sum(t.pnl - t.fee for t in trades):+,.2f}"
 
+    @property
+    def trading_off(self) -> bool:
+        """Automatic trading is off: paused by the user, or halted by the drawdown switch."""
+        return self.paused or bool(self.engine.ledger.halted_reason)
+
+    async def toggle_pause(self) -> None:
+        """Pause, or resume (a drawdown halt included: resuming clears it)."""
+        await self.set_paused(not self.trading_off)
+
     async def set_paused(self, paused: bool) -> None:
         async with self._lock:
             state = copy_state(self.engine.state)

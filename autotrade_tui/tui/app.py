@@ -238,8 +238,7 @@ class AutotradeApp(App[None]):
     async def on_toggle_pause(self, _msg: m.TogglePause) -> None:
         runtime = self._live_runtime()
         if runtime is not None:
-            halted = bool(runtime.engine.ledger.halted_reason)  # a drawdown halt: p resumes
-            await runtime.set_paused(not (runtime.paused or halted))
+            await runtime.toggle_pause()
 
     def on_decide_now(self, msg: m.DecideNow) -> None:
         """`d` may trade (a BUY/SELL vote that passes the gates executes, as manual), so it
@@ -248,7 +247,7 @@ class AutotradeApp(App[None]):
         if runtime is None:
             return
         symbol = msg.symbol
-        if runtime.paused or runtime.engine.ledger.halted_reason:
+        if runtime.trading_off:
             then = "Automatic trading is paused: the vote is recorded, nothing is traded."
         else:
             then = ("If the vote is BUY or SELL and passes the gates (confidence, positions, "
