@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autotrade_tui.core.models import Action, ModelVote
-from autotrade_tui.core.voting import vote
+from autotrade_tui.core.voting import tally, vote
 
 B, S, H = Action.BUY, Action.SELL, Action.HOLD
 
@@ -164,3 +164,132 @@ def test_symmetric_under_swapping_models(v1: ModelVote, v2: ModelVote, strategy:
 def test_agreement_above_threshold_always_wins(action: Action, c: float, strategy: str) -> None:
     r = vote(mv(action, c), mv(action, c), strategy)
     assert r.decision is (action if c >= 0.6 - 1e-9 else H)
+
+
+# --- the rules at their edges (issue 24): both sides of each tolerance, the reason texts word
+# for word, and `tally` (the backtest's text-free count) agreeing with `vote`.
+
+
+def test_threshold_tolerance_is_inclusive_on_exactly_eps_and_not_beyond() -> None:
+    # limit − EPS is the last confidence that still trades; one more EPS below is a HOLD.
+    at = vote(mv(B, 0.55 - 1e-9), err(), single_threshold=0.55)
+    assert (at.decision, at.confidence) == (B, 0.55 - 1e-9)
+    below = vote(mv(B, 0.55 - 2e-9), err(), single_threshold=0.55)
+    assert (below.decision, below.confidence) == (H, 0.55 - 2e-9)
+
+
+def test_split_gap_tolerance_is_inclusive_on_exactly_eps_and_not_beyond() -> None:
+    # |c1 − c2| is exactly SPLIT_GAP − EPS here (the other model at 0.0), so the split is
+    # decided; 2·EPS short of the gap it is a HOLD, whatever the threshold.
+    at = vote(mv(B, 0.2 - 1e-9), mv(S, 0.0), "majority", threshold=0.1)
+    assert at.decision is B
+    assert at.reason.endswith(": gap 0.20 ≥ 0.20, BUY 0.20 ≥ 0.10")
+    short = vote(mv(B, 0.2 - 2e-9), mv(S, 0.0), "majority", threshold=0.1)
+    assert short.decision is H
+    assert short.reason == "split BUY 0.20 vs SELL 0.00: gap 0.20 < 0.20 → HOLD"
+
+
+def test_a_vote_carrying_an_error_counts_as_errored_even_with_a_decision() -> None:
+    # `ok` needs no error: a decision that came with an error text is not counted.
+    a_bad = vote(mv(S, 0.9, error="late"), mv(B, 0.7))
+    assert (a_bad.decision, a_bad.confidence) == (B, 0.7)
+    assert a_bad.reason == "model A errored (late); B alone BUY 0.70 ≥ 0.55"
+    b_bad = vote(mv(B, 0.7), mv(S, 0.9, error="late"))
+    assert (b_bad.decision, b_bad.confidence) == (B, 0.7)
+    assert b_bad.reason == "model B errored (late); A alone BUY 0.70 ≥ 0.55"
+
+
+def test_confidences_just_outside_0_1_are_clamped_both_ways() -> None:
+    assert vote(mv(B, 1.5), mv(B, 1.5)).confidence == 1.0
+    assert vote(mv(B, -0.5), mv(B, 1.0)).confidence == 0.5  # the −0.5 counts as 0
+    assert vote(mv(B, -0.5), err()).confidence == 0.0
+    assert vote(mv(B, 1.2), err()).confidence == 1.0
+
+
+REASONS = [
+    ("agree", mv(B, 0.8), mv(B, 0.64), "majority", "both BUY, avg 0.72 ≥ 0.60"),
+    ("agree-low", mv(S, 0.6), mv(S, 0.5), "majority", "both SELL, avg 0.55 < 0.60 → HOLD"),
+    ("split-small-gap", mv(B, 0.8), mv(S, 0.7), "majority",
+     "split BUY 0.80 vs SELL 0.70: gap 0.10 < 0.20 → HOLD"),
+    ("split-decided", mv(S, 0.3), mv(B, 0.9), "majority",
+     "split SELL 0.30 vs BUY 0.90: gap 0.60 ≥ 0.20, BUY 0.90 ≥ 0.60"),
+    ("unanimous-split", mv(B, 0.9), mv(S, 0.8), "unanimous",
+     "split BUY 0.90 vs SELL 0.80: unanimous needs agreement → HOLD"),
+    ("weighted-win", mv(B, 0.9), mv(S, 0.2), "weighted",
+     "weighted 0.5/0.5: BUY 0.45, SELL 0.10, BUY 0.45 < 0.60 → HOLD"),
+    ("weighted-agree", mv(S, 0.8), mv(S, 0.6), "weighted",
+     "weighted 0.5/0.5: SELL 0.70, SELL 0.70 ≥ 0.60"),
+    ("weighted-tie", mv(B, 0.6), mv(S, 0.6), "weighted",
+     "weighted 0.5/0.5: BUY 0.30, SELL 0.30: tie → HOLD"),
+    ("single", err("HTTP 500"), mv(S, 0.5), "weighted",
+     "model A errored (HTTP 500); B alone SELL 0.50 < 0.55 → HOLD"),
+    ("both-errored", err("timeout"), mv(None), "unanimous",
+     "both models errored (A: timeout; B: no decision) → HOLD"),
+]
+
+
+@pytest.mark.parametrize(("v1", "v2", "strategy", "reason"), [c[1:] for c in REASONS],
+                         ids=[c[0] for c in REASONS])
+def test_reason_text_word_for_word(v1: ModelVote, v2: ModelVote, strategy: str,
+                                   reason: str) -> None:
+    assert vote(v1, v2, strategy).reason == reason
+
+
+def test_weighted_with_both_weights_zero_says_it_counted_them_equally() -> None:
+    r = vote(mv(B, 0.8), mv(S, 0.2), "weighted", weights=(0.0, 0.0))
+    assert r.reason == "weighted 0.5/0.5: BUY 0.40, SELL 0.10, BUY 0.40 < 0.60 → HOLD"
+
+
+def test_weighted_weights_summing_to_eps_count_as_equal() -> None:
+    # Σ weights = EPS exactly: no preference expressed, so A and B count 0.5 / 0.5 (had A's
+    # 1e-9 counted alone, BUY 0.50 would lead).
+    r = vote(mv(B, 0.5), mv(S, 0.9), "weighted", weights=(1e-9, 0.0))
+    assert (r.decision, r.confidence) == (H, pytest.approx(0.45))
+    assert "SELL 0.45, BUY 0.25" in r.reason
+
+
+def test_weighted_tie_tolerance_is_inclusive_and_keeps_the_top_score() -> None:
+    # A alone counts (weights 1/0): BUY 1e-9 against SELL 0 differ by exactly EPS: a tie.
+    r = vote(mv(B, 1e-9), mv(S, 0.9), "weighted", weights=(1.0, 0.0))
+    assert r.decision is H
+    assert r.confidence == 1e-9
+    assert r.reason.endswith(": tie → HOLD")
+
+
+def test_unknown_strategy_message_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError) as exc:
+        vote(mv(B, 0.9), mv(B, 0.9), "plurality")
+    assert str(exc.value) == ("unknown voting strategy 'plurality' "
+                              "(one of majority, unanimous, weighted)")
+    with pytest.raises(ValueError) as exc:  # tally trusts its caller, yet still refuses
+        tally(B, 0.9, B, 0.9, "plurality")
+    assert str(exc.value) == ("unknown voting strategy 'plurality' "
+                              "(one of majority, unanimous, weighted)")
+
+
+def _bare(v: ModelVote) -> Action | None:
+    return v.decision if v.ok else None
+
+
+TALLY_CASES = [
+    *CASES,
+    ("wei-tie-exact", mv(B, 0.6), mv(S, 0.6), "weighted", H, 0.3, ""),
+    ("una-split", mv(B, 0.9), mv(S, 0.8), "unanimous", H, 0.0, ""),
+]
+
+
+@pytest.mark.parametrize(("v1", "v2", "strategy"), [c[1:4] for c in TALLY_CASES],
+                         ids=[c[0] for c in TALLY_CASES])
+def test_tally_is_vote_without_the_words(v1: ModelVote, v2: ModelVote, strategy: str) -> None:
+    r = vote(v1, v2, strategy)
+    counted = tally(_bare(v1), v1.confidence, _bare(v2), v2.confidence, strategy)
+    assert counted == (r.decision, r.confidence, "", r.threshold)
+
+
+def test_tally_takes_the_thresholds_and_weights_it_is_given() -> None:
+    assert tally(B, 0.7, B, 0.7, "majority", threshold=0.75) == (H, 0.7, "", 0.75)
+    assert tally(B, 0.6, None, 0.0, "majority", single_threshold=0.65) == (H, 0.6, "", 0.65)
+    assert tally(None, 0.0, S, 0.66, "unanimous", single_threshold=0.65) == (S, 0.66, "", 0.65)
+    assert tally(None, 0.0, None, 0.0, "weighted", threshold=0.7) == (H, 0.0, "", 0.7)
+    decision, score, reason, limit = tally(B, 0.9, S, 0.9, "weighted", weights=(0.8, 0.2))
+    assert (decision, score, reason, limit) == (B, pytest.approx(0.72), "", 0.6)
