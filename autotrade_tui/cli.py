@@ -256,7 +256,7 @@ def _open_reader(settings: Any, say: bool = True) -> tuple[Any, str | None]:
             print(f"autotrade-tui: no database at {path} yet: nothing recorded",
                   file=sys.stderr)
         return Store(":memory:"), str(path)
-    return Store(db), None
+    return Store(db, read_only=True), None  # so a read-only medium serves too
 
 
 def _report(args: argparse.Namespace, settings: Any) -> int:

@@ -38,8 +38,25 @@ class ModelError(AutotradeError):
 
 
 class StoreError(AutotradeError):
-    """The database could not be read or written."""
+    """The database could not be read or written. `cause` names why in a few words ("disk
+    full", "read-only", "permission denied", "damaged"…; "" when nothing more is known);
+    `repeat` is True when the same fault was already reported less than a minute ago, so a
+    fault that lasts is said once a minute, not once a tick."""
+
+    def __init__(self, message: str, *, cause: str = "", repeat: bool = False) -> None:
+        super().__init__(message)
+        self.cause, self.repeat = cause, repeat
 
 
-class EngineLockedError(StoreError):
+class StoreFatal(StoreError):
+    """Writing on could lose or double what is recorded: the engine stops (exit 1, or 3 for
+    EngineLockedError) and a restart reloads what is on disk."""
+
+
+class StoreFileChanged(StoreFatal):
+    """The SQLite file (or its -wal/-shm) was deleted or replaced under the running engine:
+    what it writes would not be in the file the next start reads."""
+
+
+class EngineLockedError(StoreFatal):
     """Another engine already trades on this database."""

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from autotrade_tui.cli import detach_stdout
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import OrderType
+from autotrade_tui.errors import EngineLockedError
 from autotrade_tui.market.factory import check_settings
 from autotrade_tui.runtime.trader import Runtime, make_clock
 from autotrade_tui.runtime.updates import (
@@ -143,11 +144,16 @@ async def _main(settings: Any, lines: LogLines) -> int:
             loop.remove_signal_handler(sig)
         acc = runtime.account()
         await runtime.close()
+        # "state saved" only when it is: never after "final snapshot not saved"
+        saved = f"NOT all saved ({runtime.unsaved})" if runtime.unsaved else "state saved"
         _say(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
-             f"position(s); state saved")
-    if runtime.fatal is not None:
+             f"position(s); {saved}")
+    if isinstance(runtime.fatal, EngineLockedError):
         print(f"autotrade-tui: {runtime.fatal}", file=sys.stderr)
         return 3
+    if runtime.fatal is not None:  # the database file deleted or replaced under us
+        print(f"autotrade-tui: error: {runtime.fatal}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,7 +32,7 @@ from autotrade_tui.core.models import (
     Trade,
     TradeSource,
 )
-from autotrade_tui.errors import AutotradeError, EngineLockedError, StoreError
+from autotrade_tui.errors import AutotradeError, EngineLockedError, StoreError, StoreFatal
 from autotrade_tui.runtime.monitor import EventMonitor
 from autotrade_tui.runtime.updates import (
     AccountUpdated,
@@ -99,6 +99,8 @@ class Runtime:
         self._feed_failing = False
         self._background: set[asyncio.Task[Any]] = set()
         self.fatal: Exception | None = None  # set when the runtime had to stop by itself
+        self.unsaved = ""  # why the state at the stop is not all on disk ("" when it is)
+        self._store_fault = ""  # the storage fault last reported, until writes work again
         if not self.restored:
             store.save_state(self.engine.state, paused=False)
         self._restore_events()
@@ -198,6 +200,7 @@ class Runtime:
             async with self._lock:
                 await self._maybe_snapshot(self.clock.now(), force=True)
         except StoreError as exc:
+            self.unsaved = f"the last prices and equity point were not saved ({exc})"
             log.warning("final snapshot not saved: %s", exc)
 
     # ---- subscribers
@@ -287,10 +290,28 @@ class Runtime:
         except asyncio.CancelledError:
             raise
         except StoreError as exc:
-            self.publish(Notice("error", f"{what}: {exc}"))
+            self._store_trouble(exc, what)
         except Exception as exc:  # one bad tick must not end the loop
             log.exception("%s failed", what)
             self.publish(Notice("error", f"{what} failed: {exc.__class__.__name__}: {exc}"))
+        self._store_back()
+
+    def _store_trouble(self, exc: StoreError, what: str) -> None:
+        """A storage fault: a fatal one stops the runtime; any other is said once a minute
+        while it lasts (the store marks repeats); nothing it hit was executed."""
+        if isinstance(exc, StoreFatal):
+            self._stop_fatal(exc)
+        elif not exc.repeat:
+            self._store_fault = exc.cause or "error"
+            self.publish(Notice("error", f"{what}: {exc} — trading waits until the database "
+                                         "can be written again"))
+
+    def _store_back(self) -> None:
+        """Say once that a reported storage fault is over (a write worked again)."""
+        if self._store_fault and not self.store.fault and self.fatal is None:
+            self.publish(Notice("info", f"the database works again ({self._store_fault} is "
+                                        "over): trading resumes"))
+            self._store_fault = ""
 
     async def sleep_until(self, target: float) -> None:
         """Wait until the clock reads `target` (or stop). Virtual clocks wake us when moved."""
@@ -316,6 +337,8 @@ class Runtime:
 
     # ---- the event monitor tick (prices, liquidations, guards, events)
     async def monitor_tick(self) -> list[MarketEvent]:
+        # The database file is still the one opened (else StoreFatal: stop before trading).
+        await asyncio.to_thread(self.store.check)
         try:
             tickers = await self.feed.fetch_tickers(self.symbols)
         except AutotradeError as exc:
@@ -426,6 +449,8 @@ class Runtime:
         for sym, res in zip(syms, results, strict=True):
             if isinstance(res, DecisionRecorded):
                 out.append(res)
+            elif isinstance(res, StoreError):
+                self._store_trouble(res, f"no decision for {sym}")
             elif isinstance(res, AutotradeError):
                 self.publish(Notice("warning", f"no decision for {sym}: {res}"))
             elif isinstance(res, BaseException):
@@ -522,13 +547,23 @@ class Runtime:
 
     def _roll_back(self, before: EngineState, exc: StoreError) -> None:
         """Writing a change failed: the engine goes back to `before`, the state the database
-        still holds. If another engine took the database, stop: never trade on beside it
-        (front ends exit 3)."""
+        still holds. A fatal fault (another engine took the database, the file was deleted
+        or replaced) stops the runtime: never trade on beside another engine or into a lost
+        file."""
         self.engine.ledger, self.engine.positions = before.ledger, before.positions
-        if isinstance(exc, EngineLockedError) and self.fatal is None:
-            self.fatal = exc
-            self.publish(Notice("error", f"stopping: {exc}"))
-            self.stop()
+        if isinstance(exc, StoreFatal):
+            self._stop_fatal(exc)
+
+    def _stop_fatal(self, exc: StoreFatal) -> None:
+        """Stop at once, said once: another engine took the database (front ends exit 3), or
+        the file was deleted/replaced (exit 1: what was written since is not on disk)."""
+        if self.fatal is not None:
+            return
+        self.fatal = exc
+        if not isinstance(exc, EngineLockedError):
+            self.unsaved = f"database {exc.cause}" if exc.cause else "database lost"
+        self.publish(Notice("error", f"stopping: {exc}"))
+        self.stop()
 
     # ---- commands (from the TUI's keys, or any front end)
     async def manual_open(self, symbol: str, side: Side) -> str:

@@ -11,6 +11,8 @@ from autotrade_tui.config import mask_url
 from autotrade_tui.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_CHECKPOINT_PAGES = 128
+WAL_LIMIT_BYTES = 1024 * 1024
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not a TCP timeout
 
 
@@ -83,4 +85,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # FULL: a committed trade survives power loss too, not only kill -9; trades are rare.
     cur.execute("PRAGMA synchronous=FULL")
+    # A bounded WAL (SPEC §10): checkpointed every 128 pages (~512 KiB), and cut back to
+    # 1 MiB when it is reused, instead of SQLite's 1000 pages and no limit.
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     cur.close()

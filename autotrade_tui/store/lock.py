@@ -21,7 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from autotrade_tui.errors import EngineLockedError
+from autotrade_tui.errors import EngineLockedError, StoreError
+from autotrade_tui.store.faults import cause_of
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ class FileLock:
         import fcntl
 
         self.path = db_path.with_name(db_path.name + ".lock")
-        self._fh = self.path.open("a+")
+        try:
+            self._fh = self.path.open("a+")
+        except OSError as exc:  # a directory, a root-owned file, a read-only medium: one line
+            raise _lock_error(self.path, exc) from None
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -56,10 +60,17 @@ class FileLock:
             raise EngineLockedError(
                 f"another autotrade-tui engine (pid {holder}) is already trading on {db_path}; "
                 "stop it first, or use `autotrade-tui report` for a read-only view") from None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(str(os.getpid()))
-        self._fh.flush()
+        try:
+            self._fh.seek(0)
+            # The last holder's pid: "" when no engine ever held this lock (a new database).
+            self.previous_holder = self._fh.read().strip()
+            self._fh.seek(0)
+            self._fh.truncate()
+            self._fh.write(str(os.getpid()))
+            self._fh.flush()
+        except OSError as exc:
+            self._fh.close()
+            raise _lock_error(self.path, exc) from None
 
     def ensure(self) -> bool:
         return False  # an flock lives as long as our descriptor: it cannot be lost while open
@@ -67,6 +78,13 @@ class FileLock:
     def release(self) -> None:
         if not self._fh.closed:
             self._fh.close()  # closing the descriptor drops the flock
+
+
+def _lock_error(path: Path, exc: OSError) -> StoreError:
+    """One line naming why the lock file cannot be used (a directory, no permission, a
+    read-only or full disk) and where."""
+    cause = cause_of(exc, path) or (exc.strerror or type(exc).__name__).lower()
+    return StoreError(f"cannot take the engine lock {path}: {cause}", cause=cause)
 
 
 class AdvisoryLock:

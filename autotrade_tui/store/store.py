@@ -9,10 +9,19 @@ transaction back, so the whole function runs again, a bounded number of times wi
 each retry logged as a warning; then StoreError. A connection lost *during* COMMIT leaves the
 outcome unknown: on PostgreSQL the transaction id is asked for with `txid_status` so a
 committed write is never written twice. Reads are retried the same way.
+
+Storage faults (SPEC §10) go through one mechanism (store/faults.py): every failure is
+translated once into StoreError naming its cause; a fault that lasts is reported once a minute
+(`StoreError.repeat`), and the next success ends it (`fault` turns "" again; on SQLite the WAL
+is then checkpointed and truncated). A writer takes its lock before it touches the schema,
+checks an existing SQLite file first (`PRAGMA quick_check`, read-only: a damaged file is left
+as it is), and checks before and after every write, and on every `check()`, that the file and
+its -wal/-shm are still the ones it opened (StoreFileChanged: the engine stops).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -23,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
@@ -39,9 +48,16 @@ from autotrade_tui.core.models import (
     Trade,
     VoteResult,
 )
-from autotrade_tui.errors import EngineLockedError, StoreError
+from autotrade_tui.errors import EngineLockedError, StoreError, StoreFatal
+from autotrade_tui.store import faults
 from autotrade_tui.store import lock as locks
-from autotrade_tui.store.db import create_db_engine, is_postgres, resolve_url, sqlite_path
+from autotrade_tui.store.db import (
+    BUSY_TIMEOUT_MS,
+    create_db_engine,
+    is_postgres,
+    resolve_url,
+    sqlite_path,
+)
 from autotrade_tui.store.tables import (
     SCHEMA_VERSION,
     AccountStateRow,
@@ -70,21 +86,30 @@ def to_dt(ts: float) -> datetime:
 
 
 class Store:
-    """The database of one account. `writer=True` takes the one-engine-per-database lock.
+    """The database of one account. `writer=True` takes the one-engine-per-database lock;
+    `read_only=True` (`report`, `export`) opens an SQLite file read-only and changes nothing,
+    so a read-only medium serves too.
 
     Every method raises StoreError when the database cannot be read or written (after the
-    retries of a lost connection), EngineLockedError (a StoreError) when a writer finds its
-    lock taken by another engine.
+    retries of a lost connection), its `cause` named; StoreFatal when writing on could lose
+    what is recorded: EngineLockedError when a writer finds its lock taken by another engine,
+    StoreFileChanged when its SQLite file was deleted or replaced. After a StoreFatal every
+    write raises it again.
     """
 
     # Pauses between the attempts of a read or write whose connection was lost (seconds):
     # five retries over ~8 s ride out a PostgreSQL restart.
     retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
-    def __init__(self, db: str | Path | None = None, *, writer: bool = False) -> None:
+    def __init__(self, db: str | Path | None = None, *, writer: bool = False,
+                 read_only: bool = False) -> None:
         self.url = resolve_url(db, default_db_path())
         self.shown_url = mask_url(self.url)
-        self.engine = create_db_engine(self.url)
+        self._path = sqlite_path(self.url)
+        existed = self._path is not None and self._path.exists()  # before the engine makes it
+        read_only = read_only and self._path is not None and not writer
+        self.engine = (_read_only_engine(self._path) if read_only and self._path is not None
+                       else create_db_engine(self.url))
         self._pg = is_postgres(self.url)
         self._lock: locks.EngineLock = locks.NoLock()
         # PostgreSQL writer: the engine state as it last loaded or wrote it, checked when a
@@ -92,32 +117,75 @@ class Store:
         self._known: EngineState | None = None
         self._known_set = False
         self._recheck = False
-        # Set when a commit's outcome could not be learnt: later writes are refused, since
-        # this process no longer knows what the database holds (a restart reloads it).
-        self._unsettled = ""
+        # Set when a commit's outcome could not be learnt, or the file was deleted/replaced:
+        # later writes are refused, since this process no longer knows what the database
+        # holds (a restart reloads it).
+        self._fence: StoreError | None = None
+        self._episodes = faults.Episodes()
+        self._files: faults.FileIdentity | None = None
+        self._holder: Any = None  # keeps the -wal/-shm files (and their identity) alive
         # Writes (and the writer's bookkeeping of them) one at a time: the runtime calls the
         # store from worker threads.
         self._wlock = threading.RLock()
         try:
-            self._init_schema()
-            if writer:
-                path = sqlite_path(self.url)
-                if path is not None:
-                    self._lock = locks.FileLock(path)
-                elif self._pg:
-                    self._lock = locks.AdvisoryLock(self.engine)
+            self._open(writer=writer, read_only=read_only, existed=existed)
         except SQLAlchemyError as exc:
-            self.engine.dispose()
-            raise StoreError(f"cannot open the database {self.shown_url}: "
-                             f"{_short(exc)}") from None
+            self.close()
+            raise faults.store_error(exc, "cannot open the database", self.shown_url,
+                                     self._path) from None
         except BaseException:
-            self.engine.dispose()
+            self.close()
             raise
+
+    def _open(self, *, writer: bool, read_only: bool, existed: bool) -> None:
+        """Lock, check, schema, in that order: a second engine started at the same moment
+        fails on the lock (never on the schema), and a damaged file is never written to."""
+        path = self._path
+        if writer and path is not None:
+            self._lock = file_lock = locks.FileLock(path)
+            if existed:  # empty and never locked before: a new database interrupted at birth
+                faults.check_existing(path, empty_is_new=not file_lock.previous_holder)
+        elif writer and self._pg:
+            self._lock = locks.AdvisoryLock(self.engine)
+        if read_only:
+            self._check_schema_version()
+            return
+        self._init_schema(probe=writer)
+        if writer and path is not None:
+            self._holder = self.engine.raw_connection()  # WAL files stay while it is open
+            self._holder.cursor().execute("SELECT 1 FROM schema_meta").fetchall()
+            self._files = faults.FileIdentity(path)
 
     def close(self) -> None:
         with self._wlock:
+            if self._holder is not None:
+                with contextlib.suppress(Exception):  # closing must not hide why we stop
+                    self._holder.close()
+                self._holder = None
             self._lock.release()
             self.engine.dispose()
+
+    @property
+    def fault(self) -> str:
+        """The cause of the storage fault in progress ("" when the last operation worked)."""
+        return self._episodes.current
+
+    def check(self) -> None:
+        """Once a tick: raises StoreFatal when this writer must stop (its SQLite file was
+        deleted or replaced, its lock lost to another engine); cheap (three `stat`s)."""
+        with self._wlock:
+            if isinstance(self._fence, StoreFatal):
+                raise self._fence
+            self._check_files()
+
+    def _check_files(self) -> None:
+        if self._files is None:
+            return
+        try:
+            self._files.check()
+        except StoreFatal as exc:
+            self._fence = exc
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -125,30 +193,46 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _init_schema(self) -> None:
-        """Create what is missing and migrate to SCHEMA_VERSION, in one transaction."""
+    def _init_schema(self, *, probe: bool = False) -> None:
+        """Create what is missing and migrate to SCHEMA_VERSION, in one transaction. `probe`:
+        write the version even when unchanged, so a file that cannot be written (read-only,
+        full disk) is refused at start, not at the first trade."""
         meta = SchemaMetaRow.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
             if self._pg:  # two engines starting at once must not both create tables
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": locks.SCHEMA_KEY})
             elif conn.dialect.name == "sqlite":  # pysqlite alone would autocommit each DDL
-                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first: no deadlock
             SQLModel.metadata.create_all(conn)  # idempotent: creates only what is missing
             stored = conn.execute(select(meta.c.value).where(
                 meta.c.key == "schema_version")).scalar()
-            version = SCHEMA_VERSION if stored is None else int(stored)
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"the database {self.shown_url} has schema version "
-                                 f"{version}, newer than this program ({SCHEMA_VERSION}); "
-                                 "upgrade autotrade-tui")
+            version = self._known_version(stored)
             for old in range(version, SCHEMA_VERSION):
                 MIGRATIONS[old](conn)
             if stored is None:
                 conn.execute(meta.insert().values(key="schema_version",
                                                   value=str(SCHEMA_VERSION)))
-            elif version != SCHEMA_VERSION:
+            elif version != SCHEMA_VERSION or probe:
                 conn.execute(meta.update().where(meta.c.key == "schema_version")
                              .values(value=str(SCHEMA_VERSION)))
+
+    def _known_version(self, stored: object) -> int:
+        version = SCHEMA_VERSION if stored is None else int(str(stored))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the database {self.shown_url} has schema version {version}, "
+                             f"newer than this program ({SCHEMA_VERSION}); upgrade "
+                             "autotrade-tui")
+        return version
+
+    def _check_schema_version(self) -> None:
+        """A reader's schema check: it changes nothing, so an older schema is read as it is."""
+        meta = SchemaMetaRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            if not conn.dialect.has_table(conn, meta.name):
+                raise StoreError(f"{self.shown_url} is not an autotrade-tui database (it has "
+                                 "no schema_meta table)", cause="not a database")
+            self._known_version(conn.execute(select(meta.c.value).where(
+                meta.c.key == "schema_version")).scalar())
 
     # ---- transactions
     def _write(self, body: Callable[[Session], T]) -> T:
@@ -167,25 +251,52 @@ class Store:
         what = "write" if write else "read"
         attempts = len(self.retry_delays) + 1
         for attempt in range(1, attempts + 1):
-            if write and self._unsettled:
-                raise StoreError(self._unsettled)
+            if write and self._fence is not None:
+                raise self._fence
             try:
                 if write:
-                    self._recheck |= self._lock.ensure()
-                    if self._recheck:
-                        self._check_not_written_meanwhile()
-                        self._recheck = False
-                return self._once(body, write)
-            except SQLAlchemyError as exc:
-                if attempt == attempts or not self._lost_connection(exc):
+                    self._before_write()
+                result = self._once(body, write)
+                if write:  # what was just committed is in the file the next start reads
+                    self._check_files()
+                self._succeeded(write)
+                return result
+            except StoreError as exc:
+                raise self._episodes.failed(exc, write=write) from None
+            except (SQLAlchemyError, OSError) as exc:
+                if attempt == attempts or not isinstance(exc, SQLAlchemyError) \
+                        or not self._lost_connection(exc):
                     after = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise StoreError(f"database {what} failed{after}: {_short(exc)}") from None
+                    where = str(self._path) if self._path is not None else self.shown_url
+                    raise self._episodes.failed(faults.store_error(
+                        exc, f"database {what} failed", where, self._path, after),
+                        write=write) from None
                 delay = self.retry_delays[attempt - 1]
                 log.warning("database connection lost (%s); %s retried in %.1f s "
                             "(attempt %d of %d)", _short(exc), what, delay, attempt + 1,
                             attempts)
                 time.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _before_write(self) -> None:
+        self._check_files()
+        self._recheck |= self._lock.ensure()
+        if self._recheck:
+            self._check_not_written_meanwhile()
+            self._recheck = False
+
+    def _succeeded(self, write: bool) -> None:
+        """A read or write worked: a fault in progress is over (a write's only when a write
+        works). After one, the WAL is checkpointed and truncated, so space freed on the disk
+        is really free again."""
+        ended = self._episodes.succeeded(write=write)
+        if ended and self._holder is not None:
+            try:
+                self._holder.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except Exception as exc:  # only tidying: the next autocheckpoint does it too
+                log.debug("WAL checkpoint after a fault failed: %s", exc)
+        if ended:
+            log.info("the database works again (%s is over)", ended)
 
     def _once(self, body: Callable[[Session], T], write: bool) -> T:
         with Session(self.engine) as s:
@@ -224,9 +335,9 @@ class Store:
             if delay is None:
                 break
             time.sleep(delay)
-        self._unsettled = ("an earlier database commit was interrupted and its outcome is "
-                           f"unknown (transaction {xid}); no more writes: restart to reload "
-                           "the last committed state")
+        self._fence = StoreError("an earlier database commit was interrupted and its outcome "
+                                 f"is unknown (transaction {xid}); no more writes: restart to "
+                                 "reload the last committed state")
         raise StoreError("database connection lost during a commit and the server cannot tell "
                          f"whether it committed (transaction {xid}); restart to reload the "
                          "last committed state")
@@ -480,6 +591,32 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _short(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__
+_short = faults.short  # the backtest store formats its errors the same way
+
+
+def _read_only_engine(path: Path) -> Engine:
+    """`report`/`export` on an SQLite file: opened read-only (nothing written, not even the
+    WAL mode), so a read-only medium works. There SQLite cannot make the -shm file a WAL
+    reader needs; with no -wal content to miss the file is then read as immutable."""
+    import sqlite3
+
+    from sqlalchemy.pool import QueuePool
+    from sqlmodel import create_engine
+
+    def connect() -> sqlite3.Connection:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                              timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError as exc:
+            wal = path.with_name(path.name + "-wal")
+            if faults.medium_cause(path) != "read-only" or (wal.exists()
+                                                            and wal.stat().st_size):
+                raise
+            log.debug("read-only medium: %s read as immutable (%s)", path, exc)
+            con.close()
+        return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True,
+                               check_same_thread=False)
+
+    return create_engine("sqlite://", creator=connect, poolclass=QueuePool)

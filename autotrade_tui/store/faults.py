@@ -1,0 +1,176 @@
+"""Storage faults (SPEC §10), one mechanism for all of them: database and file-system errors
+are translated here, once, into StoreError with the cause named ("disk full", "read-only",
+"permission denied", "damaged"…); a fault that lasts is said once a minute and its end is
+noticed; the SQLite files an engine writes keep the identity they had when it opened them;
+and an existing file is checked before an engine uses it."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from autotrade_tui.errors import StoreError, StoreFileChanged
+
+REPEAT_EVERY_S = 60.0  # a lasting fault is said again at most this often (wall time)
+LOW_SPACE_BYTES = 64 * 1024  # less free space than this: an I/O error is a full disk
+SIDE_FILES = ("", "-wal", "-shm")  # the database and the files SQLite keeps beside it in WAL
+
+_BY_ERRNO = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk full", errno.EROFS: "read-only",
+             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+             errno.EISDIR: "is a directory", errno.EIO: "disk I/O error"}
+_BY_SQLITE = (("SQLITE_FULL", "disk full"), ("SQLITE_READONLY", "read-only"),
+              ("SQLITE_CORRUPT", "damaged"), ("SQLITE_NOTADB", "damaged"),
+              ("SQLITE_PERM", "permission denied"), ("SQLITE_AUTH", "permission denied"),
+              ("SQLITE_BUSY", "locked by another program"),
+              ("SQLITE_LOCKED", "locked by another program"))
+
+
+def short(exc: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy wraps it in `orig`)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def cause_of(exc: BaseException, path: Path | None) -> str:
+    """Why a database operation failed, in a few words; "" when the error does not say."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "errno", None)
+    if isinstance(orig, OSError) and code in _BY_ERRNO:
+        return _BY_ERRNO[code]
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    for prefix, cause in _BY_SQLITE:
+        if name.startswith(prefix):
+            return cause
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and path is not None:
+        return medium_cause(path) or ("disk I/O error" if "IOERR" in name else "cannot open")
+    return ""
+
+
+def medium_cause(path: Path) -> str:
+    """What the folder of `path` says about a failed open or I/O: a read-only or full medium,
+    or no permission to write there ("" when none of these)."""
+    folder = path.parent
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return ""
+    if st.f_flag & os.ST_RDONLY:
+        return "read-only"
+    if st.f_bavail * st.f_frsize < LOW_SPACE_BYTES:
+        return "disk full"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return ""
+
+
+def store_error(exc: BaseException, what: str, where: str, path: Path | None,
+                after: str = "") -> StoreError:
+    """The one translation: what failed (`after` retries), why, and where ("database write
+    failed: disk full (/data/a.db): database or disk is full")."""
+    cause, detail = cause_of(exc, path), short(exc)
+    why = f"{cause} ({where})" if cause and cause not in detail else f"({where})"
+    return StoreError(f"{what}{after}: {why}: {detail}", cause=cause)
+
+
+class Episodes:
+    """The faults of one store over time. A failure is reported (its `repeat` False) when its
+    cause was not reported in the last REPEAT_EVERY_S; the first success after a failure ends
+    the episode, and says so when its failure had been reported."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._said: dict[str, float] = {}  # cause → when it was last reported
+        self.current = ""  # the cause of the fault in progress ("" when none)
+        self._current_said = False
+        self._on_write = False  # the fault is a write's: a read that works does not end it
+
+    def failed(self, err: StoreError, *, write: bool) -> StoreError:
+        now, cause = self._clock(), err.cause or "error"
+        err.repeat = now - self._said.get(cause, -REPEAT_EVERY_S) < REPEAT_EVERY_S
+        if not err.repeat:
+            self._said[cause] = now
+        if cause != self.current:
+            self._current_said = False
+        self.current, self._current_said = cause, self._current_said or not err.repeat
+        self._on_write = write
+        return err
+
+    def succeeded(self, *, write: bool) -> str:
+        """The cause of the fault this success ends, if it had been reported; else ""."""
+        if self._on_write and not write:
+            return ""
+        ended = self.current if self._current_said else ""
+        self.current, self._current_said = "", False
+        return ended
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class FileIdentity:
+    """The SQLite file and its -wal/-shm as the engine opened them (device and inode each).
+    SQLite keeps writing to a file deleted or replaced under it, where the next start will
+    never read it: `check` notices, so nothing more is written or announced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ids = {suffix: _identity(self._file(suffix)) for suffix in SIDE_FILES}
+
+    def _file(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
+
+    def check(self) -> None:
+        """Raises StoreFileChanged when a file is not the one that was opened."""
+        for suffix, was in self._ids.items():
+            now = _identity(self._file(suffix))
+            if now != was:
+                how = "deleted" if now is None else "replaced"
+                raise StoreFileChanged(
+                    f"the database file {self._file(suffix)} was {how} while the engine was "
+                    "running: automatic trading stopped, nothing more is written; what was "
+                    "recorded since is lost unless the file is put back; restart to continue "
+                    "from the database on disk", cause=f"file {how}")
+
+
+def check_existing(path: Path, *, empty_is_new: bool) -> None:
+    """Before an engine uses an SQLite file that already existed: it must pass `PRAGMA
+    quick_check` and hold tables, unless it is empty and `empty_is_new` (no engine ever held
+    its lock: a database created a moment ago). Read through a read-only connection, so a
+    file that is refused is left exactly as it was (never traded on)."""
+    where, what = f"the database {path}", "cannot open the database"
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise store_error(exc, what, str(path), path) from None
+    try:
+        tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        problems = [row[0] for row in con.execute("PRAGMA quick_check(3)")]
+    except sqlite3.Error as exc:
+        err = store_error(exc, what, str(path), path)
+        if err.cause == "damaged":
+            raise _damaged(path, short(exc)) from None
+        raise err from None
+    finally:
+        con.close()
+    if problems != ["ok"]:
+        raise _damaged(path, "; ".join(problems))
+    if not tables and not empty_is_new:
+        size = path.stat().st_size
+        raise StoreError(f"{where} is empty ({size} bytes, no tables): it is not an account "
+                         "this program wrote, or it was cut short; not starting a new account "
+                         "over it: move or delete it to start afresh", cause="empty")
+
+
+def _damaged(path: Path, problem: str) -> StoreError:
+    return StoreError(f"the database {path} is damaged ({problem}); not trading on it, the "
+                      "file is left as it is: restore a backup, or move it away to start a new "
+                      "account", cause="damaged")
