@@ -4,7 +4,9 @@
 an unparseable answer becomes a ModelVote with `error` set. Only 429, 5xx, timeouts and
 connection errors are retried (tenacity, exponential backoff honouring Retry-After, capped).
 The API key goes only into the Authorization header: it is scrubbed from every error string
-and never shown by repr.
+and never shown by repr. Error texts (the server's own messages included) are made one safe
+line here (core.text.one_line); the reasoning is cleaned by the parser; the body is decoded
+leniently (invalid UTF-8 becomes U+FFFD, not an error vote).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from autotrade_tui.ai.parsing import ParseError, parse_decision
 from autotrade_tui.ai.prompts import build_messages
 from autotrade_tui.config import mask_url
 from autotrade_tui.core.models import DecisionContext, ModelVote
+from autotrade_tui.core.text import one_line, storable
 from autotrade_tui.errors import ModelError, TemporaryError
 
 log = logging.getLogger(__name__)
@@ -158,7 +161,8 @@ class OpenAICompatModel:
                          completion_tokens=spent.completion_tokens, cost=spent.cost)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "****") if self._api_key else text
+        """An error text without the API key, as one line a terminal cannot be steered by."""
+        return one_line(text.replace(self._api_key, "****") if self._api_key else text)
 
     async def _reply(self, messages: Messages) -> _Reply:
         """The answer's content and usage: from the cache, else over HTTP with retries."""
@@ -229,7 +233,7 @@ class OpenAICompatModel:
         if status >= 400:
             raise ModelError(f"HTTP {status}{_hint(status)}{_server_message(response)}")
         try:
-            body = response.json()
+            body = _json(response)
         except ValueError:
             raise ModelError(f"invalid JSON body (HTTP {status})") from None
         if not isinstance(body, dict):
@@ -271,6 +275,7 @@ def _read_reply(body: dict[str, Any]) -> _Reply:
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     if not isinstance(content, str) or not content.strip():
         raise ModelError("answer has empty content")
+    content = storable(content)  # JSON may carry "\ud800": kept raw, but writable as UTF-8
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     return _Reply(content, _count(usage.get("prompt_tokens")),
                   _count(usage.get("completion_tokens")), _money(usage.get("cost")))
@@ -296,6 +301,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return value if value is not None and math.isfinite(value) and value >= 0 else None
 
 
+def _json(response: httpx.Response) -> Any:
+    """The body as JSON; bytes that are not UTF-8 become U+FFFD instead of failing the vote
+    (httpx's `.json()` raises on them). ValueError when it is not JSON."""
+    return json.loads(response.text)
+
+
 def _about_json_mode(text: str) -> bool:
     """Does a 400 complain about JSON mode (wording differs between vLLM, llama.cpp ...)?"""
     low = text.lower()
@@ -311,7 +322,7 @@ def _hint(status: int) -> str:
 def _server_message(response: httpx.Response) -> str:
     """The server's own error message, short (it may explain a 400)."""
     try:
-        body = response.json()
+        body = _json(response)
         message = body["error"]["message"] if isinstance(body.get("error"), dict) else ""
     except (ValueError, KeyError, TypeError, AttributeError):
         message = ""

@@ -15,7 +15,10 @@ Decisions made here:
 - when several JSON objects appear (a model echoing the schema, then answering) the first
   one that is a valid decision wins;
 - an unclosed `<think>` (the model never closed it): the answer is looked for before it,
-  then as the *last* valid object inside it (models that forget to close think, then answer).
+  then as the *last* valid object inside it (models that forget to close think, then answer);
+- the reasoning is foreign text: control characters, bidi overrides and lone surrogates are
+  made visible and inert and it is cut to REASONING_LIMIT characters (core.text.clean);
+  the raw answer is the caller's to keep for audit.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 from typing import Any
 
 from autotrade_tui.core.models import Action
+from autotrade_tui.core.text import REASONING_LIMIT, clean
 from autotrade_tui.errors import ModelError
 
 _THINK_BLOCK = re.compile(r"<(think|thinking)>.*?</\1\s*>", re.S | re.I)
@@ -130,7 +134,7 @@ def _decision_from(obj: dict[str, Any]) -> tuple[Action, float, str]:
     reasoning = next((keys[k] for k in _REASON_KEYS if k in keys), "")
     if not isinstance(reasoning, str):
         reasoning = json.dumps(reasoning, ensure_ascii=False, default=str)
-    return action, confidence, reasoning.strip()
+    return action, confidence, clean(reasoning.strip(), REASONING_LIMIT).strip()
 
 
 def _action(raw: Any) -> Action:

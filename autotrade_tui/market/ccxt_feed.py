@@ -5,7 +5,8 @@ refreshed incrementally (`since` = the newest cached bar, which is replaced: it 
 open). Retryable ccxt errors (network, timeout, rate limit, exchange not available) are retried
 with tenacity's exponential backoff and then become `TemporaryError`; everything else (bad
 symbol, auth, exchange error, malformed data) becomes `MarketDataError` at once. ccxt errors are
-translated here and nowhere else. ccxt is imported lazily (it is slow to import).
+translated here and nowhere else; their text (the exchange's own words) is made one line with
+no control characters (core.text.one_line). ccxt is imported lazily (it is slow to import).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tenacity import (
 
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import Candle, Ticker
+from autotrade_tui.core.text import one_line
 from autotrade_tui.errors import AutotradeError, ConfigError, MarketDataError, TemporaryError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
 
@@ -114,8 +116,7 @@ class CcxtFeed:
 
     def _translate(self, exc: Exception, what: str) -> AutotradeError:
         c = self._ccxt
-        text = " ".join(str(exc).split())
-        text = text if len(text) <= 240 else text[:240] + "…"
+        text = one_line(str(exc), 240)  # the exchange's words: one inert line
         if self._retryable(exc):
             if isinstance(exc, c.RequestTimeout):
                 kind = "timed out"

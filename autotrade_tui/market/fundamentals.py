@@ -3,6 +3,8 @@
 Fetched over one shared httpx.AsyncClient, cached with a TTL on the app clock, and never
 raising: when a source is unreachable or answers nonsense, `get()` says so in the result
 ({"status": "unavailable" | "partial", "errors": [...]}) and the decision goes on without it.
+Text from the sources (the index's label, error messages) is cleaned here (core.text): it
+reaches the prompt, the database and the screen.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 from autotrade_tui.core.clock import Clock
+from autotrade_tui.core.text import FIELD_LIMIT, one_line
 
 # Base asset → CoinGecko coin id (for /simple/price).
 COINGECKO_IDS = {
@@ -114,7 +117,7 @@ class Fundamentals:
                 if not isinstance(outcome, DATA_ERRORS):
                     raise outcome  # a bug, or cancellation: not a data problem
                 result[name] = None
-                errors.append(f"{name.replace('_', ' ')}: {_describe(outcome)}")
+                errors.append(f"{name.replace('_', ' ')}: {one_line(_describe(outcome))}")
             else:
                 result[name] = outcome
         got = sum(result[n] is not None for n in names)
@@ -136,7 +139,7 @@ class Fundamentals:
         data = await self._json(self.fear_greed_url, {"limit": "1"})
         try:
             item = data["data"][0]
-            label = str(item["value_classification"])
+            label = one_line(str(item["value_classification"]), FIELD_LIMIT)
         except (KeyError, IndexError, TypeError):
             raise SourceError("answer has no data[0].value_classification") from None
         value = _number(item.get("value"), "value")
