@@ -1,4 +1,10 @@
-"""`autotrade-tui report` and `export`: read-only views of the account from the database."""
+"""`autotrade-tui report` and `export`: read-only views of the account from the database.
+
+Texts in the database may quote a model, a server or an exchange (and rows older than the
+sanitiser may hold them raw), so what is printed is cleaned (core.text): the report as a
+whole; each text cell of a CSV export, which also gets the spreadsheet guard (a leading `'`
+before = + - @: a cell is never run as a formula). JSON escapes control characters itself.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 
 from autotrade_tui.core.decision import position_dict
 from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
+from autotrade_tui.core.text import clean, spreadsheet_safe
 from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
@@ -88,7 +95,7 @@ def render_report(rep: dict[str, Any]) -> str:
                      f" / {d['model_2_decision'] or 'ERR':<4} → {d['final_decision']:<4} "
                      f"{'executed' if d['executed'] else 'not executed'}: "
                      f"{d['execution_note'] or d['vote_reason']}")
-    return "\n".join(lines)
+    return clean("\n".join(lines))
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -112,6 +119,15 @@ def format_rows(rows: list[dict[str, Any]], fmt: str, kind: str) -> str:
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                         for k, v in r.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in r.items()})
     return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """Numbers stay numbers (−155.64 is a number, not a formula); texts are cleaned and
+    guarded against formula injection; dicts and lists are JSON (escaped: inert)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return spreadsheet_safe(clean(value))
+    return value

@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerFailed, WorkerState
 
+from autotrade_tui.core.text import clean, one_line
 from autotrade_tui.tui import messages as m
 from autotrade_tui.tui.commands import TradingCommands
 from autotrade_tui.tui.screens.cockpit import BREAKPOINTS, CockpitScreen
@@ -29,12 +31,16 @@ from autotrade_tui.tui.views import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from textual.notifications import SeverityLevel
+
     from autotrade_tui.runtime.trader import Runtime
 
 RuntimeFactory = Callable[[Any], Awaitable["Runtime"]]
 ORDER_TITLES = {"long": "Open LONG", "short": "Open SHORT", "close": "Close position",
                 "close_all": "Close ALL positions"}
 SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+NOTICE_LIMIT = 1_000  # a toast is a few lines, not a dump
 
 
 # Imported in a thread before the runtime opens, so the event loop (the UI) never stalls on
@@ -160,6 +166,22 @@ class AutotradeApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.shutdown_runtime()
+
+    # ---- foreign text never reaches the terminal raw (core.text)
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast (screens' and panes' `notify` come here too) as plain, cleaned text: a
+        notice may quote an exchange, a server or a model. `markup` is ignored: never markup."""
+        super().notify(clean(message, NOTICE_LIMIT), title=one_line(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def exit(self, result: None = None, return_code: int = 0,
+             message: RenderableType | None = None) -> None:
+        """A text `message` (printed once the terminal is back; it may quote an error from
+        outside) is printed as plain, cleaned text, never as markup."""
+        if isinstance(message, str):
+            message = Text(clean(message, NOTICE_LIMIT))
+        super().exit(result, return_code, message)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -1,9 +1,19 @@
-"""What the list panes show, built alike from database rows (history) and live updates."""
+"""What the list panes show, built alike from database rows (history) and live updates.
+
+Every text a pane shows passes through here and is made safe here once (`safe`, core.text):
+a row written before the sanitiser existed, or a text that came round it, still shows no
+control sequence and no megabyte of reasoning. Panes render these as plain text, never as
+markup."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any, TypeVar
+
+from autotrade_tui.core.text import REASONING_LIMIT, clean, one_line
+
+NOTE_LIMIT = 1_000  # a vote reason or note quotes up to both models' errors
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +64,29 @@ class EventView:
     suggested_action: str
 
 
+def safe(view: V) -> V:
+    """`view` with every text on one safe line, the reasoning cleaned but kept on its lines
+    (and cut to REASONING_LIMIT); the models of a decision too."""
+    changes: dict[str, Any] = {}
+    for f in fields(view):  # type: ignore[arg-type]
+        value = getattr(view, f.name)
+        if f.name == "reasoning":
+            changes[f.name] = clean(value or "", REASONING_LIMIT)
+        elif isinstance(value, str):
+            changes[f.name] = one_line(value, NOTE_LIMIT)
+        elif isinstance(value, tuple) and all(is_dataclass(v) for v in value):
+            changes[f.name] = tuple(safe(v) for v in value)
+    return replace(view, **changes)  # type: ignore[type-var]
+
+
 def decision_from_update(u: Any) -> DecisionView:
     """From a runtime `DecisionRecorded`."""
     models = tuple(ModelView(v.model, v.decision.value if v.decision else None, v.confidence,
                              v.reasoning, v.error) for v in u.votes)
     r = u.result
-    return DecisionView(u.id, u.ts, u.symbol, u.price, (models[0], models[1]), r.decision.value,
-                        r.confidence, r.reason, u.executed, u.note, u.source)
+    return safe(DecisionView(u.id, u.ts, u.symbol, u.price, (models[0], models[1]),
+                             r.decision.value, r.confidence, r.reason, u.executed, u.note,
+                             u.source))
 
 
 def decision_from_row(r: Any) -> DecisionView:
@@ -69,31 +95,31 @@ def decision_from_row(r: Any) -> DecisionView:
                    r.model_1_reasoning, r.model_1_error)
     m2 = ModelView(r.model_2_name or "model 2", r.model_2_decision, r.model_2_confidence,
                    r.model_2_reasoning, r.model_2_error)
-    return DecisionView(r.id, r.ts, r.symbol, r.price, (m1, m2), r.final_decision,
-                        r.final_confidence, r.vote_reason, bool(r.executed), r.execution_note,
-                        r.source)
+    return safe(DecisionView(r.id, r.ts, r.symbol, r.price, (m1, m2), r.final_decision,
+                             r.final_confidence, r.vote_reason, bool(r.executed),
+                             r.execution_note, r.source))
 
 
 def trade_from_update(t: Any) -> TradeView:
     """From a core `Trade` (a runtime `TradeExecuted`)."""
-    return TradeView(t.ts, t.symbol, t.order_type.value, t.side.value, t.amount, t.price, t.pnl,
-                     t.fee, t.source.value, t.reason)
+    return safe(TradeView(t.ts, t.symbol, t.order_type.value, t.side.value, t.amount, t.price,
+                          t.pnl, t.fee, t.source.value, t.reason))
 
 
 def trade_from_row(r: Any) -> TradeView:
-    return TradeView(r.ts, r.symbol, r.order_type, r.side, r.amount, r.price, r.pnl, r.fee,
-                     r.source, r.reason)
+    return safe(TradeView(r.ts, r.symbol, r.order_type, r.side, r.amount, r.price, r.pnl,
+                          r.fee, r.source, r.reason))
 
 
 def event_from_update(e: Any) -> EventView:
     """From a core `MarketEvent` (a runtime `EventRaised`)."""
-    return EventView(e.ts, e.symbol, e.event_type.value, e.severity.value, e.description,
-                     e.suggested_action)
+    return safe(EventView(e.ts, e.symbol, e.event_type.value, e.severity.value, e.description,
+                          e.suggested_action))
 
 
 def event_from_row(r: Any) -> EventView:
-    return EventView(r.ts, r.symbol, r.event_type, r.severity, r.description,
-                     r.suggested_action)
+    return safe(EventView(r.ts, r.symbol, r.event_type, r.severity, r.description,
+                          r.suggested_action))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from autotrade_tui.core.text import one_line
 from autotrade_tui.tui.messages import DecideNow, ManualOrder, TogglePause
 from autotrade_tui.tui.views import DecisionView, EventView, History, TradeView
 from autotrade_tui.tui.widgets.account_cards import AccountCards
@@ -115,7 +116,8 @@ class CockpitScreen(Screen[None]):
         self.query_one(StatusBar).phase = text
 
     def show_alert(self, text: str) -> None:
-        self.query_one(StatusBar).alert = text
+        """Replace the header's second line (it may quote an error: one cleaned line)."""
+        self.query_one(StatusBar).alert = one_line(text)
 
     def show_history(self, history: History) -> None:
         self.query_one(DecisionList).load(history.decisions)

@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from autotrade_tui.core.text import clean, one_line
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -23,7 +25,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
-        self.title_text, self.text = title, text
+        self.title_text, self.text = one_line(title), clean(text)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

@@ -10,7 +10,10 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.content import Content
 from textual.widgets import Static
+
+from autotrade_tui.core.text import one_line
 
 REFRESH_S = 2.0
 
@@ -47,8 +50,8 @@ class PlotPane(Container):
         raise NotImplementedError
 
     def say(self, text: str) -> None:
-        """Show `text` instead of the plot (no data, an error)."""
-        self.query_one(".placeholder", Static).update(text)
+        """Show `text` instead of the plot (no data, an error: plain text, one clean line)."""
+        self.query_one(".placeholder", Static).update(Content(one_line(text)))
         self.set_class(True, "-placeholder")
 
     async def plot(self) -> Any:
