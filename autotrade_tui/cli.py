@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autotrade_tui import __version__
+from autotrade_tui.core.text import clean
 from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
 
 # flag name → settings key (flags the user did not give are absent from the namespace)
@@ -115,19 +116,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UserError as exc:
-        print(f"autotrade-tui: error: {exc}", file=sys.stderr)
+        _error(f"autotrade-tui: error: {exc}")
         return 2
     except EngineLockedError as exc:
-        print(f"autotrade-tui: {exc}", file=sys.stderr)
+        _error(f"autotrade-tui: {exc}")
         return 3
     except AutotradeError as exc:
-        print(f"autotrade-tui: error: {exc}", file=sys.stderr)
+        _error(f"autotrade-tui: error: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `... | head`: the reader left; not an error worth a traceback
         detach_stdout()
         return 0
+
+
+def _error(text: str) -> None:
+    """An error on stderr, cleaned: it may quote a data file, a server or an exchange."""
+    print(clean(text), file=sys.stderr)
 
 
 def detach_stdout() -> None:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from autotrade_tui.cli import detach_stdout
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import OrderType
+from autotrade_tui.core.text import clean
 from autotrade_tui.errors import EngineLockedError
 from autotrade_tui.market.factory import check_settings
 from autotrade_tui.runtime.trader import Runtime, make_clock
@@ -46,6 +47,9 @@ class LogLines:
             self.write(line)
 
     def write(self, line: str) -> None:
+        """One stamped line; its text is cleaned (core.text): it may quote a server, an
+        exchange or a model, and stdout is often a terminal."""
+        line = clean(line)
         stamp = datetime.fromtimestamp(self.clock.now(), UTC).strftime("%H:%M:%S")
         with self._lock:
             if self.closed:

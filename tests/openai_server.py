@@ -37,6 +37,7 @@ class Reply:
     retry_after: str | None = None  # Retry-After header value
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # raw body, e.g. invalid JSON
+    raw: bytes | None = None  # raw body bytes, e.g. invalid UTF-8
     json_body: Any = None  # whole JSON body, e.g. {} (no "choices")
     error_message: str = "scripted error"  # for status >= 400
     usage: dict[str, Any] | None = field(
@@ -119,6 +120,9 @@ class OpenAIServer:
         headers = dict(reply.headers)
         if reply.retry_after is not None:
             headers["Retry-After"] = reply.retry_after
+        if reply.raw is not None:
+            return web.Response(status=reply.status, body=reply.raw, headers=headers,
+                                content_type="application/json")
         if reply.body is not None:
             return web.Response(status=reply.status, text=reply.body, headers=headers,
                                 content_type="application/json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from sqlalchemy import event
@@ -58,6 +60,7 @@ def create_db_engine(url: str) -> Engine:
         except OSError as exc:
             raise StoreError(f"cannot create the database folder {path.parent}: "
                              f"{exc.strerror}") from None
+        _create_private(path)
         eng = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
                                                "check_same_thread": False})
         event.listen(eng, "connect", _sqlite_pragmas)
@@ -77,6 +80,15 @@ def create_db_engine(url: str) -> Engine:
                              connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     raise StoreError(f"unsupported database URL {mask_url(url)} (use a file path, sqlite:/// "
                      "or postgresql://)")
+
+
+def _create_private(path: Path) -> None:
+    """A new database file is created owner-only (0600: it is the account's data) before
+    SQLite opens it; SQLite gives its -wal and -shm files the mode of the database file. An
+    existing file keeps the mode its owner gave it."""
+    # It exists, or cannot be created: then SQLite's own open says why.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -47,8 +47,10 @@ class FileLock:
         import fcntl
 
         self.path = db_path.with_name(db_path.name + ".lock")
+        # owner-only (0600), like the database: created with that mode, not the umask's
         try:
-            self._fh = self.path.open("a+")
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fh = os.fdopen(fd, "a+")
         except OSError as exc:  # a directory, a root-owned file, a read-only medium: one line
             raise _lock_error(self.path, exc) from None
         try:
