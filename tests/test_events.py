@@ -642,3 +642,399 @@ def test_window_matches_recomputation_on_a_long_random_walk() -> None:
             now = ts + 30
             assert_same(observed(w, now), reference(bars, w, now))
     assert len(w) <= 1440 + 2 + 64 + 34
+
+
+# --- the rules at their depth (issue 24): advice texts for what they say, whole events field by
+# field, assets below 1 USDT, and bar revisions after the window compacted.
+
+CRASH_LONG = "Your LONG is under pressure: tighten its stop or reduce it"
+CRASH_SHORT = "The move favours your SHORT: consider taking partial profit; beware a rebound"
+CRASH_FLAT = "Don't catch a falling knife: wait for the price to stabilise before buying"
+RALLY_SHORT = "Your SHORT is under pressure: tighten its stop or reduce it"
+RALLY_LONG = "The move favours your LONG: consider taking partial profit; beware a pullback"
+RALLY_FLAT = "Don't chase the spike: wait for a pullback before buying"
+
+
+@pytest.mark.parametrize(("price", "held", "action"), [
+    (97.0, Side.LONG, CRASH_LONG),
+    (97.0, Side.SHORT, CRASH_SHORT),
+    (97.0, None, CRASH_FLAT),
+    (103.0, Side.SHORT, RALLY_SHORT),
+    (103.0, Side.LONG, RALLY_LONG),
+    (103.0, None, RALLY_FLAT),
+])
+def test_flash_advice_says_who_the_move_hurts(price: float, held: Side | None,
+                                              action: str) -> None:
+    positions = [] if held is None else [position(held, leverage=2.0)]
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, price, {5: 100.0}), positions)
+    assert e.suggested_action == action
+
+
+def test_flash_advice_urgency_and_direction_in_words() -> None:
+    # A crash against a LONG asks to protect it; the same crash on a SHORT says it helps.
+    crash = SymbolSnapshot("BTC/USDT", T0, 96.0, {5: 100.0})
+    against = detect(crash, [position(Side.LONG, leverage=2.0)])[0].suggested_action
+    assert "under pressure" in against and "reduce" in against and "favours" not in against
+    helps = detect(crash, [position(Side.SHORT, leverage=2.0)])[0].suggested_action
+    assert "favours your SHORT" in helps and "profit" in helps
+    assert "buying" in detect(crash)[0].suggested_action
+    rally = SymbolSnapshot("BTC/USDT", T0, 104.0, {5: 100.0})
+    against = detect(rally, [position(Side.SHORT, leverage=2.0)])[0].suggested_action
+    assert "SHORT is under pressure" in against
+    assert "favours your LONG" in detect(rally, [position(Side.LONG, leverage=2.0)])[0] \
+        .suggested_action
+
+
+def test_a_whole_flash_event() -> None:
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, 97.12345, {5: 100.0}))
+    assert e == MarketEvent(
+        T0, "BTC/USDT", EventType.FLASH_CRASH, MED,
+        "BTC/USDT fell 2.88 % in 5 min (100.00 → 97.12)", CRASH_FLAT,
+        {"change_pct": -2.8765, "window_min": 5, "price_from": 100.0, "price": 97.12345,
+         "threshold_pct": 2.0})
+
+
+@pytest.mark.parametrize(("then", "price", "kind", "severity"), [
+    (0.5, 0.49, EventType.FLASH_CRASH, MED),
+    (0.5, 0.4901, None, None),
+    (0.5, 0.47, EventType.FLASH_CRASH, CRIT),
+    (0.0001234, 0.000126, EventType.FLASH_RALLY, MED),
+    (0.0001234, 0.0001255, None, None),
+    (0.8, 0.85, EventType.FLASH_RALLY, CRIT),
+])
+def test_flash_on_assets_below_one_usdt(then: float, price: float, kind: EventType | None,
+                                        severity: Severity | None) -> None:
+    events = detect(SymbolSnapshot("PEPE/USDT", T0, price, {1: then}))
+    assert [(e.event_type, e.severity) for e in events] == (
+        [] if kind is None else [(kind, severity)])
+
+
+def test_flash_low_priced_description_and_window_from_candles() -> None:
+    w, now = flash_window(5, 0.5, 0.49)
+    snap = snapshot(w, "DOGE/USDT", now, 0.49)
+    assert snap.price_ago[5] == 0.5
+    (e,) = detect(snap)
+    assert e.description == "DOGE/USDT fell 2.00 % in 5 min (0.5000 → 0.4900)"
+    assert e.metrics["price_from"] == 0.5 and e.metrics["change_pct"] == -2.0
+
+
+def test_flash_skips_a_bad_window_and_reads_the_next() -> None:
+    events = detect(SymbolSnapshot("X/USDT", T0, 97.0, {1: math.nan, 5: 100.0, 15: 0.0}))
+    assert [(e.event_type, e.metrics["window_min"]) for e in events] == [
+        (EventType.FLASH_CRASH, 5)]
+
+
+def test_flash_a_small_crash_does_not_hide_a_rally() -> None:
+    events = detect(SymbolSnapshot("X/USDT", T0, 100.0, {1: 101.0, 15: 95.0}))
+    assert [(e.event_type, e.metrics["window_min"]) for e in events] == [
+        (EventType.FLASH_RALLY, 15)]
+
+
+def test_flash_rally_picks_the_largest_rise_and_ties_go_to_the_shortest() -> None:
+    (e,) = detect(SymbolSnapshot("X/USDT", T0, 104.0, {1: 100.0, 5: 101.0}))
+    assert (e.metrics["window_min"], e.metrics["change_pct"]) == (1, 4.0)
+    (e,) = detect(SymbolSnapshot("X/USDT", T0, 103.0, {15: 100.0, 5: 100.0, 1: 100.0}))
+    assert e.metrics["window_min"] == 1
+
+
+def test_flash_moves_below_one_percent_with_a_low_threshold() -> None:
+    d = EventDetector(EventThresholds(flash_move_percent=0.5, flash_high_percent=1.0,
+                                      flash_critical_percent=2.0))
+    (rally,) = d.detect(SymbolSnapshot("X/USDT", T0, 100.8, {1: 100.0}), [], MMR)
+    assert (rally.event_type, rally.severity) == (EventType.FLASH_RALLY, MED)
+    (crash,) = d.detect(SymbolSnapshot("Y/USDT", T0, 99.0, {1: 100.0}), [], MMR)
+    assert (crash.event_type, crash.severity) == (EventType.FLASH_CRASH, HIGH)
+    assert crash.metrics["threshold_pct"] == 0.5
+
+
+def test_a_whole_volume_spike_and_dry_event() -> None:
+    (spike,) = detect(SymbolSnapshot("A/USDT", T0, 1.0, volume_ratio=2.5, bar_volume=250.0,
+                                     average_volume=100.0))
+    assert spike == MarketEvent(
+        T0, "A/USDT", EventType.VOLUME_SPIKE, MED,
+        "A/USDT volume 2.50× its 24 h average (last 1m bar 250.00 vs average 100.00)",
+        "Heavy activity: expect a breakout or a reversal; confirm the direction first",
+        {"ratio": 2.5, "bar_volume": 250.0, "average_volume": 100.0, "price": 1.0,
+         "threshold": 2.0})
+    (dry,) = detect(SymbolSnapshot("A/USDT", T0, 1.0, volume_ratio=0.123456))
+    assert dry == MarketEvent(
+        T0, "A/USDT", EventType.VOLUME_DRY, MED, "A/USDT volume only 0.12× its 24 h average",
+        "Thin market: expect slippage and false moves; trade smaller or wait",
+        {"ratio": 0.1235, "bar_volume": None, "average_volume": None, "price": 1.0,
+         "threshold": 0.2})
+
+
+@pytest.mark.parametrize(("bar_volume", "average_volume"), [(250.0, None), (None, 100.0)])
+def test_volume_text_quotes_amounts_only_when_both_are_known(
+        bar_volume: float | None, average_volume: float | None) -> None:
+    (e,) = detect(SymbolSnapshot("A/USDT", T0, 1.0, volume_ratio=2.5, bar_volume=bar_volume,
+                                 average_volume=average_volume))
+    assert e.description == "A/USDT volume 2.50× its 24 h average"
+
+
+def test_an_infinite_volume_ratio_is_no_event() -> None:
+    assert detect(SymbolSnapshot("A/USDT", T0, 1.0, volume_ratio=math.inf)) == []
+
+
+def test_volume_of_a_thinly_traded_asset_below_one_unit() -> None:
+    w = flat_window(100, close=0.5, volume=0.4)
+    w.update(bar(T0 + 60 * 100, 0.5, 1.0))  # the reference bar: 2.5 × 0.4
+    w.update(bar(T0 + 60 * 101, 0.5, 0.0))
+    assert w.average_volume() == pytest.approx(0.4)
+    assert w.volume_ratio() == pytest.approx(2.5)
+    (e,) = detect(snapshot(w, "A/USDT", live_ts(w) + 5, 0.5))
+    assert (e.event_type, e.severity) == (EventType.VOLUME_SPIKE, MED)
+
+
+def test_a_whole_volatility_event_on_a_low_priced_asset() -> None:
+    (e,) = detect(SymbolSnapshot("A/USDT", T0, 0.5, atr_short=0.002, atr_long=0.001))
+    assert e == MarketEvent(
+        T0, "A/USDT", EventType.VOLATILITY_SPIKE, HIGH,
+        "A/USDT volatility 2.00× normal: ATR(14) 0.002000 vs 24 h average range 0.001000 "
+        "(1m bars)",
+        "Volatility is up: widen stops or cut size and leverage",
+        {"ratio": 2.0, "atr_short": 0.002, "atr_long": 0.001, "price": 0.5,
+         "threshold": 1.5})
+    (e,) = detect(SymbolSnapshot("A/USDT", T0, 0.5, atr_short=0.0015555555, atr_long=0.001))
+    assert e.metrics["ratio"] == 1.5556
+
+
+def test_atr_on_sub_cent_ranges_from_candles() -> None:
+    w = CandleWindow()
+    w.extend(bar(T0 + 60 * i, 0.05, rng=0.001) for i in range(100))
+    assert w.atr_short() == pytest.approx(0.001) and w.atr_long() == pytest.approx(0.001)
+    for i in range(100, 115):
+        w.update(bar(T0 + 60 * i, 0.05, rng=0.004))
+    w.update(bar(T0 + 60 * 115, 0.05, rng=0.001))
+    ratio = w.atr_ratio()
+    assert ratio is not None and ratio > 2.0
+    (e,) = detect(snapshot(w, "SHIB/USDT", live_ts(w) + 5, 0.05))
+    assert e.event_type is EventType.VOLATILITY_SPIKE and e.severity is HIGH
+
+
+def test_atr_ratio_needs_both_atrs_and_a_positive_long() -> None:
+    short_only = flat_window(20)
+    assert short_only.atr_short() == 1.0 and short_only.atr_ratio() is None
+    long_only = CandleWindow(atr_period=100, min_baseline_bars=5)
+    long_only.extend(bar(T0 + 60 * i, 100.0) for i in range(20))
+    assert long_only.atr_long() == 1.0 and long_only.atr_ratio() is None
+    still = CandleWindow()
+    still.extend(bar(T0 + 60 * i, 100.0, rng=0.0) for i in range(100))  # no range at all
+    assert still.atr_long() == 0.0 and still.atr_ratio() is None
+
+
+def test_reference_volume_with_one_sealed_bar() -> None:
+    w = CandleWindow()
+    assert w.reference_volume() is None
+    w.update(bar(T0, 100.0, 7.0))
+    assert w.reference_volume() is None  # the only bar is live
+    w.update(bar(T0 + 60, 100.0, 9.0))
+    assert w.reference_volume() == 7.0
+
+
+@pytest.mark.parametrize(("side", "distance", "severity", "action"), [
+    (Side.LONG, 1.0, CRIT, "Close or reduce the LONG now, or add margin"),
+    (Side.SHORT, 0.0, CRIT, "Close or reduce the SHORT now, or add margin"),
+    (Side.LONG, 3.0, HIGH, "Reduce the LONG or add margin before 90.45"),
+    (Side.SHORT, 3.0, HIGH, "Reduce the SHORT or add margin before 109.45"),
+    (Side.LONG, 8.0, MED, "Watch the LONG: set a stop well before 90.45"),
+    (Side.SHORT, 8.0, MED, "Watch the SHORT: set a stop well before 109.45"),
+])
+def test_liquidation_advice_by_severity(side: Side, distance: float, severity: Severity,
+                                        action: str) -> None:
+    pos = position(side)
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, price_at_distance(pos, distance)), [pos])
+    assert e.severity is severity
+    assert e.suggested_action == action
+
+
+def test_liquidation_advice_urgency_in_words() -> None:
+    pos = position(Side.LONG)
+    def advice(distance: float) -> str:
+        (e,) = detect(SymbolSnapshot("BTC/USDT", T0, price_at_distance(pos, distance)), [pos])
+        return e.suggested_action
+    assert "now" in advice(1.0) and "Close" in advice(1.0)
+    assert "stop" not in advice(1.0)
+    assert "Watch" in advice(8.0) and "set a stop" in advice(8.0) and "now" not in advice(8.0)
+    assert "Close" not in advice(8.0)
+
+
+def test_a_whole_liquidation_event() -> None:
+    pos = Position("B/USDT", Side.LONG, [Entry(100.0, 1.0, 10.0, 10.0, 0.0, T0)], T0)
+    (e,) = detect(SymbolSnapshot("B/USDT", T0, 92.0), [pos])
+    liq = 90.0 / 0.995
+    assert e == MarketEvent(
+        T0, "B/USDT", EventType.LIQUIDATION_RISK, CRIT,
+        "B/USDT LONG is 1.68 % from liquidation (price 92.00, liquidation 90.45)",
+        "Close or reduce the LONG now, or add margin",
+        {"distance_pct": 1.6823, "liquidation_price": pytest.approx(liq), "price": 92.0,
+         "side": "LONG", "entry_price": 100.0, "quantity": 1.0, "leverage": 10.0,
+         "margin": 10.0, "threshold_pct": 10.0})
+
+
+def test_liquidation_text_under_one_percent_and_past_it() -> None:
+    pos = position(Side.LONG)
+    (near,) = detect(SymbolSnapshot("BTC/USDT", T0, price_at_distance(pos, 0.5)), [pos])
+    assert "is 0.50 % from liquidation" in near.description
+    (past,) = detect(SymbolSnapshot("BTC/USDT", T0, 80.0), [pos])
+    assert past.description == ("BTC/USDT LONG is at or past its liquidation price "
+                                "(price 80.00, liquidation 90.45)")
+
+
+def test_liquidation_risk_on_an_asset_below_one_usdt() -> None:
+    pos = Position("X/USDT", Side.LONG, [Entry(0.5, 200.0, 10.0, 10.0, 0.0, T0)], T0)
+    liq = pos.liquidation_price(MMR)
+    assert liq == pytest.approx(0.45 / 0.995)
+    (e,) = detect(SymbolSnapshot("X/USDT", T0, 0.46), [pos])
+    assert (e.event_type, e.severity) == (EventType.LIQUIDATION_RISK, CRIT)
+    assert e.suggested_action == "Close or reduce the LONG now, or add margin"
+    low, high = EventDetector().liquidation_quiet(pos, MMR)
+    assert low == pytest.approx(liq / (1 - 0.10000001)) and high == math.inf
+
+
+def test_liquidation_with_a_maintenance_rate_of_one_or_more_is_never_raised() -> None:
+    for side in (Side.LONG, Side.SHORT):
+        pos = position(side)
+        for mmr in (1.0, 1.5):
+            assert EventDetector().detect(SymbolSnapshot("BTC/USDT", T0, 50.0), [pos],
+                                          mmr) == []
+            assert EventDetector().liquidation_quiet(pos, mmr) == (0.0, math.inf)
+
+
+def test_an_unliquidatable_position_is_quiet_even_with_a_band_over_100_percent() -> None:
+    wide = EventDetector(EventThresholds(liquidation_risk_percent=150.0))
+    unlevered = position(Side.LONG, leverage=1.0)  # liquidation price 0
+    assert wide.detect(SymbolSnapshot("BTC/USDT", T0, 100.0), [unlevered], MMR) == []
+    assert wide.liquidation_quiet(unlevered, MMR) == (0.0, math.inf)
+    assert wide.liquidation_quiet(Position("BTC/USDT", Side.LONG), MMR) == (0.0, math.inf)
+
+
+def test_liquidation_picks_the_nearest_of_several_positions_first_on_a_tie() -> None:
+    unlevered = position(Side.LONG, leverage=1.0)
+    risky = position(Side.LONG)
+    price = price_at_distance(risky, 3.0)
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, price), [unlevered, risky])
+    assert e.severity is HIGH and e.metrics["leverage"] == 10.0
+    # Two stacks with the same liquidation price (entry − margin/q = 90): the first is kept.
+    a = Position("BTC/USDT", Side.LONG, [Entry(100.0, 1.0, 10.0, 10.0, 0.0, T0)], T0)
+    b = Position("BTC/USDT", Side.LONG, [Entry(95.0, 1.0, 5.0, 19.0, 0.0, T0)], T0)
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, 92.0), [a, b])
+    assert e.metrics["entry_price"] == 100.0
+    (e,) = detect(SymbolSnapshot("BTC/USDT", T0, 92.0), [b, a])
+    assert e.metrics["entry_price"] == 95.0
+
+
+def test_liquidation_quiet_range_figures() -> None:
+    d = EventDetector()
+    band = (10.0 + 1e-6) / 100.0
+    long_pos, short_pos = position(Side.LONG), position(Side.SHORT)
+    assert d.liquidation_quiet(long_pos, MMR) == (long_pos.liquidation_price(MMR) / (1 - band),
+                                                  math.inf)
+    assert d.liquidation_quiet(short_pos, MMR) == (0.0,
+                                                   short_pos.liquidation_price(MMR) / (1 + band))
+    # the widest band counts, whichever it is
+    high_widest = EventDetector(EventThresholds(liquidation_risk_percent=2.0,
+                                                liquidation_high_percent=9.0,
+                                                liquidation_critical_percent=1.0))
+    band9 = (9.0 + 1e-6) / 100.0
+    assert high_widest.liquidation_quiet(long_pos, MMR)[0] == (
+        long_pos.liquidation_price(MMR) / (1 - band9))
+
+
+@pytest.mark.parametrize(("risk", "low_is_inf"), [(99.0, False), (100.0, True), (150.0, True)])
+def test_liquidation_quiet_range_with_a_band_of_100_percent_or_more(risk: float,
+                                                                    low_is_inf: bool) -> None:
+    d = EventDetector(EventThresholds(liquidation_risk_percent=risk))
+    low, high = d.liquidation_quiet(position(Side.LONG), MMR)
+    assert high == math.inf and (low == math.inf) is low_is_inf
+    assert low > 0
+
+
+def test_same_tick_repeats_are_suppressed_by_the_cooldown() -> None:
+    d = EventDetector()
+    snap = SymbolSnapshot("BTC/USDT", T0, 97.0, {5: 100.0})
+    assert len(d.detect(snap, [], MMR)) == 1
+    assert d.cooling_down("BTC/USDT", EventType.FLASH_CRASH, T0)
+    assert d.detect(snap, [], MMR) == []
+
+
+def test_remember_keeps_the_latest_of_two_restored_events() -> None:
+    d = EventDetector()
+    d.remember(MarketEvent(T0 + 100, "BTC/USDT", EventType.FLASH_CRASH, MED, "", ""))
+    d.remember(MarketEvent(T0, "BTC/USDT", EventType.FLASH_CRASH, MED, "", ""))
+    assert d.cooling_down("BTC/USDT", EventType.FLASH_CRASH, T0 + 399)
+    assert not d.cooling_down("BTC/USDT", EventType.FLASH_CRASH, T0 + 400)
+
+
+def test_thresholds_from_settings_read_every_key() -> None:
+    t = EventThresholds.from_settings(config.defaults(
+        flash_move_percent=1.5, flash_high_percent=2.5, flash_critical_percent=4.5,
+        volume_spike_ratio=3.0, volume_dry_ratio=0.4, volatility_spike_ratio=1.2,
+        liquidation_risk_percent=12.0, liquidation_high_percent=6.0,
+        liquidation_critical_percent=3.0, flash_cooldown_seconds=11.0,
+        volume_spike_cooldown_seconds=12.0, volume_dry_cooldown_seconds=13.0,
+        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0))
+    assert t == EventThresholds(
+        flash_move_percent=1.5, flash_high_percent=2.5, flash_critical_percent=4.5,
+        volume_spike_ratio=3.0, volume_spike_high_ratio=4.5, volume_spike_critical_ratio=7.5,
+        volume_dry_ratio=0.4, volume_dry_high_ratio=0.1, volatility_spike_ratio=1.2,
+        volatility_high_ratio=pytest.approx(1.6), volatility_critical_ratio=2.4,
+        liquidation_risk_percent=12.0, liquidation_high_percent=6.0,
+        liquidation_critical_percent=3.0, flash_cooldown_seconds=11.0,
+        volume_spike_cooldown_seconds=12.0, volume_dry_cooldown_seconds=13.0,
+        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0)
+
+
+def test_fmt_price_at_its_boundaries() -> None:
+    assert [fmt_price(p) for p in (1_000.0, 999.994, 1.0, 0.99999, 1.5, -2.0)] == [
+        "1,000", "999.99", "1.00", "1.0000", "1.50", "-2"]
+
+
+def test_snapshot_fields_empty_stale_and_fresh() -> None:
+    assert snapshot(CandleWindow(), "A/B", T0, 5.0) == SymbolSnapshot("A/B", T0, 5.0, {})
+    w = flat_window(30)
+    stale = snapshot(w, "A/B", live_ts(w) + 3600, 99.0)
+    assert stale == SymbolSnapshot("A/B", live_ts(w) + 3600, 99.0, {})
+    gap = snapshot(w, "A/B", live_ts(w) + 200, 99.0)  # lookbacks still found, statistics not
+    assert gap == SymbolSnapshot("A/B", live_ts(w) + 200, 99.0, {1: 100.0, 5: 100.0, 15: 100.0})
+    fresh = snapshot(w, "A/B", live_ts(w) + 5, 99.0)
+    assert (fresh.symbol, fresh.ts, fresh.price) == ("A/B", live_ts(w) + 5, 99.0)
+    assert fresh.price_ago == {1: 100.0, 5: 100.0, 15: 100.0}
+
+
+def test_snapshot_drops_lookbacks_at_zero_but_keeps_sub_one_prices() -> None:
+    w = CandleWindow()
+    w.extend([bar(T0 + 60 * i, 0.5) for i in range(10)])
+    w.update(Candle(T0 + 60 * 7, 0.0, 0.0, 0.0, 0.0, 1.0))  # a revised bar closing at 0
+    snap = snapshot(w, "A/B", live_ts(w) + 30, 0.5)
+    assert snap.price_ago == {5: 0.5}
+    assert w.price_ago(1, live_ts(w) + 30) == 0.0
+
+
+def test_revising_the_first_bar_recomputes_from_its_own_range() -> None:
+    w = CandleWindow(atr_period=3, min_baseline_bars=3)
+    bars = [bar(T0 + 60 * i, 100.0 + i, rng=1.0 + i) for i in range(10)]
+    w.extend(bars)
+    revised = Candle(T0, 100.0, 130.0, 90.0, 120.0, 50.0)
+    assert w.update(revised)
+    bars[0] = revised
+    now = live_ts(w) + 30
+    assert_same(observed(w, now), reference(bars, w, now))
+
+
+def test_revising_a_bar_after_the_window_compacted() -> None:
+    w = CandleWindow(baseline_seconds=600, atr_period=3, min_baseline_bars=3)
+    rnd = random.Random(3)
+    bars = [Candle(T0 + 60 * i, 100.0, 100.0 + rnd.random() * 5, 100.0 - rnd.random() * 5,
+                   100.0 + rnd.random(), rnd.random() * 100) for i in range(300)]
+    w.extend(bars)
+    assert len(w) < 300  # compacted: the oldest bars are gone
+    for back in (2, 5, 20):
+        old = bars[-back]
+        new = Candle(old.ts, old.open, old.high + 7.0, old.low - 3.0, old.close + 1.0,
+                     old.volume + 40.0)
+        assert w.update(new)
+        bars[-back] = new
+        now = live_ts(w) + 30
+        assert_same(observed(w, now), reference(bars, w, now))
+    assert w.update(bars[0]) is False  # compacted away: refused
