@@ -1038,3 +1038,114 @@ def test_revising_a_bar_after_the_window_compacted() -> None:
         now = live_ts(w) + 30
         assert_same(observed(w, now), reference(bars, w, now))
     assert w.update(bars[0]) is False  # compacted away: refused
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"bar_seconds": 0.0}, {"bar_seconds": -60.0}, {"baseline_seconds": 59.0},
+    {"bar_seconds": -1.0, "baseline_seconds": 600.0},
+])
+def test_window_refuses_a_bad_bar_or_baseline(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError) as exc:
+        CandleWindow(**kwargs)  # type: ignore[arg-type]
+    assert str(exc.value) == "need bar_seconds > 0 and baseline_seconds >= bar_seconds"
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"atr_period": 0}, {"min_baseline_bars": 0}, {"resync_every": 0},
+    {"atr_period": 0, "min_baseline_bars": 5, "resync_every": 5},
+])
+def test_window_refuses_counts_below_one(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError) as exc:
+        CandleWindow(**kwargs)  # type: ignore[arg-type]
+    assert str(exc.value) == "atr_period, min_baseline_bars and resync_every must be >= 1"
+
+
+def test_window_accepts_the_smallest_valid_settings() -> None:
+    w = CandleWindow(bar_seconds=0.5, baseline_seconds=0.5, atr_period=1, min_baseline_bars=1,
+                     resync_every=1)
+    assert w.extend([bar(T0, 1.0), bar(T0 + 0.5, 2.0), bar(T0 + 1.0, 3.0)]) == 3
+    assert w.atr_short() == 1.5  # Wilder(1) is the last true range: |high − previous close|
+
+
+def test_volume_baseline_is_capped_at_a_full_day_of_bars() -> None:
+    # 1,441 baseline bars, the oldest with volume 1,540: only the latest 1,440 count.
+    w = CandleWindow()
+    w.update(bar(T0, 100.0, 1_540.0))
+    w.update(bar(T0 + 60, 100.0, 1_540.0))
+    w.extend(bar(T0 + 60 * i, 100.0, 100.0) for i in range(2, 1441))
+    w.update(bar(T0 + 60 * 1441, 100.0, 100.0))  # the reference bar
+    w.update(bar(T0 + 60 * 1442, 100.0, 1.0))  # live
+    assert w.average_volume() == pytest.approx((1_439 * 100.0 + 1_540.0) / 1_440)
+
+
+def test_long_atr_is_the_last_day_of_true_ranges() -> None:
+    # 1,442 sealed bars on the minute; bars 1 and 2 have range 101: only the latest 1,440
+    # count (bars 2 to 1,441), so one of the wide ones.
+    w = CandleWindow()
+    w.update(bar(T0, 100.0))
+    w.update(bar(T0 + 60, 100.0, rng=101.0))
+    w.update(bar(T0 + 120, 100.0, rng=101.0))
+    w.extend(bar(T0 + 60 * i, 100.0) for i in range(3, 1443))
+    assert w.atr_long() == pytest.approx((1_439 * 1.0 + 101.0) / 1_440)
+
+
+def test_long_atr_drops_the_bar_exactly_a_day_old_across_a_hole() -> None:
+    # One minute missing: the cap of 1,440 bars does not bind, the 24 h cutoff does (a bar
+    # exactly 24 h older than the latest sealed one is out).
+    w = CandleWindow()
+    w.update(bar(T0, 100.0))
+    w.update(bar(T0 + 60, 100.0, rng=1_441.0))  # exactly 24 h before the last sealed bar
+    w.extend(bar(T0 + 60 * i, 100.0) for i in range(2, 1443) if i != 700)
+    assert w.atr_long() == pytest.approx(1.0)
+
+
+def test_caps_bind_when_bars_come_faster_than_their_length() -> None:
+    # 30 s bars in a 60 s/600 s window: the time cutoff would keep 20, the cap keeps 10.
+    w = CandleWindow(bar_seconds=60, baseline_seconds=600, atr_period=3, min_baseline_bars=3)
+    w.update(bar(T0, 100.0, rng=1.0))
+    for i in range(1, 40):
+        w.update(bar(T0 + 30 * i, 100.0, volume=100.0 + i, rng=1.0 + i))
+    sealed = list(range(39))  # bars 0..38 are sealed; 38 is the reference
+    assert w.atr_long() == pytest.approx(sum(1.0 + i for i in sealed[-10:]) / 10)
+    assert w.average_volume() == pytest.approx(sum(100.0 + i for i in sealed[-11:-1]) / 10)
+    one = CandleWindow(bar_seconds=60, baseline_seconds=60, min_baseline_bars=1)
+    one.extend(bar(T0 + 30 * i, 100.0, volume=10.0 * i) for i in range(5))
+    assert one.average_volume() == 20.0  # the one bar before the reference (bar 3)
+
+
+def test_resync_removes_the_drift_of_the_running_sums() -> None:
+    # A 1e17 volume swamps the later ones in a running float sum; once it has left the
+    # baseline, re-summing gives the small volumes back exactly.
+    w = CandleWindow(baseline_seconds=300, min_baseline_bars=1, resync_every=2)
+    w.update(bar(T0, 100.0, 1e17))
+    w.extend(bar(T0 + 60 * i, 100.0, 3.0) for i in range(1, 15))
+    assert w.average_volume() == 3.0
+
+
+def test_compaction_keeps_the_bars_lookbacks_need() -> None:
+    w = CandleWindow(baseline_seconds=60, min_baseline_bars=1)
+    w.extend(bar(T0 + 60 * i, 100.0 + i) for i in range(200))
+    assert len(w) < 200  # compacted
+    now = live_ts(w) + 30
+    assert w.price_ago(15, now) == 100.0 + 199 - 16
+    assert snapshot(w, "A/B", now, 1.0).price_ago == {1: 297.0, 5: 293.0, 15: 283.0}
+
+
+def test_wilder_atr_with_a_long_period_across_compactions() -> None:
+    w = CandleWindow(baseline_seconds=600, atr_period=200, min_baseline_bars=3)
+    bars = [bar(T0 + 60 * i, 100.0, rng=1.0 + (i % 7)) for i in range(400)]
+    w.extend(bars[:150])
+    assert w.atr_short() is None  # 149 sealed bars < 200
+    w.extend(bars[150:])
+    assert len(w) < 300
+    now = live_ts(w) + 30
+    assert_same(observed(w, now), reference(bars, w, now))
+
+
+def test_revising_the_oldest_stored_bar_after_compaction_is_refused() -> None:
+    w = CandleWindow(baseline_seconds=600, atr_period=3, min_baseline_bars=3)
+    w.extend(bar(T0 + 60 * i, 100.0) for i in range(300))
+    first, second = w.candles()[:2]
+    assert w.update(bar(first.ts, 90.0)) is False  # its previous close is gone
+    assert w.update(bar(second.ts, 90.0)) is True
+    assert w.candles()[1] == bar(second.ts, 90.0)
