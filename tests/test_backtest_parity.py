@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from autotrade_tui.ai.offline import (
     ACTIONS,
+    HELD,
     MEAN_REVERSION_INPUTS,
     TREND_INPUTS,
     MeanReverter,
@@ -42,6 +43,11 @@ from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import TradeRow
 from tests.test_backtest import SYMBOLS, T0, market, write
 
+# A busy trader for these short, wild test markets: every gate and path is met in 400 bars
+# (the default risk rules, made for months, would trade a handful of times and stop).
+BUSY = {"reentry_cooldown_minutes": 0.0, "max_entries_per_position": 5,
+        "position_size_percent": 10.0, "max_exposure_percent": 0.0, "max_drawdown_percent": 0.0}
+
 
 def request(data: Path, db: Path | str = "", **kw: object) -> Request:
     fields = {"data": str(data), "symbols": list(SYMBOLS), "symbols_given": True,
@@ -53,9 +59,12 @@ def request(data: Path, db: Path | str = "", **kw: object) -> Request:
 
 async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
     data = write(market(), tmp_path / "two-days.csv")  # 2 days of 5m candles, 3 symbols
+    # A busy trader, and no stop or take-profit: live sees a bar's close as its ticker, a
+    # backtest checks guards on the bar's high/low (SPEC §8.1); the other rules stay on.
     settings_ = defaults(market_source="replay", replay_file=str(data), symbols=SYMBOLS,
                          database_url=str(tmp_path / "live.db"), fundamentals_enabled=False,
-                         offline_models=True)
+                         offline_models=True, **BUSY, stop_loss_percent=0.0,
+                         take_profit_percent=0.0)
 
     # The backtest, end to end (file → replay → backtest database).
     out = io.StringIO()
@@ -83,7 +92,7 @@ async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
     account = rt.account()
     await rt.close()
 
-    assert len(back) > 100 and {t[0] for t in back} == set(SYMBOLS)
+    assert len(back) > 12 and {t[0] for t in back} == set(SYMBOLS)
     assert {t[2] for t in back} >= {"OPEN", "ADD", "CLOSE"}
     assert live == back  # symbol, side, order type, price, amount, time: identical
     assert account["total_fees"] == figures["total_fees"]
@@ -103,14 +112,17 @@ async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
 def _stale_market() -> pd.DataFrame:
     """Three symbols; SOL has no bars for an hour (stale), ETH starts two hours late."""
     df = market(n=400)
-    hole = (df["symbol"] == "SOL/USDT") & df["timestamp"].between(T0 + 150 * 300,
-                                                                  T0 + 161 * 300)
+    hole = (df["symbol"] == "SOL/USDT") & df["timestamp"].between(T0 + 64 * 300,
+                                                                  T0 + 75 * 300)
     late = (df["symbol"] == "ETH/USDT") & (df["timestamp"] < T0 + 24 * 300)
     return df[~hole & ~late]
 
 
+STALE_CASE: dict = {}  # the defaults (+ BUSY): SOL's stale hour meets its trade signals
+
+
 @pytest.mark.parametrize("overrides", [
-    {},
+    STALE_CASE,
     {"ai_voting_strategy": "weighted", "model_primary_weight": 0.7, "confidence_threshold": 0.35,
      "stop_loss_percent": 30.0, "take_profit_percent": 40.0, "max_drawdown_percent": 3.0,
      "leverage": 50.0},
@@ -120,7 +132,8 @@ def _stale_market() -> pd.DataFrame:
 async def test_lean_offline_path_equals_the_full_context_path(tmp_path: Path,
                                                               overrides: dict) -> None:
     data = write(_stale_market(), tmp_path / "m.csv")
-    settings_ = defaults(symbols=SYMBOLS, **overrides)
+    # a busy trader (no cooldown, deeper stacks) so 400 bars reach every gate; rules stay on
+    settings_ = defaults(symbols=SYMBOLS, **{**BUSY, **overrides})
     history = load_file(request(data))
     outs = []
     for fast in (True, False):
@@ -144,16 +157,19 @@ async def test_lean_offline_path_equals_the_full_context_path(tmp_path: Path,
         assert lean.votes_of is not None and full.votes_of is not None
         assert lean.votes_of(d_lean) == full.votes_of(d_full)  # reasoning written on demand
     notes = {d.note.split(":")[0] for d in lean.decided}
-    assert lean.counts["decisions"] > 900
+    assert lean.counts["decisions"] > 500
     if overrides.get("ai_voting_strategy") != "unanimous":  # two rules rarely agree on a trade
         assert lean.trades and len(lean.decided) > 20
-    if not overrides:
+    if overrides == STALE_CASE:
         assert "not executed" in notes  # SOL's hole: decisions on a stale price
         assert any("price is stale" in d.note for d in lean.decided)
     if overrides.get("max_drawdown_percent"):
         assert lean.engine.ledger.halted_reason  # the kill switch tripped, gates held
-    if overrides.get("event_triggered_decisions"):
-        assert any(d.source.value == "event" for d in lean.decided)
+    if overrides.get("event_triggered_decisions"):  # CRITICAL events asked for decisions
+        assert any(e.severity.value == "CRITICAL" for e in lean.events)
+        plain = await Backtest(settings_.replace(event_triggered_decisions=False), history,
+                               (TrendFollower(), MeanReverter())).run()
+        assert lean.counts["decisions"] > plain.counts["decisions"]
 
 
 class _BrokenTrend(TrendFollower):
@@ -183,7 +199,7 @@ async def test_a_rule_that_raises_gives_error_votes_not_a_crash(
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 reading = st.one_of(st.none(), st.just(math.nan), st.just(math.inf), finite,
                     st.floats(0, 100), st.floats(-0.5, 1.5), st.sampled_from([20.0, 30.0, 0.0]))
-KEYS = TREND_INPUTS + MEAN_REVERSION_INPUTS
+KEYS = tuple(k for k in TREND_INPUTS + MEAN_REVERSION_INPUTS if k != HELD)  # held: flat
 
 
 @settings(max_examples=300, deadline=None)
@@ -196,7 +212,8 @@ async def test_a_rule_over_a_series_decides_each_bar_as_the_model(
     one bar of its context. Bar by bar they agree, on any values (None, NaN, inf, bounds)."""
     prices = np.array([price for _, price in bars])
     for model in (TrendFollower(), MeanReverter()):
-        columns = [np.array([math.nan if (v := value(ind[k])) is None else v for ind, _ in bars])
+        columns = [np.zeros(len(bars)) if k == HELD else
+                   np.array([math.nan if (v := value(ind[k])) is None else v for ind, _ in bars])
                    for k in model.inputs]
         out = model.vector_rules(prices, *columns)
         for j, (ind, price) in enumerate(bars):
@@ -204,7 +221,7 @@ async def test_a_rule_over_a_series_decides_each_bar_as_the_model(
                 k: v for k, v in ind.items() if v is not None}))
             assert (ACTIONS[out.action[j]], out.confidence[j].item()) == (voted.decision,
                                                                           voted.confidence)
-            args = [value(ind[k]) for k in model.inputs]
+            args = [0.0 if k == HELD else value(ind[k]) for k in model.inputs]
             text = model.rule_text(out.branch[j].item(), out.detail[j].item(), price, *args)
             assert text == voted.reasoning
 

@@ -95,13 +95,17 @@ def test_every_key_has_a_unique_environment_name() -> None:
 
 SPEC_DEFAULTS = {  # SPEC §4, with the seed's environment names
     "initial_capital": 100_000.0, "leverage": 20.0, "commission_rate": 0.001,
-    "trading_interval_minutes": 5.0, "max_positions": 100, "position_size_percent": 10.0,
+    "trading_interval_minutes": 5.0, "max_positions": 100,
     "confidence_threshold": 0.60, "ai_model_primary": "deepseek/deepseek-chat-v3.1",
     "ai_model_secondary": "qwen/qwen3-vl-235b-a22b-instruct", "ai_voting_strategy": "majority",
     "event_interval_seconds": 5.0, "single_model_threshold": 0.55,
     "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "exchange_id": "kraken",
     "ai_base_url": "https://openrouter.ai/api/v1", "market_source": "auto",
-    "stop_loss_percent": 0.0, "take_profit_percent": 0.0, "max_drawdown_percent": 0.0,
+    # SPEC §8.1: the risk rules on by default, values from benchmarks/strategy.py
+    "position_size_percent": 1.5, "stop_loss_percent": 60.0, "take_profit_percent": 80.0,
+    "max_drawdown_percent": 15.0, "drawdown_action": "flatten", "max_entries_per_position": 2,
+    "stack_only_in_profit": True, "max_exposure_percent": 200.0,
+    "reentry_cooldown_minutes": 1440.0, "sim_profile": "realistic",
     "flash_move_percent": 2.0, "volume_spike_ratio": 2.0, "volume_dry_ratio": 0.2,
     "volatility_spike_ratio": 1.5, "liquidation_risk_percent": 10.0,
     "flash_cooldown_seconds": 300.0, "volume_dry_cooldown_seconds": 600.0,

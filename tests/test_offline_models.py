@@ -14,26 +14,28 @@ from hypothesis import strategies as st
 from autotrade_tui import config
 from autotrade_tui.ai.base import DecisionModel
 from autotrade_tui.ai.factory import build_models
-from autotrade_tui.ai.offline import ACTIONS, MeanReverter, TrendFollower, _round2, num
+from autotrade_tui.ai.offline import ACTIONS, HELD, MeanReverter, TrendFollower, _round2, num
 from autotrade_tui.ai.openai_compat import OpenAICompatModel
 from autotrade_tui.ai.parsing import parse_decision
 from autotrade_tui.core import indicators
 from autotrade_tui.core.models import Action, DecisionContext
 from autotrade_tui.core.voting import vote
 
-UP = {"ema_12": 68_210.0, "ema_26": 67_900.0, "macd_hist": 35.2, "adx_14": 31.0,
+UP = {"ema_12": 68_510.0, "ema_26": 67_900.0, "macd_hist": 35.2, "adx_14": 31.0,
       "plus_di": 28.0, "minus_di": 14.0, "rsi_14": 62.0, "bb_percent_b": 0.78,
       "stoch_k": 70.0, "stoch_d": 65.0, "sma_20": 68_000.0, "sma_50": 67_500.0}
-DOWN = {"ema_12": 67_600.0, "ema_26": 67_900.0, "macd_hist": -41.0, "adx_14": 29.0,
+DOWN = {"ema_12": 67_200.0, "ema_26": 67_900.0, "macd_hist": -41.0, "adx_14": 29.0,
         "plus_di": 12.0, "minus_di": 30.0, "rsi_14": 38.0, "bb_percent_b": 0.2,
         "stoch_k": 30.0, "stoch_d": 35.0}
 OVERSOLD = {"rsi_14": 24.0, "bb_percent_b": -0.05, "stoch_k": 14.0, "stoch_d": 10.0}
 OVERBOUGHT = {"rsi_14": 78.0, "bb_percent_b": 1.08, "stoch_k": 91.0, "stoch_d": 94.0}
 
 
-def ctx(indicators: dict[str, float], price: float = 68_500.0) -> DecisionContext:
+def ctx(indicators: dict[str, float], price: float = 68_500.0,
+        held: float = 0.0) -> DecisionContext:
+    position = None if not held else {"side": "LONG" if held > 0 else "SHORT"}
     return DecisionContext(symbol="BTC/USDT", ts=1_700_000_000.0, price=price,
-                           indicators=indicators)
+                           indicators=indicators, position=position)
 
 
 def test_protocol_and_names() -> None:
@@ -56,7 +58,7 @@ async def test_trend_follower_buys_an_uptrend() -> None:
     assert v.ok and v.decision is Action.BUY
     assert 0.6 <= v.confidence <= 0.9
     assert (v.latency_s, v.prompt_tokens, v.completion_tokens, v.cost) == (0.0, 0, 0, 0.0)
-    for text in ("EMA12 68,210 > EMA26 67,900", "MACD hist +35.2", "ADX 31 (strong)",
+    for text in ("EMA12 68,510 > EMA26 67,900", "MACD hist +35.2", "ADX 31 (strong)",
                  "+DI 28 > -DI 14", "→ BUY"):
         assert text in v.reasoning
     assert parse_decision(model.last_raw or "") == (v.decision, v.confidence, v.reasoning)
@@ -66,7 +68,7 @@ async def test_trend_follower_buys_an_uptrend() -> None:
 async def test_trend_follower_sells_a_downtrend() -> None:
     v = await TrendFollower().decide(ctx(DOWN, price=67_500.0))
     assert v.decision is Action.SELL and 0.6 <= v.confidence <= 0.9
-    assert "EMA12 67,600 < EMA26 67,900" in v.reasoning and "MACD hist -41.0" in v.reasoning
+    assert "EMA12 67,200 < EMA26 67,900" in v.reasoning and "MACD hist -41.0" in v.reasoning
 
 
 async def test_trend_strength_raises_confidence() -> None:
@@ -226,22 +228,26 @@ def _walk(n: int, seed: int) -> pd.DataFrame:
                          "low": np.minimum(open_, close) * (1 - rng.uniform(0, 0.003, n))})
 
 
+@pytest.mark.parametrize("held", [0.0, 1.0, -1.0])
 @pytest.mark.parametrize("model_type", [TrendFollower, MeanReverter])
-async def test_the_series_rule_is_the_live_decision_at_every_bar(model_type: type) -> None:
+async def test_the_series_rule_is_the_live_decision_at_every_bar(model_type: type,
+                                                                 held: float) -> None:
     """What a backtest computes once per series is what `decide` answers live, bar by bar,
-    reasoning included, on every branch of the rule."""
+    reasoning included, on every branch of the rule, flat and holding either side."""
     df = _walk(3000, seed=11)
     frame = indicators.compute_frame(df)
     close = df["close"].to_numpy()
     model = model_type()
-    out = model.vector_rules(close, *(frame[k].to_numpy() for k in model.inputs))
+    out = model.vector_rules(close, *(np.full(len(df), held) if k == HELD
+                                      else frame[k].to_numpy() for k in model.inputs))
     assert len(set(out.branch.tolist())) >= 5  # the walk visits (nearly) every branch
     for i in range(0, len(df), 7):
-        ind = {k: float(frame[k].iloc[i]) for k in model.inputs}
-        live = await model.decide(ctx(ind, price=float(close[i])))
+        ind = {k: float(frame[k].iloc[i]) for k in model.inputs if k != HELD}
+        live = await model.decide(ctx(ind, price=float(close[i]), held=held))
         assert (ACTIONS[out.action[i]], float(out.confidence[i])) == (live.decision,
                                                                       live.confidence)
-        values = [None if math.isnan(v) else v for v in ind.values()]
+        values = [held if k == HELD else None if math.isnan(ind[k]) else ind[k]
+                  for k in model.inputs]
         text = model.rule_text(int(out.branch[i]), int(out.detail[i]), float(close[i]), *values)
         assert text == live.reasoning
 

@@ -139,7 +139,7 @@ def test_advances_with_a_scaled_clock() -> None:
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_one_simulated_day_has_every_event_class(symbol: str, seed: int) -> None:
     clock = VirtualClock(T0)
-    sim = SimMarket([symbol], clock, seed)
+    sim = SimMarket([symbol], clock, seed, "eventful")
     clock.advance(86_400)
     a = arrays(sim.candles(symbol, "1m", 2 * 1440 + 200))
     close, vol = a["close"], a["volume"]

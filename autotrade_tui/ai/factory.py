@@ -24,7 +24,8 @@ def build_models(
     model opens (and closes) its own. `cache` is the optional response cache (backtests).
     """
     if settings.use_offline_models:
-        return TrendFollower(), MeanReverter()
+        fee = settings.commission_rate
+        return TrendFollower(fee), MeanReverter(fee)
     # Imported here so an offline start does not pay for httpx and tenacity.
     from autotrade_tui.ai.openai_compat import OpenAICompatModel
 

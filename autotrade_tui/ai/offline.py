@@ -47,8 +47,8 @@ NEUTRAL_CONFIDENCE = 0.40
 
 # The indicator values each rule reads, in the order of its positional parameters.
 TREND_INPUTS = ("ema_12", "ema_26", "sma_20", "sma_50", "macd_hist", "adx_14", "plus_di",
-                "minus_di")
-MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d")
+                "minus_di", "held")
+MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d", "bb_middle", "held")
 
 _BUY, _SELL, _HOLD = Action.BUY, Action.SELL, Action.HOLD
 _isfinite = math.isfinite
@@ -129,23 +129,70 @@ def on_one_bar(rules: VectorRule, text: RuleText, price: float,
     return ACTIONS[out.action[0]], float(out.confidence[0]), reasoning
 
 
+# --- position and fees --------------------------------------------------------------------
+# Both rules read the side of the open position ("held": +1 long, −1 short, 0 or missing flat)
+# and the round-trip fee (entry + exit, a fraction of notional: 2 × commission_rate).
+# Hysteresis: flat, a rule enters on its signal; holding, it keeps the position (HOLD) unless
+# its signal is strong (REVERSE_AT): to reverse the position, or, the same way, to stack onto
+# it (which the engine allows only in profit): a signal wobbling around its threshold never
+# flips a position back and forth. Fee-aware: no entry when the move the rule itself expects
+# (the trend follower: the gap its averages show; the mean reverter: the way back to the
+# Bollinger middle) is below FEE_MARGIN round-trip fees: a trade that cannot pay its fees is
+# not taken. Leverage scales the move and the fee alike, so the test is on price fractions.
+
+HELD = "held"  # the pseudo-input: the open position's side
+REVERSE_AT = 0.8  # confidence a signal needs to act on an open position (reverse or stack)
+FEE_MARGIN = 3.0  # the expected move must be this many round-trip fees
+HOLDING_CONFIDENCE = 0.5  # "keep it": enough to veto a lukewarm reversal by the other model
+DEFAULT_ROUND_TRIP = 0.002
+
+
+def held_side(position: dict[str, object] | None) -> float:
+    """The `held` input of a context's open position: +1 LONG, −1 SHORT, 0 none."""
+    if not position:
+        return 0.0
+    return {"LONG": 1.0, "SHORT": -1.0}.get(str(position.get("side")), 0.0)
+
+
+def _hysteresis(trade: np.ndarray, up: np.ndarray, held: np.ndarray, confidence: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, weak_reverse): bars where a trade signal without REVERSE_AT confidence meets an
+    open position of its own side (keep it: HOLD) or of the other side (HOLD)."""
+    held = np.nan_to_num(held)
+    timid = trade & (held != 0) & (confidence < REVERSE_AT)
+    same = timid & ((held > 0) == up)
+    weak = timid & ((held > 0) != up)
+    return same, weak
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f} %"
+
+
 # --- trend follower ---------------------------------------------------------------------
 
-T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY, T_SELL = range(6)  # branches
+(T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY, T_SELL, T_FEES, T_KEEP,
+ T_NO_REVERSE) = range(9)  # branches
 PAIR_NONE, PAIR_EMA, PAIR_SMA = 0, 1, 2  # the fast/slow averages used (detail)
 
 
 def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: np.ndarray,
                 sma50: np.ndarray, hist: np.ndarray, adx: np.ndarray, plus: np.ndarray,
-                minus: np.ndarray) -> RuleOutput:
+                minus: np.ndarray, held: np.ndarray | None = None, *,
+                round_trip: float = DEFAULT_ROUND_TRIP) -> RuleOutput:
     """The trend follower on `TREND_INPUTS` per bar (NaN or ±inf: missing).
 
     The fast/slow pair is EMA12/EMA26, else SMA20/SMA50. Missing data → HOLD 0.20; ADX below
     20 → HOLD 0.40 (no trend); averages and MACD histogram of different signs → HOLD 0.45;
-    ±DI against them → HOLD 0.50; else BUY/SELL with 0.45 + 0.45 × strength (the mean of
-    spread, histogram and ADX, each scaled to 0..1), +0.05 when ±DI agree, within 0.4..0.9.
+    ±DI against them → HOLD 0.50; the averages' gap below FEE_MARGIN round-trip fees → HOLD
+    0.45; else BUY/SELL with 0.35 + 0.55 × strength (the mean of spread, histogram and ADX,
+    each scaled to 0..1), +0.05 when ±DI agree, within 0.4..0.9: a trend reaches the 0.60
+    gate at about half strength. Holding: see `_hysteresis` (HOLD 0.50 keeps; HOLD 0.55
+    refuses a weak reversal).
     """
     fin = np.isfinite
+    if held is None:
+        held = np.zeros(len(price))
     with np.errstate(all="ignore"):
         use_ema = fin(ema12) & fin(ema26) & (ema26 > 0)
         use_sma = ~use_ema & fin(sma20) & fin(sma50) & (sma50 > 0)
@@ -161,22 +208,31 @@ def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: 
         di = fin(plus) & fin(minus) & (plus != minus)
         against = trade & di & ((plus > minus) != (direction > 0))
         trade &= ~against
+        fees = trade & (np.abs(spread) < FEE_MARGIN * round_trip)
+        trade &= ~fees
         strength = (_clip01(np.abs(spread) / SPREAD_FULL)
                     + _clip01(np.abs(hist) / price / HIST_FULL)
                     + _clip01((adx - ADX_TREND) / (ADX_FULL - ADX_TREND))) / 3
-        confidence = np.clip(0.45 + 0.45 * strength + np.where(di, 0.05, 0.0), 0.4, 0.9)
+        confidence = _round2(np.clip(0.35 + 0.55 * strength + np.where(di, 0.05, 0.0),
+                                     0.4, 0.9))
     up = direction > 0
-    branch = np.select([missing, no_trend, disagree, against, up],
-                       [T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_BUY], T_SELL)
-    held = np.select([missing, no_trend, disagree, against],
-                     [MISSING_CONFIDENCE, NEUTRAL_CONFIDENCE, 0.45, 0.5], np.nan)
-    held[trade] = _round2(confidence[trade])
+    keep, weak = _hysteresis(trade, up, held, confidence)
+    trade &= ~(keep | weak)
+    branch = np.select([missing, no_trend, disagree, against, fees, keep, weak, up],
+                       [T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_FEES, T_KEEP,
+                        T_NO_REVERSE, T_BUY], T_SELL)
+    held_conf = np.select([missing, no_trend, disagree, against, fees, keep, weak],
+                          [MISSING_CONFIDENCE, NEUTRAL_CONFIDENCE, 0.45, 0.5, 0.45,
+                           HOLDING_CONFIDENCE, 0.55], np.nan)
+    held_conf[trade] = confidence[trade]
     action = np.where(trade, np.where(up, BUY, SELL), HOLD)
-    return RuleOutput(action.astype(np.int8), held, branch.astype(np.int8), pair.astype(np.int8))
+    return RuleOutput(action.astype(np.int8), held_conf, branch.astype(np.int8),
+                      pair.astype(np.int8))
 
 
 def trend_text(branch: int, pair: int, price: float, ema12: Num, ema26: Num, sma20: Num,
-               sma50: Num, hist: Num, adx: Num, plus: Num, minus: Num) -> str:
+               sma50: Num, hist: Num, adx: Num, plus: Num, minus: Num, held: Num = None, *,
+               round_trip: float = DEFAULT_ROUND_TRIP) -> str:
     """The trend follower's reasoning for one bar's `branch` and average `pair`."""
     if branch == T_MISSING:
         missing = [k for k, gone in (("ema_12/ema_26", pair == PAIR_NONE),
@@ -192,8 +248,19 @@ def trend_text(branch: int, pair: int, price: float, ema12: Num, ema26: Num, sma
     if branch == T_DI_AGAINST:
         return (f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)}: DI against the "
                 "averages → HOLD")
+    text = _trend_text(ema, fast, slow, hist, adx, plus, minus)
+    if branch == T_FEES:
+        return (f"{text}: the averages' gap {_pct(abs(fast - slow) / slow)} does not pay "
+                f"{FEE_MARGIN:g}× the round-trip fee {_pct(round_trip)} → HOLD")
+    way = "up" if fast > slow else "down"
+    if branch == T_KEEP:
+        return (f"{text}: the trend is still {way}, keep the open position (adding needs "
+                f"{REVERSE_AT:.2f}) → HOLD")
+    if branch == T_NO_REVERSE:
+        return (f"{text}: the trend turned {way}, but not strongly enough to reverse the open "
+                f"position (needs {REVERSE_AT:.2f}) → HOLD")
     action = _BUY if branch == T_BUY else _SELL
-    return f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)} → {action}"
+    return f"{text} → {action}"
 
 
 def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
@@ -210,22 +277,31 @@ def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
 
 # --- mean reverter ----------------------------------------------------------------------
 
-M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH = range(7)  # branches
+(M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH, M_FEES, M_KEEP,
+ M_NO_REVERSE) = range(10)  # branches
 
 
 def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: np.ndarray,
-                         d: np.ndarray) -> RuleOutput:
-    """The mean reverter on `MEAN_REVERSION_INPUTS` per bar (NaN or ±inf: missing). `price`
-    is unused: the readings are scale-free; it keeps the rules alike.
+                         d: np.ndarray, middle: np.ndarray | None = None,
+                         held: np.ndarray | None = None, *,
+                         round_trip: float = DEFAULT_ROUND_TRIP) -> RuleOutput:
+    """The mean reverter on `MEAN_REVERSION_INPUTS` per bar (NaN or ±inf: missing).
 
     A reading at or beyond its extreme counts as oversold (overbought); its depth is how far
     beyond, in units of a typical excursion. Two or more oversold readings and no overbought
-    one → BUY with 0.5 + 0.4 × mean depth (+0.05 when %K turns up over %D), within 0.45..0.9;
-    SELL likewise. One unconfirmed extreme, or extremes on both sides → HOLD 0.45. Nothing
+    one → BUY with 0.45 + 0.4 × mean depth (+0.05 when %K turns up over %D), within 0.45..0.9,
+    so that a bare touch of the extremes stays under the 0.60 gate; SELL likewise. The way
+    back to the Bollinger middle below FEE_MARGIN round-trip fees → HOLD 0.45 (no middle:
+    not checked). One unconfirmed extreme, or extremes on both sides → HOLD 0.45. Nothing
     extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a warning against chasing).
-    Missing RSI or %B → HOLD 0.20.
+    Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
     """
     fin = np.isfinite
+    n = len(price)
+    if held is None:
+        held = np.zeros(n)
+    if middle is None:
+        middle = np.full(n, np.nan)
     with np.errstate(all="ignore"):
         missing = ~fin(rsi) | ~fin(pb)
         has_k = fin(k)
@@ -243,21 +319,28 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         conflict = extreme & (n_low > 0) & (n_high > 0)
         one_low = extreme & (n_low == 1) & (n_high == 0)
         one_high = extreme & (n_high == 1) & (n_low == 0)
+        # the way back to the mean, as a fraction of price (unknown: not checked)
+        way = np.where(fin(middle) & (price > 0), np.abs(middle - price) / price, np.inf)
+        fees = (buy | sell) & (way < FEE_MARGIN * round_trip)
         turn_up = has_k & fin(d) & (k > d)  # %K crossing %D: the bounce began
         turn_down = has_k & fin(d) & (k < d)
-        buy_conf = np.clip(0.5 + 0.4 * _depth(low1, low2, low3, has_k)
+        buy_conf = np.clip(0.45 + 0.4 * _depth(low1, low2, low3, has_k)
                            + np.where(turn_up, 0.05, 0.0), 0.45, 0.9)
-        sell_conf = np.clip(0.5 + 0.4 * _depth(high1, high2, high3, has_k)
+        sell_conf = np.clip(0.45 + 0.4 * _depth(high1, high2, high3, has_k)
                             + np.where(turn_down, 0.05, 0.0), 0.45, 0.9)
         # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns
         neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - 10) / 10)
-    cases = [missing, buy, sell, conflict, one_low, one_high]
-    branch = np.select(cases, [M_MISSING, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH],
-                       M_NEUTRAL)
-    raw = np.select(cases, [MISSING_CONFIDENCE, buy_conf, sell_conf, 0.45, 0.45, 0.45],
-                    neutral_conf)
-    rounded = (branch == M_BUY) | (branch == M_SELL) | (branch == M_NEUTRAL)
-    raw[rounded] = _round2(raw[rounded])
+    trade_conf = _round2(np.where(buy, buy_conf, sell_conf))
+    keep, weak = _hysteresis((buy | sell) & ~fees, buy, held, trade_conf)
+    buy &= ~(fees | keep | weak)
+    sell &= ~(fees | keep | weak)
+    cases = [missing, fees, keep, weak, buy, sell, conflict, one_low, one_high]
+    branch = np.select(cases, [M_MISSING, M_FEES, M_KEEP, M_NO_REVERSE, M_BUY, M_SELL,
+                               M_CONFLICT, M_ONE_LOW, M_ONE_HIGH], M_NEUTRAL)
+    raw = np.select(cases, [MISSING_CONFIDENCE, 0.45, HOLDING_CONFIDENCE, 0.55, trade_conf,
+                            trade_conf, 0.45, 0.45, 0.45], neutral_conf)
+    neutral = branch == M_NEUTRAL
+    raw[neutral] = _round2(raw[neutral])
     action = np.select([buy, sell], [BUY, SELL], HOLD)
     return RuleOutput(action.astype(np.int8), raw, branch.astype(np.int8),
                       np.zeros(len(branch), dtype=np.int8))
@@ -270,12 +353,18 @@ def _depth(x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, has_k: np.ndarray) ->
 
 
 def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Num, k: Num,
-                        d: Num) -> str:
+                        d: Num, middle: Num = None, held: Num = None, *,
+                        round_trip: float = DEFAULT_ROUND_TRIP) -> str:
     """The mean reverter's reasoning for one bar's `branch`."""
     if branch == M_MISSING:
         return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])[2]
     assert rsi is not None and pb is not None
     readings = f"RSI {rsi:.1f}, %B {pb:.2f}" + ("" if k is None else f", Stoch %K {k:.0f}")
+    if branch == M_FEES:
+        assert middle is not None
+        return (f"{readings}: stretched, but the way back to the middle band "
+                f"{_pct(abs(middle - price) / price)} does not pay {FEE_MARGIN:g}× the "
+                f"round-trip fee {_pct(round_trip)} → HOLD")
     return readings + {
         M_NEUTRAL: ": no extreme → HOLD",
         M_BUY: ": oversold → BUY",
@@ -283,6 +372,10 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
         M_CONFLICT: ": oversold and overbought readings conflict → HOLD",
         M_ONE_LOW: ": only one oversold reading, unconfirmed → HOLD",
         M_ONE_HIGH: ": only one overbought reading, unconfirmed → HOLD",
+        M_KEEP: (": stretched the way of the open position, keep it (adding needs "
+                 f"{REVERSE_AT:.2f}) → HOLD"),
+        M_NO_REVERSE: (": stretched against the open position, but not enough to reverse it "
+                       f"(needs {REVERSE_AT:.2f}) → HOLD"),
     }[branch]
 
 
@@ -294,15 +387,15 @@ class _RuleModel:
 
     `vector_rules(price, *values of inputs)` is the rule (see the module doc) and
     `rule_text(branch, detail, price, *values)` its reasoning; `decide` runs them on the
-    context's bar.
+    context's bar. The input `held` is the open position's side (`held_side`), not an
+    indicator.
     """
 
     name = "offline"
     inputs: tuple[str, ...] = ()
-    vector_rules: VectorRule
-    rule_text: RuleText
 
-    def __init__(self) -> None:
+    def __init__(self, commission_rate: float = DEFAULT_ROUND_TRIP / 2) -> None:
+        self.round_trip = 2.0 * commission_rate  # a position's entry and exit fees
         self.last_messages: list[dict[str, str]] = []  # no prompt: the context is the input
         self.last_raw: str | None = None
 
@@ -311,9 +404,9 @@ class _RuleModel:
         return self.last_messages
 
     def rule(self, ctx: DecisionContext) -> Decision:
-        ind = ctx.indicators
+        ind, held = ctx.indicators, held_side(ctx.position)
         return on_one_bar(self.vector_rules, self.rule_text, ctx.price,
-                          (ind.get(k) for k in self.inputs))
+                          (held if k == HELD else ind.get(k) for k in self.inputs))
 
     async def decide(self, context: DecisionContext) -> ModelVote:
         try:
@@ -338,8 +431,12 @@ class TrendFollower(_RuleModel):
 
     name = "offline/trend-follower"
     inputs = TREND_INPUTS
-    vector_rules = staticmethod(trend_rules)
-    rule_text = staticmethod(trend_text)
+
+    def vector_rules(self, *columns: np.ndarray) -> RuleOutput:
+        return trend_rules(*columns, round_trip=self.round_trip)
+
+    def rule_text(self, branch: int, detail: int, price: float, *values: Num) -> str:
+        return trend_text(branch, detail, price, *values, round_trip=self.round_trip)
 
 
 class MeanReverter(_RuleModel):
@@ -348,10 +445,14 @@ class MeanReverter(_RuleModel):
 
     name = "offline/mean-reversion"
     inputs = MEAN_REVERSION_INPUTS
-    vector_rules = staticmethod(mean_reversion_rules)
-    rule_text = staticmethod(mean_reversion_text)
+
+    def vector_rules(self, *columns: np.ndarray) -> RuleOutput:
+        return mean_reversion_rules(*columns, round_trip=self.round_trip)
+
+    def rule_text(self, branch: int, detail: int, price: float, *values: Num) -> str:
+        return mean_reversion_text(branch, detail, price, *values, round_trip=self.round_trip)
 
 
-__all__ = ["ACTIONS", "MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter", "RuleOutput",
-           "TrendFollower", "mean_reversion_rules", "mean_reversion_text", "num", "on_one_bar",
-           "trend_rules", "trend_text", "value"]
+__all__ = ["ACTIONS", "HELD", "MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter",
+           "RuleOutput", "TrendFollower", "held_side", "mean_reversion_rules",
+           "mean_reversion_text", "num", "on_one_bar", "trend_rules", "trend_text", "value"]

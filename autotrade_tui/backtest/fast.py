@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autotrade_tui.ai.offline import ACTIONS, RuleOutput, value
+from autotrade_tui.ai.offline import ACTIONS, HELD, RuleOutput, value
 from autotrade_tui.core.decision import VotePolicy, settle
 from autotrade_tui.core.models import Action, ModelVote, TradeSource, VoteResult
 from autotrade_tui.core.voting import strategy_name, tally
@@ -38,27 +38,42 @@ def lean(models: Sequence[Any]) -> bool:
 
 def indicator_keys(models: Sequence[Any]) -> tuple[str, ...]:
     """The indicators the models' rules read, each once, in first-read order."""
-    return tuple(dict.fromkeys(k for m in models for k in m.inputs))
+    return tuple(dict.fromkeys(k for m in models for k in m.inputs if k != HELD))
+
+
+HELD_STATES = (0.0, 1.0, -1.0)  # flat, LONG, SHORT: the `held` input, by `state_of`
+
+
+def state_of(position: Any) -> int:
+    """The index in HELD_STATES of an open position (None: flat)."""
+    if position is None:
+        return 0
+    return 1 if position.side.value == "LONG" else 2
 
 
 class SeriesVotes:
-    """One symbol's rule answers and vote result at every bar of its series."""
+    """One symbol's rule answers and vote result at every bar of its series, for each side
+    the open position may have (the rules read it: `offline.HELD`)."""
 
     def __init__(self, models: Sequence[Any], close: np.ndarray, frame: pd.DataFrame,
                  policy: VotePolicy) -> None:
         self.models = models
-        # Per model: the rule's arguments (the bar's close, the replay feed's ticker price,
-        # then its indicator columns) and its answers.
-        self.columns = [[close, *(frame[k].to_numpy() for k in m.inputs)] for m in models]
-        self.outputs: list[RuleOutput] = [m.vector_rules(*cols)
-                                          for m, cols in zip(models, self.columns, strict=True)]
-        # The vote at every bar; None where it is HOLD (the decision step only counts those).
-        self.results = _tally_all(self.outputs[0], self.outputs[1], policy)
+        n = len(close)
+        # Per held state, per model: the rule's arguments (the bar's close, the replay feed's
+        # ticker price, then its inputs' columns) and its answers.
+        self.columns = [[[close, *(np.full(n, h) if k == HELD else frame[k].to_numpy()
+                                   for k in m.inputs)] for m in models] for h in HELD_STATES]
+        self.outputs: list[list[RuleOutput]] = [
+            [m.vector_rules(*cols) for m, cols in zip(models, state, strict=True)]
+            for state in self.columns]
+        # Per held state, the vote at every bar; None where it is HOLD (only counted).
+        self.results = [_tally_all(out[0], out[1], policy) for out in self.outputs]
 
-    def votes(self, j: int) -> tuple[ModelVote, ModelVote]:
-        """Both models' votes at bar j, reasoning included."""
+    def votes(self, j: int, state: int = 0) -> tuple[ModelVote, ModelVote]:
+        """Both models' votes at bar j with the open position `state`, reasoning included."""
         out = []
-        for m, cols, rule in zip(self.models, self.columns, self.outputs, strict=True):
+        for m, cols, rule in zip(self.models, self.columns[state], self.outputs[state],
+                                 strict=True):
             values = [value(c[j].item()) for c in cols[1:]]
             text = m.rule_text(int(rule.branch[j]), int(rule.detail[j]), cols[0][j].item(),
                                *values)
@@ -91,6 +106,7 @@ def _tally_all(first: RuleOutput, second: RuleOutput,
 def make_decider(bt: Backtest) -> Decider:
     """`decide(symbols, t, source)` for `bt`, whose symbols all have their `SeriesVotes`."""
     engine, prices, stale, counts, record = bt.engine, bt.prices, bt.stale, bt.counts, bt.record
+    positions = engine.positions
 
     def decide(syms: list[Any], t: float, source: TradeSource) -> None:
         made = holds = 0
@@ -99,14 +115,16 @@ def make_decider(bt: Backtest) -> Decider:
             if j < 0:
                 continue  # the runtime: "no candles" → no decision
             made += 1
-            result = s.lean.results[j]
+            name = s.name
+            state = state_of(positions.get(name))
+            result = s.lean.results[state][j]
             if result is None:
                 holds += 1
                 continue
-            name = s.name
             price = prices[name]
             out = settle(engine, name, price, t, result, stale=name in stale, source=source)
-            record(s, t, price, source, result, out.executed, out.note, out.execution.trades)
+            record(s, t, price, source, result, out.executed, out.note, out.execution.trades,
+                   state=state)
         counts["decisions"] += made
         if holds:
             counts["HOLD"] += holds

@@ -121,7 +121,7 @@ def simulated(req: Request, settings: Any, lo: float, start: float, end: float,
 
     _sim_limit(lo, start, end)
     clock = VirtualClock(lo + HISTORY_MINUTES * 60)  # its history: the 10 days before now
-    sim = SimMarket(req.symbols, clock, settings.seed)
+    sim = SimMarket(req.symbols, clock, settings.seed, settings.sim_profile)
     if end > clock.now():
         clock.set(end)  # and on to the end of the range
     count = int((end - lo) // req.bar_seconds) + 1

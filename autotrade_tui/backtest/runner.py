@@ -76,6 +76,7 @@ class Decided:
     note: str
     trades: list[Trade]
     votes: tuple[ModelVote, ModelVote] | None = None  # None: offline, written on demand
+    state: int = 0  # offline: the open position the rules saw (fast.HELD_STATES index)
 
 
 @dataclass
@@ -119,6 +120,9 @@ class _Sym:
         self.name = s.symbol
         self.series = s
         self.ts: list[float] = s.ts.tolist()
+        self.open: list[float] = s.open.tolist()
+        self.high: list[float] = s.high.tolist()
+        self.low: list[float] = s.low.tolist()
         self.close: list[float] = s.close.tolist()
         self.last = len(self.ts) - 1  # index of the series' last bar
         self.i = -1  # index of the last visible bar
@@ -250,7 +254,7 @@ class Backtest:
         recomputes them with the text: the same rule on the same values)."""
         if d.votes is not None:
             return d.votes
-        return self._by_name[d.symbol].lean.votes(d.index)
+        return self._by_name[d.symbol].lean.votes(d.index, d.state)
 
     # ---- the monitor step
     def _monitor(self, syms: list[_Sym], t: float) -> list[_Sym] | tuple[()]:
@@ -260,13 +264,19 @@ class Backtest:
         per candle): its price, and whether it is fresh."""
         fresh: dict[str, float] = {}
         stale, prices = self.stale, self.prices
+        positions = self.engine.positions
+        bars: dict[str, tuple[float, float, float, float]] = {}
         for s in syms:
             j, ts, last = s.i, s.ts, s.last
+            seen = j
             while j < last and ts[j + 1] <= t:
                 j += 1
                 if self.windows_fed:
                     self._feed_window(s, j)
             s.i = j
+            if j > seen >= 0 and s.name in positions:  # stops and liquidations on the range
+                bars[s.name] = (s.open[seen + 1], max(s.high[seen + 1:j + 1]),
+                                min(s.low[seen + 1:j + 1]), s.close[j])
             name = s.name
             if j < 0:
                 stale.add(name)  # no bar yet: no ticker
@@ -285,7 +295,8 @@ class Backtest:
         if not fresh:
             return _NONE
         engine = self.engine
-        marked = engine.mark(fresh, t)
+        marked = (engine.mark_bars(fresh, {k: b for k, b in bars.items() if k in fresh}, t)
+                  if bars else engine.mark(fresh, t))
         if marked:
             self.trades += [(trade, None) for trade in marked]
         positions = engine.positions
@@ -361,7 +372,7 @@ class Backtest:
 
     def record(self, s: _Sym, t: float, price: float, source: TradeSource,
                 result: VoteResult, executed: bool, note: str, trades: list[Trade], *,
-                votes: tuple[ModelVote, ModelVote] | None = None) -> None:
+                votes: tuple[ModelVote, ModelVote] | None = None, state: int = 0) -> None:
         if votes is not None:  # the context path counts here; the fast path counted already
             self.counts["decisions"] += 1
             if result.decision is _HOLD:
@@ -372,6 +383,6 @@ class Backtest:
         counts["executed"] += executed
         k = len(self.decided)
         self.decided.append(Decided(t, s.name, s.i, price, source, result, executed, note,
-                                    trades, votes))
+                                    trades, votes, state))
         if trades:  # most refusals did nothing
             self.trades += [(trade, k) for trade in trades]

@@ -131,4 +131,4 @@ def settle(engine: TradingEngine, symbol: str, price: float, ts: float, result: 
         return Outcome(result, ex, f"not executed: {ex.rejected} (after {done})")
     what = ", ".join(f"{t.order_type.value} {t.side.value} {t.amount:.6g} @ {t.price:,.2f}"
                      for t in ex.trades)
-    return Outcome(result, ex, f"executed: {what}")
+    return Outcome(result, ex, f"executed: {what}" + (f" ({ex.note})" if ex.note else ""))

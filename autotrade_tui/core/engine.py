@@ -1,5 +1,7 @@
 """The paper-trading engine (SPEC §8): isolated-margin LONG/SHORT with stacking, fees,
-liquidation, optional guards. Pure and synchronous: prices and times come in as arguments.
+liquidation, and the risk rules of SPEC §8.1 (bounded stacking and exposure, stop-loss /
+take-profit, drawdown guard, re-entry cooldown). Pure and synchronous: prices and times come
+in as arguments.
 
 Ledger invariant, after every call:
     initial_capital + Σ realized pnl − Σ fees == free capital + Σ open margin
@@ -31,8 +33,15 @@ class Rejected(Exception):
     """An order the engine refuses; `str(exc)` is the reason shown and stored."""
 
 
+FLATTEN, PAUSE = "flatten", "pause"  # drawdown_action
+AUTOMATIC = frozenset({TradeSource.AUTO, TradeSource.EVENT})  # what the discipline rules bind
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
+    """The engine's rules. Here every optional rule defaults to off (the bare SPEC §8 engine);
+    the product's defaults, with the rules on, are `config.KEYS`."""
+
     initial_capital: float = 100_000.0
     leverage: float = 20.0
     commission_rate: float = 0.001
@@ -42,6 +51,11 @@ class EngineConfig:
     stop_loss_percent: float = 0.0  # of margin; 0 = off
     take_profit_percent: float = 0.0  # of margin; 0 = off
     max_drawdown_percent: float = 0.0  # of peak equity; 0 = off
+    drawdown_action: str = PAUSE  # FLATTEN: close every position, then pause
+    max_entries_per_position: int = 0  # entries of one position, the first included; 0 = any
+    stack_only_in_profit: bool = False  # automatic stacking only while in profit after fees
+    max_exposure_percent: float = 0.0  # Σ open notional / equity; 0 = off
+    reentry_cooldown_minutes: float = 0.0  # automatic entries wait this long after a close
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineConfig:
@@ -72,6 +86,7 @@ class Ledger:
 class EngineState:
     ledger: Ledger
     positions: dict[str, Position] = field(default_factory=dict)
+    closed_at: dict[str, float] = field(default_factory=dict)  # symbol → its last close's ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +95,7 @@ class Execution:
 
     trades: list[Trade]
     rejected: str = ""
+    note: str = ""  # what a rule changed about an order that went through (sized down)
 
     @property
     def executed(self) -> bool:
@@ -94,12 +110,17 @@ class TradingEngine:
                                        peak_equity=config.initial_capital))
         self.ledger = state.ledger
         self.positions: dict[str, Position] = state.positions
+        self.closed_at = state.closed_at
+        # The last price seen per symbol (marks and fills): the equity and exposure an entry
+        # is sized against when only its own price comes with the order.
+        self.marks: dict[str, float] = {}
+        self._flatten_left = False  # a drawdown flatten that found a position without a price
         self._last_refusal: tuple[float, float, float, str] = (math.nan, 0.0, 0.0, "")
 
     # ---- reading
     @property
     def state(self) -> EngineState:
-        return EngineState(self.ledger, self.positions)
+        return EngineState(self.ledger, self.positions, self.closed_at)
 
     def unrealized_pnl(self, prices: Mapping[str, float]) -> float:
         return sum((p.unrealized_pnl(prices.get(s, p.entry_price))
@@ -142,12 +163,13 @@ class TradingEngine:
         done = self._open(symbol, side, price, ts, source, reason)
         if isinstance(done, str):
             raise Rejected(done)
-        return done
+        return done[0]
 
     def _open(self, symbol: str, side: Side, price: float, ts: float, source: TradeSource,
-              reason: str) -> Trade | str:
+              reason: str) -> tuple[Trade, str] | str:
         """`open`, with the refusal's reason returned instead of raised (`execute` refuses
-        without building and unwinding an exception)."""
+        without building and unwinding an exception); the trade comes with what a rule
+        changed about it ("" or "sized down ...")."""
         bad = _price_error(price)
         if bad:
             return bad
@@ -155,10 +177,16 @@ class TradingEngine:
         pos = self.positions.get(symbol)
         if pos is not None and pos.side is not side:
             return f"a {pos.side} position on {symbol} is open; close it first"
-        if pos is None and len(self.positions) >= cfg.max_positions:
-            return f"max positions reached ({cfg.max_positions})"
+        refused = (self._new_position_refusal(symbol, ts, source) if pos is None
+                   else self._stack_refusal(pos, price, source))
+        if refused:
+            return refused
         capital = lg.capital
         margin = capital * cfg.position_size_percent / 100.0
+        fitted = self._fit_exposure(symbol, price, margin)
+        if isinstance(fitted, str):
+            return fitted
+        margin, sized = fitted
         notional = margin * cfg.leverage
         fee = notional * cfg.commission_rate
         if margin < MIN_MARGIN or margin + fee > capital + EPS:
@@ -174,8 +202,61 @@ class TradingEngine:
         pos.entries.append(entry)
         lg.capital -= margin + fee
         lg.total_fees += fee
+        self.marks[symbol] = price
+        if sized:
+            reason = f"{reason}; {sized}" if reason else sized
         return Trade(ts, symbol, order, side, qty, price, 0.0, fee, margin, cfg.leverage,
-                     source, reason)
+                     source, reason), sized
+
+    def _new_position_refusal(self, symbol: str, ts: float, source: TradeSource) -> str:
+        """Why a new position on `symbol` may not open now ("" when it may)."""
+        cfg = self.config
+        if len(self.positions) >= cfg.max_positions:
+            return f"max positions reached ({cfg.max_positions})"
+        cooldown = cfg.reentry_cooldown_minutes * 60.0
+        closed = self.closed_at.get(symbol)
+        if cooldown and closed is not None and source in AUTOMATIC and ts - closed < cooldown:
+            return (f"re-entry cooldown: {symbol} closed {(ts - closed) / 60:.0f} min ago "
+                    f"(automatic entries wait {cfg.reentry_cooldown_minutes:g} min)")
+        return ""
+
+    def _stack_refusal(self, pos: Position, price: float, source: TradeSource) -> str:
+        """Why `pos` may not take another entry at `price` ("" when it may)."""
+        cfg = self.config
+        cap = cfg.max_entries_per_position
+        if cap and len(pos.entries) >= cap:
+            return f"max entries per position reached ({cap}) on {pos.symbol}"
+        if cfg.stack_only_in_profit and source in AUTOMATIC:
+            net = self.net_pnl(pos, price)
+            if net <= 0:
+                return (f"no averaging down: the {pos.side} {pos.symbol} is at {net:+,.2f} "
+                        "after fees (stacking only in profit)")
+        return ""
+
+    def net_pnl(self, pos: Position, price: float) -> float:
+        """What closing `pos` at `price` would leave, after its entry fees and the exit fee."""
+        fees = sum((e.fee for e in pos.entries), 0.0)
+        exit_fee = pos.quantity * price * self.config.commission_rate
+        return pos.unrealized_pnl(price) - fees - exit_fee
+
+    def _fit_exposure(self, symbol: str, price: float,
+                      margin: float) -> tuple[float, str] | str:
+        """The entry margin within `max_exposure_percent` (sized down and said so), or why
+        there is no room at all."""
+        limit = self.config.max_exposure_percent
+        if not limit:
+            return margin, ""
+        lev = self.config.leverage
+        marks = {**self.marks, symbol: price}
+        equity = self.equity(marks)
+        open_notional = self.open_notional(marks)
+        room = limit / 100.0 * equity - open_notional
+        if margin * lev <= room + EPS:
+            return margin, ""
+        if room / lev < MIN_MARGIN:
+            pct = open_notional / equity * 100.0 if equity > 0 else math.inf
+            return (f"max exposure reached: {pct:.0f} % of equity open, limit {limit:g} %")
+        return room / lev, f"sized down to fit max exposure {limit:g} %"
 
     def _insufficient(self, capital: float, margin: float, fee: float) -> str:
         """The insufficient-capital reason; the last one is kept, as a drained account is
@@ -208,6 +289,8 @@ class TradingEngine:
         lg.total_fees += fee
         self._count_close(pnl - fee > 0)
         del self.positions[symbol]
+        self.closed_at[symbol] = ts
+        self.marks[symbol] = price
         return Trade(ts, symbol, OrderType.CLOSE, pos.side, qty, price, pnl, fee, pos.margin,
                      pos.leverage, source, reason)
 
@@ -227,8 +310,9 @@ class TradingEngine:
         done = self._open(symbol, side, price, ts, source, reason)
         if isinstance(done, str):
             return Execution(trades, done)
-        trades.append(done)
-        return Execution(trades)
+        trade, sized = done
+        trades.append(trade)
+        return Execution(trades, note=sized)
 
     def close_all(self, prices: Mapping[str, float], ts: float,
                   source: TradeSource = TradeSource.MANUAL, reason: str = "") -> list[Trade]:
@@ -237,30 +321,122 @@ class TradingEngine:
 
     # ---- marking to market
     def mark(self, prices: Mapping[str, float], ts: float) -> list[Trade]:
-        """Apply prices: liquidations, then stop-loss/take-profit, then the drawdown switch."""
+        """Apply prices: liquidations, then stop-loss/take-profit, then the drawdown guard."""
         if not self.positions:  # flat: only the drawdown switch, on equity = capital
+            self.marks.update(prices)
             self._check_drawdown(prices, self.ledger.capital + 0.0 + 0.0)
             return []
         trades: list[Trade] = []
-        cfg = self.config
         for symbol, pos in list(self.positions.items()):
             price = prices.get(symbol)
-            if price is None or price <= 0:
+            if price is None or not price > 0:
                 continue
+            self.marks[symbol] = price
             if self._is_liquidatable(pos, price):
                 trades.append(self._liquidate(pos, ts))
                 continue
-            if not (cfg.stop_loss_percent or cfg.take_profit_percent):
-                continue  # no guard configured
-            roe = pos.unrealized_pnl(price) / pos.margin * 100.0
-            if cfg.stop_loss_percent and roe <= -cfg.stop_loss_percent + EPS:
-                trades.append(self.close(symbol, price, ts, TradeSource.GUARD,
-                                         f"stop-loss {roe:.1f} % of margin"))
-            elif cfg.take_profit_percent and roe >= cfg.take_profit_percent - EPS:
-                trades.append(self.close(symbol, price, ts, TradeSource.GUARD,
-                                         f"take-profit {roe:.1f} % of margin"))
-        self._check_drawdown(prices)
+            hit = self._guard_hit(pos, price)
+            if hit:
+                trades.append(self.close(symbol, price, ts, TradeSource.GUARD, hit))
+        trades += self._check_drawdown(prices, ts=ts)
         return trades
+
+    def mark_bars(self, prices: Mapping[str, float],
+                  bars: Mapping[str, tuple[float, float, float, float]],
+                  ts: float) -> list[Trade]:
+        """`mark(prices)` after whole bars (open, high, low, close) of some symbols, as a
+        backtest sees them (`prices` holds their closes): a position's
+        stop, take-profit and liquidation are checked on the bar's range in the order the
+        price can reach them (SPEC §8.1): a bar opening beyond a level fills at the open
+        (beyond the liquidation price: liquidated); inside the bar the stop comes first, then
+        the liquidation, then the take-profit, each filled at its own price."""
+        trades: list[Trade] = []
+        for symbol, pos in list(self.positions.items()):
+            bar = bars.get(symbol)
+            if bar is None or not bar[2] > 0:
+                continue
+            trade = self._bar_exit(pos, bar, ts)
+            if trade is not None:
+                trades.append(trade)
+        trades += self.mark(prices, ts)
+        return trades
+
+    def _bar_exit(self, pos: Position, bar: tuple[float, float, float, float],
+                  ts: float) -> Trade | None:
+        """The first exit the bar reaches for `pos`, filled (None: it reaches none)."""
+        open_, high, low, _ = bar
+        long = pos.side is Side.LONG
+        liq = pos.liquidation_price(self.config.maintenance_margin_rate)
+        stop, take = self.guard_prices(pos)
+
+        def beyond_against(level: float | None, price: float) -> bool:  # adverse side
+            return level is not None and (price <= level if long else price >= level)
+
+        def beyond_for(level: float | None, price: float) -> bool:  # favourable side
+            return level is not None and (price >= level if long else price <= level)
+
+        worst, best = (low, high) if long else (high, low)
+        if beyond_against(liq, open_):
+            return self._liquidate(pos, ts)
+        symbol = pos.symbol
+        if beyond_against(stop, open_):
+            return self.close(symbol, open_, ts, TradeSource.GUARD, self._guard_text(pos, open_))
+        if beyond_for(take, open_):
+            return self.close(symbol, open_, ts, TradeSource.GUARD, self._guard_text(pos, open_))
+        if stop is not None and beyond_against(stop, worst):
+            return self.close(symbol, stop, ts, TradeSource.GUARD, self._guard_text(pos, stop))
+        if beyond_against(liq, worst):
+            return self._liquidate(pos, ts)
+        if take is not None and beyond_for(take, best):
+            return self.close(symbol, take, ts, TradeSource.GUARD, self._guard_text(pos, take))
+        return None
+
+    def guard_prices(self, pos: Position) -> tuple[float | None, float | None]:
+        """(stop-loss price, take-profit price) of `pos`; None where the guard is off. A guard
+        of x % of margin M on quantity q sits x/100 · M/q from the entry price."""
+        cfg = self.config
+        q, notional, margin = pos.totals()
+        if not q:
+            return None, None
+        e, per_pct = notional / q, margin / q / 100.0
+        sign = 1.0 if pos.side is Side.LONG else -1.0
+        stop = e - sign * cfg.stop_loss_percent * per_pct if cfg.stop_loss_percent else None
+        take = e + sign * cfg.take_profit_percent * per_pct if cfg.take_profit_percent else None
+        if stop is not None and stop <= 0:
+            stop = None  # a long's stop below zero: the price cannot reach it
+        return stop, take
+
+    def _guard_hit(self, pos: Position, price: float) -> str:
+        """The guard `price` trips for `pos`, as its reason ("" when none does)."""
+        cfg = self.config
+        if not (cfg.stop_loss_percent or cfg.take_profit_percent):
+            return ""
+        roe = pos.unrealized_pnl(price) / pos.margin * 100.0
+        if cfg.stop_loss_percent and roe <= -cfg.stop_loss_percent + EPS:
+            return f"stop-loss {roe:.1f} % of margin"
+        if cfg.take_profit_percent and roe >= cfg.take_profit_percent - EPS:
+            return f"take-profit {roe:.1f} % of margin"
+        return ""
+
+    def _guard_text(self, pos: Position, price: float) -> str:
+        roe = pos.unrealized_pnl(price) / pos.margin * 100.0
+        return f"{'stop-loss' if roe < 0 else 'take-profit'} {roe:.1f} % of margin"
+
+    def open_notional(self, prices: Mapping[str, float]) -> float:
+        """Σ quantity · price over the open positions (entry price where `prices` has none)."""
+        total = 0.0
+        for s, p in self.positions.items():
+            price = prices.get(s)
+            total += p.quantity * price if price is not None else p.totals()[1]
+        return total
+
+    def exposure_percent(self, prices: Mapping[str, float]) -> float:
+        """Open notional as % of equity (the quantity `max_exposure_percent` bounds)."""
+        equity = self.equity(prices)
+        notional = self.open_notional(prices)
+        if not notional:
+            return 0.0
+        return notional / equity * 100.0 if equity > 0 else math.inf
 
     def resume(self) -> None:
         """Clear the drawdown kill switch (the user resumed); the peak restarts from now."""
@@ -281,6 +457,7 @@ class TradingEngine:
         lg.liquidations += 1
         self._count_close(False)
         del self.positions[pos.symbol]
+        self.closed_at[pos.symbol] = ts
         return Trade(ts, pos.symbol, OrderType.LIQUIDATION, pos.side, pos.quantity, liq,
                      -pos.margin, 0.0, pos.margin, pos.leverage, TradeSource.LIQUIDATION,
                      f"liquidated at {liq:,.2f}")
@@ -293,8 +470,10 @@ class TradingEngine:
         else:
             lg.losing_trades += 1
 
-    def _check_drawdown(self, prices: Mapping[str, float], equity: float | None = None) -> None:
-        """The kill switch at `equity` (default: `self.equity(prices)`, as `equity` is)."""
+    def _check_drawdown(self, prices: Mapping[str, float], equity: float | None = None,
+                        ts: float = 0.0) -> list[Trade]:
+        """The drawdown guard at `equity` (default: `self.equity(prices)`, as `equity` is);
+        with `drawdown_action = flatten` its trip closes every position it has a price for."""
         lg, limit = self.ledger, self.config.max_drawdown_percent
         if equity is None:
             equity = self.equity(prices)
@@ -303,8 +482,26 @@ class TradingEngine:
         if limit and not lg.halted_reason and lg.peak_equity > 0:
             dd = (lg.peak_equity - equity) / lg.peak_equity * 100.0
             if dd >= limit - EPS:
-                lg.halted_reason = (f"max drawdown {dd:.1f} % ≥ {limit:g} %: automatic trading "
-                                    "paused")
+                flatten = self.config.drawdown_action == FLATTEN
+                lg.halted_reason = (f"max drawdown {dd:.1f} % ≥ {limit:g} %: "
+                                    + ("positions closed, " if flatten and self.positions
+                                       else "") + "automatic trading paused")
+                self._flatten_left = flatten
+        if not (self._flatten_left and self.positions):
+            self._flatten_left = False
+            return []
+        return self._flatten(ts)
+
+    def _flatten(self, ts: float) -> list[Trade]:
+        """Close every position at its last price (one without a price waits for its first)."""
+        trades = []
+        for symbol in list(self.positions):
+            price = self.marks.get(symbol)
+            if price is not None:
+                trades.append(self.close(symbol, price, ts, TradeSource.GUARD,
+                                         "drawdown guard: flatten"))
+        self._flatten_left = bool(self.positions)
+        return trades
 
 
 _INF = math.inf
@@ -323,4 +520,5 @@ def copy_state(state: EngineState) -> EngineState:
         replace(state.ledger),
         {s: Position(p.symbol, p.side, [replace(e) for e in p.entries], p.opened_at)
          for s, p in state.positions.items()},
+        dict(state.closed_at),
     )

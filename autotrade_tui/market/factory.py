@@ -65,7 +65,7 @@ def check_settings(settings: Any, market: str | None = None) -> None:
 def _sim(settings: Any, clock: Clock) -> SimMarket:
     from autotrade_tui.market.sim import SimMarket
 
-    return SimMarket(list(settings.symbols), clock, settings.seed)
+    return SimMarket(list(settings.symbols), clock, settings.seed, settings.sim_profile)
 
 
 async def _auto(settings: Any, clock: Clock, symbols: list[str],
