@@ -130,8 +130,9 @@ def test_settle_executes_and_lists_the_fills() -> None:
 def test_settle_refusal_before_any_fill() -> None:
     eng = engine(max_positions=1)
     eng.open("ETH/USDT", Side.LONG, 2_000.0, 1.0)
-    out = settle(eng, BTC, 50_000.0, 2.0, result(B))
-    assert out.note == "not executed: max positions reached (1)"
+    r = result(B)
+    out = settle(eng, BTC, 50_000.0, 2.0, r)
+    assert out.note == "not executed: max positions reached (1)" and out.result is r
     assert not out.executed and out.execution.trades == []
     assert list(eng.positions) == ["ETH/USDT"]
 
@@ -141,7 +142,9 @@ def test_settle_refusal_after_the_close_names_what_was_done() -> None:
     opened = engine()
     opened.open(BTC, Side.SHORT, 50_000.0, 1.0)
     eng = TradingEngine(config(position_size_percent=100.0), opened.state)
-    out = settle(eng, BTC, 49_000.0, 2.0, result(B))
+    r = result(B)
+    out = settle(eng, BTC, 49_000.0, 2.0, r)
+    assert out.result is r
     assert out.note.startswith("not executed: insufficient capital: ")
     assert out.note.endswith(" (after CLOSE SHORT)")
     assert not out.executed
@@ -166,6 +169,8 @@ def test_decide_votes_with_the_policy_then_executes() -> None:
     out = decide(eng, BTC, 50_000.0, 1.0, (mv(B, 0.8), mv(B, 0.7)), VotePolicy())
     assert out.result == VoteResult(B, pytest.approx(0.75), "both BUY, avg 0.75 ≥ 0.60", 0.6)
     assert out.executed and BTC in eng.positions
+    (t,) = out.execution.trades
+    assert (t.ts, t.price, t.reason) == (1.0, 50_000.0, "both BUY, avg 0.75 ≥ 0.60")
 
 
 def test_decide_threshold_of_the_policy_holds() -> None:
@@ -292,3 +297,17 @@ def test_build_context_defaults_without_a_position() -> None:
     ctx = build_context("ETH/USDT", 1.0, 2_000.0, engine(), {}, {}, {}, [], [])
     assert ctx.position is None and ctx.recent_events == [] and ctx.fundamentals is None
     assert ctx.recent_closes == [] and ctx.account["equity"] == 100_000.0
+
+
+def test_settle_says_when_a_rule_sized_the_entry_down() -> None:
+    # The exposure rule (off unless set): 100 % of equity at 20x leaves room for a margin of
+    # ~5,000 instead of the 10 % = 10,000 asked, so the fill is smaller and the note says why.
+    eng = TradingEngine(EngineConfig(
+        initial_capital=100_000.0, leverage=20.0, commission_rate=0.001,
+        maintenance_margin_rate=0.005, position_size_percent=10.0, max_positions=100,
+        stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=0.0,
+        max_exposure_percent=100.0))
+    out = settle(eng, BTC, 50_000.0, 1.0, result(B))
+    assert out.note == ("executed: OPEN LONG 1.998 @ 50,000.00 "
+                        "(sized down to fit max exposure 100 %)")
+    assert out.executed

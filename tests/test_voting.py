@@ -293,3 +293,9 @@ def test_tally_takes_the_thresholds_and_weights_it_is_given() -> None:
     assert tally(None, 0.0, None, 0.0, "weighted", threshold=0.7) == (H, 0.0, "", 0.7)
     decision, score, reason, limit = tally(B, 0.9, S, 0.9, "weighted", weights=(0.8, 0.2))
     assert (decision, score, reason, limit) == (B, pytest.approx(0.72), "", 0.6)
+
+
+def test_tally_defaults_to_majority_at_the_default_thresholds() -> None:
+    assert tally(B, 0.8, B, 0.64) == (B, pytest.approx(0.72), "", 0.6)
+    assert tally(B, 0.9, S, 0.2) == (B, 0.9, "", 0.6)  # majority: the split is decided
+    assert tally(S, 0.55, None, 0.0) == (S, 0.55, "", 0.55)
