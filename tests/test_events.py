@@ -860,7 +860,7 @@ def test_liquidation_advice_urgency_in_words() -> None:
 
 
 def test_a_whole_liquidation_event() -> None:
-    pos = Position("B/USDT", Side.LONG, [Entry(100.0, 1.0, 10.0, 10.0, 0.0, T0)], T0)
+    pos = Position("B/USDT", Side.LONG, [Entry(100.0, 2.0, 20.0, 10.0, 0.0, T0)], T0)
     (e,) = detect(SymbolSnapshot("B/USDT", T0, 92.0), [pos])
     liq = 90.0 / 0.995
     assert e == MarketEvent(
@@ -868,8 +868,8 @@ def test_a_whole_liquidation_event() -> None:
         "B/USDT LONG is 1.68 % from liquidation (price 92.00, liquidation 90.45)",
         "Close or reduce the LONG now, or add margin",
         {"distance_pct": 1.6823, "liquidation_price": pytest.approx(liq), "price": 92.0,
-         "side": "LONG", "entry_price": 100.0, "quantity": 1.0, "leverage": 10.0,
-         "margin": 10.0, "threshold_pct": 10.0})
+         "side": "LONG", "entry_price": 100.0, "quantity": 2.0, "leverage": 10.0,
+         "margin": 20.0, "threshold_pct": 10.0})
 
 
 def test_liquidation_text_under_one_percent_and_past_it() -> None:
@@ -941,7 +941,8 @@ def test_liquidation_quiet_range_figures() -> None:
         long_pos.liquidation_price(MMR) / (1 - band9))
 
 
-@pytest.mark.parametrize(("risk", "low_is_inf"), [(99.0, False), (100.0, True), (150.0, True)])
+@pytest.mark.parametrize(("risk", "low_is_inf"), [
+    (99.0, False), (100.0 - 1e-6, True), (100.0, True), (150.0, True)])  # band 1.0 at 100 − 1e-6
 def test_liquidation_quiet_range_with_a_band_of_100_percent_or_more(risk: float,
                                                                     low_is_inf: bool) -> None:
     d = EventDetector(EventThresholds(liquidation_risk_percent=risk))
@@ -1015,7 +1016,8 @@ def test_revising_the_first_bar_recomputes_from_its_own_range() -> None:
     w = CandleWindow(atr_period=3, min_baseline_bars=3)
     bars = [bar(T0 + 60 * i, 100.0 + i, rng=1.0 + i) for i in range(10)]
     w.extend(bars)
-    revised = Candle(T0, 100.0, 130.0, 90.0, 120.0, 50.0)
+    revised = Candle(T0, 100.0, 100.5, 99.5, 100.0, 50.0)  # far from the live close: its TR
+    # is its own range, never a distance to some other bar's close
     assert w.update(revised)
     bars[0] = revised
     now = live_ts(w) + 30
