@@ -17,6 +17,7 @@ from autotrade_tui.core.decision import position_dict
 from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
 from autotrade_tui.core.text import clean, spreadsheet_safe
 from autotrade_tui.store.db import sqlite_path
+from autotrade_tui.store.queries import stop_outs
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 
@@ -34,10 +35,22 @@ def account_dict(engine: TradingEngine, prices: dict[str, float]) -> dict[str, A
         "winning_trades": lg.winning_trades, "losing_trades": lg.losing_trades,
         "win_rate": lg.win_rate * 100.0, "liquidations": lg.liquidations,
         "initial_capital": lg.initial_capital, "open_margin": engine.open_margin(),
-        "halted_reason": lg.halted_reason,
+        "halted_reason": lg.halted_reason, **risk_dict(engine, marks),
         "positions": [position_dict(p, marks[s], engine.config.maintenance_margin_rate)
                       for s, p in sorted(engine.positions.items())],
     }
+
+
+def risk_dict(engine: TradingEngine, marks: dict[str, float]) -> dict[str, Any]:
+    """The risk rules' state (SPEC §8.1): exposure and drawdown against their limits."""
+    cfg, lg = engine.config, engine.ledger
+    equity = engine.equity(marks)
+    peak = max(lg.peak_equity, equity)
+    return {"exposure_pct": engine.exposure_percent(marks),
+            "max_exposure_pct": cfg.max_exposure_percent,
+            "drawdown_pct": (peak - equity) / peak * 100.0 if peak > 0 else 0.0,
+            "max_drawdown_limit_pct": cfg.max_drawdown_percent,
+            "drawdown_action": cfg.drawdown_action}
 
 
 def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any]:
@@ -48,6 +61,7 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
     out["max_drawdown"] = store.max_drawdown_pct(out["initial_capital"], out["equity"])
     out["return_pct"] = (out["equity"] / out["initial_capital"] - 1.0) * 100.0
     out["paused"] = bool(loaded and loaded[1])
+    out["stop_outs"] = stop_outs(store)
     tokens, cost = store.usage_totals()
     out["model_tokens"], out["model_cost"] = tokens, cost
     path = sqlite_path(store.url)
@@ -70,7 +84,10 @@ def render_report(rep: dict[str, Any]) -> str:
         f"  fees          {rep['total_fees']:>16,.2f}   max drawdown {rep['max_drawdown']:.2f} %",
         f"  closed trades {rep['total_trades']:>16}   won {rep['winning_trades']} / lost "
         f"{rep['losing_trades']}   win rate {rep['win_rate']:.1f} %   liquidations "
-        f"{rep['liquidations']}",
+        f"{rep['liquidations']}   stop-outs {rep['stop_outs']}",
+        f"  risk          exposure {rep['exposure_pct']:.0f} % / {rep['max_exposure_pct']:g} %"
+        f"   drawdown {rep['drawdown_pct']:.1f} % / {rep['max_drawdown_limit_pct']:g} % "
+        f"({rep['drawdown_action']})",
         f"  model usage   {rep['model_tokens']:>16,} tokens   cost ${rep['model_cost']:.4f}",
     ]
     if rep["paused"] or rep["halted_reason"]:

@@ -52,11 +52,12 @@ class StaleFeed(SimMarket):
 async def make_runtime(tmp_path: Path, *, models: Iterable[Any] | None = None,
                        feed_cls: type[SimMarket] = SimMarket, clock: VirtualClock | None = None,
                        db_name: str = "rt.db", **overrides: Any) -> Runtime:
-    overrides = {"market_source": "sim", "symbols": SYMBOLS,
+    # the eventful sim: these tests want the event monitor busy within simulated minutes
+    overrides = {"market_source": "sim", "symbols": SYMBOLS, "sim_profile": "eventful",
                  "database_url": str(tmp_path / db_name), **overrides}
     settings = defaults(**overrides)
     clock = clock or VirtualClock(START)
-    feed = feed_cls(settings.symbols, clock, seed=7)
+    feed = feed_cls(settings.symbols, clock, seed=7, profile=settings.sim_profile)
     store = Store(tmp_path / db_name, writer=True)
     pair = tuple(models) if models is not None else None
     return await Runtime.open(settings, clock=clock, feed=feed, store=store,

@@ -116,6 +116,7 @@ async def test_configured_models_are_asked_once(tmp_path: Path) -> None:
     async with OpenAIServer() as server:
         server.default = _model_answer
         settings = defaults(symbols=["BTC/USDT", "ETH/USDT"], ai_base_url=server.url,
+                            reentry_cooldown_minutes=0.0,
                             ai_model_primary="test/model-a", ai_model_secondary="test/model-b",
                             model_max_retries=0)
         assert not settings.use_offline_models  # a self-hosted endpoint needs no key

@@ -121,7 +121,8 @@ class Account:
 def trade_account(store: Store) -> Account:
     """Stack a BTC long, win on an ETH short, lose on a SOL long, get a SOL long liquidated,
     keep an ETH short open; record a snapshot, decisions and events."""
-    engine = TradingEngine(EngineConfig.from_settings(defaults()))
+    # no re-entry cooldown: the fixture reopens SOL a minute after closing it
+    engine = TradingEngine(EngineConfig.from_settings(defaults(reentry_cooldown_minutes=0.0)))
     acct = Account(engine, {}, [], [], 0, 0)
 
     def step(trades: list[Trade], prices: dict[str, float], ts: float) -> None:

@@ -174,6 +174,10 @@ ops = st.lists(
         st.tuples(st.just("close"), st.sampled_from(SYMBOLS), st.none()),
         st.tuples(st.just("move"), st.sampled_from(SYMBOLS), st.floats(0.7, 1.4)),
         st.tuples(st.just("mark"), st.none(), st.none()),
+        # a whole bar (backtests): its open, high, low as factors of the price, then close
+        st.tuples(st.just("bar"), st.sampled_from(SYMBOLS),
+                  st.tuples(st.floats(0.9, 1.1), st.floats(1.0, 1.15), st.floats(0.85, 1.0),
+                            st.floats(0.9, 1.1))),
     ),
     min_size=1,
     max_size=60,
@@ -187,6 +191,11 @@ configs = st.builds(
     stop_loss_percent=st.sampled_from([0.0, 30.0]),
     take_profit_percent=st.sampled_from([0.0, 80.0]),
     max_drawdown_percent=st.sampled_from([0.0, 10.0]),
+    drawdown_action=st.sampled_from(["pause", "flatten"]),
+    max_entries_per_position=st.sampled_from([0, 1, 2]),
+    stack_only_in_profit=st.booleans(),
+    max_exposure_percent=st.sampled_from([0.0, 50.0, 300.0]),
+    reentry_cooldown_minutes=st.sampled_from([0.0, 0.05]),
 )
 
 
@@ -195,6 +204,7 @@ configs = st.builds(
 def test_ledger_invariant_holds_after_every_step(cfg: EngineConfig, steps: list) -> None:
     eng = TradingEngine(cfg)
     prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0, "SOL/USDT": 150.0}
+    was_halted = False
     for i, (op, sym, arg) in enumerate(steps):
         try:
             if op == "open":
@@ -205,10 +215,18 @@ def test_ledger_invariant_holds_after_every_step(cfg: EngineConfig, steps: list)
                 eng.close(sym, prices[sym], i)
             elif op == "move":
                 prices[sym] *= arg
+            elif op == "bar":
+                o, h, lo, c = (prices[sym] * f for f in arg)
+                prices[sym] = c
+                eng.mark_bars(prices, {sym: (o, max(o, h, c), min(o, lo, c), c)}, i)
             else:
                 eng.mark(prices, i)
         except Rejected:
             pass
+        if op in ("open", "act") and cfg.max_exposure_percent and eng.positions:
+            # what an entry is sized against: the engine's last prices (the order's own)
+            assert eng.exposure_percent(eng.marks) <= cfg.max_exposure_percent * (1 + 1e-9) \
+                or not any(e.ts == i for p in eng.positions.values() for e in p.entries)
         lg = eng.ledger
         scale = lg.initial_capital
         assert eng.invariant_error() <= 1e-9 * scale
@@ -217,6 +235,11 @@ def test_ledger_invariant_holds_after_every_step(cfg: EngineConfig, steps: list)
         assert len(eng.positions) <= cfg.max_positions
         for pos in eng.positions.values():
             assert pos.quantity > 0 and pos.margin > 0
+            assert not cfg.max_entries_per_position \
+                or len(pos.entries) <= cfg.max_entries_per_position
+        if lg.halted_reason and not was_halted and cfg.drawdown_action == "flatten":
+            assert not eng.positions  # the trip flattened (every symbol has a price here)
+        was_halted = bool(lg.halted_reason)
 
 
 def test_sandbox_previews_without_touching_the_engine() -> None:

@@ -24,7 +24,7 @@ FAST = {"rate_limit_ms": 1}  # the loopback server needs no 1 request/s pacing
 async def test_sim_source() -> None:
     feed = await open_feed(defaults(market_source="sim", seed=9), VirtualClock())
     assert isinstance(feed, SimMarket) and feed.mode == "SIM"
-    assert feed.note == "simulated market (seed 9)" and feed.fallback_reason is None
+    assert feed.note == "simulated market (realistic, seed 9)" and feed.fallback_reason is None
     assert set(await feed.fetch_tickers(SYMBOLS)) == set(SYMBOLS)
 
 

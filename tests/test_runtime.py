@@ -47,9 +47,27 @@ async def test_offline_cycle_records_every_symbol_with_prompt_and_context(tmp_pa
         assert '"rsi_14"' in data and '"prompt"' in data and '"role": "system"' in data
 
 
+async def test_a_flip_inside_the_reentry_cooldown_closes_and_says_why(tmp_path: Path) -> None:
+    a, b = ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.8))
+    rt = await make_runtime(tmp_path, models=[a, b], symbols=["BTC/USDT"])  # 1 day cooldown
+    await rt.monitor_tick()
+    await rt.decision_cycle()
+    a.answer = b.answer = ("SELL", 0.9)
+    (rec,) = await rt.decision_cycle()
+    assert [t.order_type.value for t in rec.trades] == ["CLOSE"] and not rec.executed
+    assert rec.note.startswith("not executed: re-entry cooldown: BTC/USDT closed 0 min ago")
+    assert "(after CLOSE LONG)" in rec.note and not rt.engine.positions
+    await rt.close()
+    # a restart remembers the close: the cooldown goes on
+    again = await make_runtime(tmp_path, models=[a, b], symbols=["BTC/USDT"])
+    assert "BTC/USDT" in again.engine.closed_at
+    await again.close()
+
+
 async def test_agreeing_models_trade_then_flip(tmp_path: Path) -> None:
     a, b = ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("BUY", 0.8))
-    rt = await make_runtime(tmp_path, models=[a, b], symbols=["BTC/USDT"])
+    rt = await make_runtime(tmp_path, models=[a, b], symbols=["BTC/USDT"],
+                            reentry_cooldown_minutes=0.0)  # a flip reopens at once
     await rt.monitor_tick()
     (rec,) = await rt.decision_cycle()
     assert rec.executed and rec.note.startswith("executed: OPEN LONG")

@@ -193,3 +193,36 @@ def test_construct_and_fetch_200_candles_is_fast() -> None:
         assert len(sim.candles("BTC/USDT", "5m", 200)) == 200
         runs.append(time.perf_counter() - start)
     assert statistics.median(runs) < 0.1, runs
+
+
+# --- the realistic profile's stylized facts (SPEC §5.2) -----------------------------------
+
+DAILY_VOL_BANDS = {"BTC/USDT": (2.5, 3.5), "ETH/USDT": (3.5, 4.5), "SOL/USDT": (5.0, 6.0)}
+
+
+def test_ninety_realistic_days_have_cryptos_stylized_facts() -> None:
+    """Measured on 90 generated days per symbol (see market/sim.py for the real figures)."""
+    from autotrade_tui.market.stylized import stylized_facts
+
+    clock = VirtualClock(T0)
+    sim = SimMarket(list(DAILY_VOL_BANDS), clock, 1, "realistic")
+    clock.advance(90 * 86_400)
+    moves = {}
+    for symbol, (lo, hi) in DAILY_VOL_BANDS.items():
+        a = arrays(sim.candles(symbol, "5m", 90 * 288, since=T0))
+        facts = stylized_facts(a["close"], a["high"], a["low"])
+        assert lo <= facts["daily_vol_pct"] <= hi, (symbol, facts)
+        assert facts["kurtosis"] > 5, (symbol, facts)  # fat tails
+        assert facts["abs_ac_1h"] > 0.08 and facts["abs_ac_1d"] > 0.02, (symbol, facts)
+        assert abs(facts["ac_1"]) < 0.08, (symbol, facts)  # no retrace pattern to exploit
+        moves[symbol] = facts["moves_5pct_15m_per_month"]
+    assert 0.5 <= moves["BTC/USDT"] <= 6 and moves["SOL/USDT"] > moves["BTC/USDT"], moves
+
+
+def test_the_profiles_differ_and_an_unknown_one_is_refused() -> None:
+    clock = VirtualClock(T0)
+    calm = SimMarket(["BTC/USDT"], clock, 7, "realistic").candles("BTC/USDT", "1m", 500)
+    busy = SimMarket(["BTC/USDT"], clock, 7, "eventful").candles("BTC/USDT", "1m", 500)
+    assert [c.close for c in calm] != [c.close for c in busy]
+    with pytest.raises(MarketDataError, match="unknown profile 'wild'"):
+        SimMarket(["BTC/USDT"], clock, 7, "wild")

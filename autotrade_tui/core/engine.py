@@ -246,11 +246,12 @@ class TradingEngine:
         limit = self.config.max_exposure_percent
         if not limit:
             return margin, ""
-        lev = self.config.leverage
+        lev, share = self.config.leverage, limit / 100.0
         marks = {**self.marks, symbol: price}
         equity = self.equity(marks)
         open_notional = self.open_notional(marks)
-        room = limit / 100.0 * equity - open_notional
+        # (open + N) / (equity − N·fee rate) ≤ share: the entry's fee lowers the equity too
+        room = (share * equity - open_notional) / (1.0 + share * self.config.commission_rate)
         if margin * lev <= room + EPS:
             return margin, ""
         if room / lev < MIN_MARGIN:

@@ -79,6 +79,10 @@ class Runtime:
         loaded = store.load_state()
         self.engine = TradingEngine(EngineConfig.from_settings(settings),
                                     loaded[0] if loaded else None)
+        if loaded:  # the re-entry cooldown runs on across a restart
+            from autotrade_tui.store.queries import last_closes
+
+            self.engine.closed_at.update(last_closes(store))
         self.paused = bool(loaded and loaded[1])
         # A restored position on a symbol no longer configured is still priced and marked.
         self.symbols = list(dict.fromkeys([*self.symbols, *self.engine.positions]))
@@ -222,7 +226,19 @@ class Runtime:
                       halted_reason=self.engine.ledger.halted_reason,
                       next_decision_at=self.next_decision_at, now=self.clock.now(),
                       last_data_ts=self.feed.latest_ts(), stale=self.stale,
-                      speed=getattr(self.clock, "speed", 1.0))
+                      speed=getattr(self.clock, "speed", 1.0), risk=self._risk_text())
+
+    def _risk_text(self) -> str:
+        """The active risk rules' state for the header (SPEC §8.1)."""
+        from autotrade_tui.report import risk_dict
+
+        r = risk_dict(self.engine, {**self.engine.marks, **self.prices()})
+        parts = []
+        if r["max_exposure_pct"]:
+            parts.append(f"exposure {r['exposure_pct']:.0f} %/{r['max_exposure_pct']:g} %")
+        if r["max_drawdown_limit_pct"]:
+            parts.append(f"DD {r['drawdown_pct']:.1f} %/{r['max_drawdown_limit_pct']:g} %")
+        return " · ".join(parts)
 
     def prices(self) -> dict[str, float]:
         return {s: t.last for s, t in self.tickers.items()}

@@ -23,6 +23,7 @@ class Status:
     last_data_ts: float | None
     stale: frozenset[str] = frozenset()
     speed: float = 1.0
+    risk: str = ""  # the risk rules' state, e.g. "exposure 45 %/200 % · DD 2.1 %/15 %"
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,8 @@ class StatusBar(Widget):
         else:
             parts.append(("AUTO ON", "bold $success"))
         parts += [SEP, *self._freshness(st, now)]
+        if getattr(st, "risk", ""):
+            parts += [SEP, (st.risk, "$text-muted")]
         return line1, Content.assemble(*parts)
 
     @staticmethod
