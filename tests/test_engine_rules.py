@@ -565,3 +565,18 @@ def test_config_from_settings_reads_every_rule() -> None:
     assert (c.stop_loss_percent, c.take_profit_percent, c.max_drawdown_percent) == (
         7.0, 9.0, 11.0)
     assert (c.leverage, c.max_positions) == (5.0, 3)
+
+
+def test_close_all_closes_the_priced_positions_as_manual_by_default() -> None:
+    eng = TradingEngine(cfg())
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.open(Y, Side.SHORT, 50.0, 1.0)
+    eng.open("Z/USDT", Side.LONG, 10.0, 1.0)
+    trades = eng.close_all({X: 110.0, Y: 45.0}, 2.0)
+    assert [(t.symbol, t.order_type, t.price, t.ts, t.source, t.reason) for t in trades] == [
+        (X, OrderType.CLOSE, 110.0, 2.0, TradeSource.MANUAL, ""),
+        (Y, OrderType.CLOSE, 45.0, 2.0, TradeSource.MANUAL, "")]
+    assert list(eng.positions) == ["Z/USDT"]  # no price: left open
+    (t,) = eng.close_all({"Z/USDT": 9.9}, 3.0, TradeSource.GUARD, "flatten")
+    assert (t.source, t.reason, t.pnl) == (TradeSource.GUARD, "flatten", pytest.approx(-8.1))
+    assert eng.positions == {} and eng.close_all({X: 1.0}, 4.0) == []
