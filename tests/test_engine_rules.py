@@ -578,5 +578,5 @@ def test_close_all_closes_the_priced_positions_as_manual_by_default() -> None:
         (Y, OrderType.CLOSE, 45.0, 2.0, TradeSource.MANUAL, "")]
     assert list(eng.positions) == ["Z/USDT"]  # no price: left open
     (t,) = eng.close_all({"Z/USDT": 9.9}, 3.0, TradeSource.GUARD, "flatten")
-    assert (t.source, t.reason, t.pnl) == (TradeSource.GUARD, "flatten", pytest.approx(-8.1))
+    assert (t.source, t.reason, t.pnl) == (TradeSource.GUARD, "flatten", pytest.approx(-81.0))
     assert eng.positions == {} and eng.close_all({X: 1.0}, 4.0) == []
