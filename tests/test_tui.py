@@ -421,6 +421,23 @@ async def test_engine_lock_exits_with_code_3_and_a_message(
         holder.close()
 
 
+async def test_losing_the_database_file_while_running_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from autotrade_tui.errors import StoreFileChanged
+
+    async with running(tmp_path) as (app, pilot):
+        rt = runtime_of(app)
+
+        def lost(*_a: object, **_k: object) -> None:
+            raise StoreFileChanged("the database file was deleted or replaced")
+
+        rt.store.save_state = lost  # type: ignore[method-assign]
+        await pilot.press("b", "y")
+        await wait_for(pilot, lambda: app._exit, "the exit")
+    assert app.return_code == 1  # not 3: no other engine holds it, the file is gone
+    assert "the database file was deleted or replaced" in capsys.readouterr().err
+
+
 async def test_losing_the_engine_lock_while_running_exits_3(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from autotrade_tui.errors import EngineLockedError

@@ -120,10 +120,13 @@ class AutotradeApp(App[None]):
         runtime.subscribe(self._forward)
         if self.autorun:
             await runtime.run()
-        if runtime.fatal is not None:  # another engine took the database: stop, exit 3
+        if runtime.fatal is not None:  # another engine took the database (3), or it was lost (1)
+            from autotrade_tui.errors import EngineLockedError
+
+            code = 3 if isinstance(runtime.fatal, EngineLockedError) else 1
             self.runtime = None
             await runtime.close()
-            self.exit(return_code=3, message=f"autotrade-tui: {runtime.fatal}")
+            self.exit(return_code=code, message=f"autotrade-tui: {runtime.fatal}")
 
     @work(thread=True, group="history", exit_on_error=False, description="history from db")
     def read_history(self, runtime: Runtime) -> Any:
