@@ -164,6 +164,16 @@ PULL_PER_DAY = 0.1  # fraction of the distance to the typical price recovered pe
 BURST_TAU = 90.0  # minutes for a volatility burst to decay by e
 
 
+def _burst_after(n: int, ends: np.ndarray, amps: np.ndarray, st: _State) -> np.ndarray:
+    """The volatility burst that follows each flash move or jump (ending at `ends`, of
+    relative size `amps`), decaying over BURST_TAU minutes; carried in `st` across chunks."""
+    impulses = np.zeros(n)
+    np.add.at(impulses, ends[ends < n], amps[ends < n])
+    burst = _ar1(impulses, math.exp(-1 / BURST_TAU), st.burst)
+    st.burst = float(burst[-1]) if n else st.burst
+    return burst
+
+
 class _Generator:
     """Makes chunks of 1-minute bars for one symbol."""
 
@@ -265,10 +275,7 @@ class _Generator:
         flash = np.cumsum(diff)[:n]
 
         after = ends[ends < n]
-        impulses = np.zeros(n)
-        np.add.at(impulses, after, amps[ends < n])
-        burst = _ar1(impulses, math.exp(-1 / BURST_TAU), st.burst)
-        st.burst = float(burst[-1]) if n else st.burst
+        burst = _burst_after(n, ends, amps, st)
 
         log_mult = np.zeros(n + 1)
         np.add.at(log_mult, starts, spikes)
@@ -376,11 +383,7 @@ class _RealisticGenerator(_Generator):
         np.add.at(diff, starts, move / ks)
         np.add.at(diff, ends, -move / ks)
         jump = np.cumsum(diff)[:n]  # (a jump cut by the chunk's end keeps what it moved)
-        impulses = np.zeros(n)
-        after = ends[ends < n]
-        np.add.at(impulses, after, amps[ends < n])
-        burst = _ar1(impulses, math.exp(-1 / BURST_TAU), st.burst)
-        st.burst = float(burst[-1]) if n else st.burst
+        burst = _burst_after(n, ends, amps, st)
         log_mult = np.zeros(n + 1)
         np.add.at(log_mult, starts, spikes)
         np.add.at(log_mult, ends, -spikes)
