@@ -310,6 +310,7 @@ def test_settle_says_when_a_rule_sized_the_entry_down() -> None:
     out = settle(eng, BTC, 50_000.0, 1.0, result(B))
     (t,) = out.execution.trades
     assert t.amount < 4.0  # 10 % at 20x would have been 4 BTC
+    assert t.reason == "why; sized down to fit max exposure 100 %"
     assert out.note == (f"executed: OPEN LONG {t.amount:.6g} @ 50,000.00 "
                         "(sized down to fit max exposure 100 %)")
     assert out.executed

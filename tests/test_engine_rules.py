@@ -22,7 +22,7 @@ from autotrade_tui.core.engine import (
     TradingEngine,
     copy_state,
 )
-from autotrade_tui.core.models import Action, OrderType, Side, TradeSource
+from autotrade_tui.core.models import Action, Entry, OrderType, Side, TradeSource
 
 X, Y = "X/USDT", "Y/USDT"
 
@@ -131,8 +131,19 @@ def test_mark_skips_symbols_without_a_usable_price_and_marks_the_others() -> Non
         assert eng.mark({X: bad, Y: 100.0}, 2.0) == []
     assert eng.mark({Y: 100.0}, 3.0) == []  # no price for X at all
     assert set(eng.positions) == {X, Y}
-    (t,) = eng.mark({X: 100.0, Y: 95.0}, 4.0)
+    (t,) = eng.mark({X: 0.0, Y: 95.0}, 4.0)  # X (marked first) skipped, Y still marked
     assert (t.symbol, t.reason) == (Y, "stop-loss -50.0 % of margin")
+    assert list(eng.positions) == [X]
+
+
+def test_one_mark_liquidates_one_position_and_stops_out_the_next() -> None:
+    eng = TradingEngine(cfg(stop_loss_percent=50.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.open(Y, Side.LONG, 100.0, 1.0)
+    liq, stop = eng.mark({X: 80.0, Y: 95.0}, 2.0)
+    assert (liq.symbol, liq.order_type, liq.ts) == (X, OrderType.LIQUIDATION, 2.0)
+    assert (stop.symbol, stop.order_type, stop.ts) == (Y, OrderType.CLOSE, 2.0)
+    assert eng.positions == {}
 
 
 def test_sub_one_usdt_assets_are_marked_liquidated_and_guarded() -> None:
@@ -283,6 +294,13 @@ def test_an_entry_may_overdraw_free_capital_by_eps_and_no_more() -> None:
         refused.open(X, Side.LONG, 100.0, 1.0)  # fee 2e-9 > EPS
 
 
+def test_an_entry_overdrawing_by_exactly_eps_fits() -> None:
+    # fee = 1,000 · 1e-12 = 1e-9 exactly: margin + fee is capital + EPS to the last bit
+    eng = TradingEngine(cfg(initial_capital=1_000.0, leverage=1.0, position_size_percent=100.0,
+                            commission_rate=1e-12))
+    assert eng.open(X, Side.LONG, 100.0, 1.0).fee == 1e-9
+
+
 def test_all_in_without_a_fee_fits_exactly() -> None:
     eng = TradingEngine(cfg(initial_capital=1_000.0, leverage=1.0, position_size_percent=100.0))
     t = eng.open(X, Side.LONG, 100.0, 1.0)
@@ -376,6 +394,7 @@ def test_execute_after_a_refused_close_keeps_the_position_then_flips() -> None:
     assert eng.ledger == before.ledger and eng.positions == before.positions
     ex = eng.execute(Action.BUY, X, 99.0, 3.0)
     assert ex.executed and ex.rejected == ""
+    assert [(t.ts, t.reason) for t in ex.trades] == [(3.0, ""), (3.0, "")]
     assert [(t.order_type, t.side) for t in ex.trades] == [(OrderType.CLOSE, Side.SHORT),
                                                            (OrderType.OPEN, Side.LONG)]
     assert eng.positions[X].side is Side.LONG
@@ -425,6 +444,14 @@ def test_a_break_even_close_counts_as_a_loss() -> None:
     assert lg.win_rate == 0.0
 
 
+def test_a_win_of_cents_after_fees_is_a_win() -> None:
+    eng = TradingEngine(cfg(commission_rate=0.001))
+    eng.open(X, Side.LONG, 100.0, 1.0)  # 100 X
+    t = eng.close(X, 100.105, 2.0)  # pnl 10.50, exit fee 10.0105: 0.49 left
+    assert 0.0 < t.pnl - t.fee < 1.0
+    assert (eng.ledger.winning_trades, eng.ledger.losing_trades) == (1, 0)
+
+
 def test_a_win_after_fees_counts_and_the_rate_is_wins_over_closes() -> None:
     eng = TradingEngine(cfg(commission_rate=0.001))
     eng.open(X, Side.LONG, 100.0, 1.0)
@@ -447,7 +474,10 @@ def test_trade_rows_carry_their_figures() -> None:
         1.0, X, OrderType.OPEN, Side.LONG, 100.0, 100.0)
     assert (o.pnl, o.fee, o.margin, o.leverage, o.source, o.reason) == (
         0.0, 10.0, 1_000.0, 10.0, TradeSource.MANUAL, "go")
+    assert eng.positions[X].entries == [Entry(100.0, 100.0, 1_000.0, 10.0, 10.0, 1.0)]
     a = eng.open(X, Side.LONG, 80.0, 2.0)
+    assert eng.positions[X].entries[1] == Entry(80.0, 112.375, 899.0, 10.0,
+                                                pytest.approx(8.99), 2.0)
     assert (a.order_type, a.pnl, a.margin, a.amount) == (OrderType.ADD, 0.0, 899.0, 112.375)
     assert (a.source, a.reason) == (TradeSource.AUTO, "")
     c = eng.close(X, 90.0, 3.0, TradeSource.MANUAL, "done")
@@ -580,3 +610,14 @@ def test_close_all_closes_the_priced_positions_as_manual_by_default() -> None:
     (t,) = eng.close_all({"Z/USDT": 9.9}, 3.0, TradeSource.GUARD, "flatten")
     assert (t.source, t.reason, t.pnl) == (TradeSource.GUARD, "flatten", pytest.approx(-81.0))
     assert eng.positions == {} and eng.close_all({X: 1.0}, 4.0) == []
+
+
+def test_close_and_execute_default_to_no_reason_and_a_close_past_liquidation_is_stamped() -> None:
+    eng = TradingEngine(cfg())
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    assert eng.close(X, 101.0, 2.0).reason == ""
+    (t,) = eng.execute(Action.SELL, X, 100.0, 3.0).trades
+    assert t.reason == ""
+    eng.open(Y, Side.LONG, 100.0, 4.0)
+    liq = eng.close(Y, 50.0, 5.0)
+    assert (liq.order_type, liq.ts) == (OrderType.LIQUIDATION, 5.0)
