@@ -49,8 +49,10 @@ class PositionsTable(DataTable[Text]):
                     self.add_row(*cells, key=sym)
                 self._follow(self.symbol)
         else:
+            # Every cell but the row key is rewritten: a position flipped LONG → SHORT keeps
+            # its row (same symbol) while its side, entry and liquidation all change.
             for sym, cells in rows.items():
-                for name, cell in zip(COLUMNS[2:], cells[2:], strict=True):
+                for name, cell in zip(COLUMNS[1:], cells[1:], strict=True):
                     self.update_cell(sym, name, cell, update_width=True)  # a wider P&L
         subtitle = f"{len(rows)} open" if rows else "none open"
         if self.border_subtitle != subtitle:

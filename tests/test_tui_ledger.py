@@ -1,0 +1,69 @@
+"""The screen tells the ledger's truth (SPEC §11, issue 21): a position row shows the side the
+engine holds at every moment, through flips both ways, stacked or not, by key or by vote."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotrade_tui.core.models import Side
+from autotrade_tui.tui.app import AutotradeApp
+from autotrade_tui.tui.screens.confirm import ConfirmScreen
+from autotrade_tui.tui.widgets.positions_table import PositionsTable
+from tests.runtime_fixtures import ScriptedModel
+from tests.tui_fixtures import running, runtime_of, screen_text, settle, wait_for
+
+# Manual and automatic entries alike may stack and flip at once in these tests.
+FREE = {"reentry_cooldown_minutes": 0.0, "stack_only_in_profit": False,
+        "max_entries_per_position": 3}
+
+
+def shown_side(app: AutotradeApp, symbol: str = "BTC/USDT") -> str:
+    return app.cockpit.query_one(PositionsTable).get_row(symbol)[1].plain.strip()
+
+
+def received_side(app: AutotradeApp, symbol: str = "BTC/USDT") -> str | None:
+    """The side in the last account the cockpit was given (what the table must show)."""
+    acc = app.cockpit.account or {"positions": []}
+    return next((p["side"] for p in acc["positions"] if p["symbol"] == symbol), None)
+
+
+async def flip_by_key(pilot: Any, side: Side) -> None:
+    await pilot.press("b" if side is Side.LONG else "s")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the dialog")
+    await pilot.press("y")
+
+
+async def flip_by_vote(app: AutotradeApp, side: Side) -> None:
+    runtime = runtime_of(app)
+    vote = ("BUY" if side is Side.LONG else "SELL", 0.9)
+    runtime.models = (ScriptedModel("m1", vote), ScriptedModel("m2", vote))
+    await runtime.decision_cycle(["BTC/USDT"])
+
+
+@pytest.mark.parametrize("how", ["manual", "automatic"])
+async def test_a_flipped_position_shows_its_new_side_at_once(tmp_path: Path, how: str) -> None:
+    async with running(tmp_path, **FREE) as (app, pilot):
+        runtime = runtime_of(app)
+        # (side to take, entries already stacked before it): unstacked and stacked, both ways
+        for side, stack in ((Side.LONG, 1), (Side.SHORT, 1), (Side.LONG, 2), (Side.SHORT, 2)):
+            if how == "manual":
+                await flip_by_key(pilot, side)
+            else:
+                await flip_by_vote(app, side)
+
+            def held(side: Side = side) -> bool:
+                pos = runtime.engine.positions.get("BTC/USDT")
+                return pos is not None and pos.side is side
+
+            await wait_for(pilot, held, f"the engine to hold {side.value}")
+            for _ in range(stack - 1):  # stack onto the new side
+                await runtime.manual_open("BTC/USDT", side)
+            assert len(runtime.engine.positions["BTC/USDT"].entries) == stack
+            await wait_for(pilot, lambda s=side.value: received_side(app) == s, "the account")
+            await settle(pilot)
+            assert shown_side(app) == side.value
+            assert re.findall(r"BTC/USDT\s+(LONG|SHORT)\s+\d", screen_text(app)) == [side.value]
