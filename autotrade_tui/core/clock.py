@@ -51,6 +51,13 @@ class ScaledClock:
     def wall_seconds(self, clock_seconds: float) -> float | None:
         return max(clock_seconds, 0.0) / self.speed
 
+    def not_before(self, t: float) -> None:
+        """Read at least `t` from now on (a restarted sim/replay goes on from its newest
+        record, never back to the wall clock's earlier time: SPEC §5.2 Restarts)."""
+        behind = t - self.now()
+        if behind > 0:
+            self._start += behind
+
     def make_real(self) -> None:
         """Become wall time from now on (market=auto found live data: no speed-up on it)."""
         self.speed = 1.0

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -394,12 +394,16 @@ class _Path:
     """One symbol's 1-minute bars from `base_ts` on, extended a day at a time as time passes."""
 
     def __init__(self, symbol: str, seed: int, base_ts: float,
-                 kind: str = "realistic") -> None:
+                 kind: str = "realistic", last: float | None = None) -> None:
+        """`last`: the price the history must end at (a restart goes on from its last mark);
+        else one drawn from the symbol's range."""
         self.prof = profile(symbol)
         self.base_ts = base_ts
         self._key = [int(seed), zlib.crc32(symbol.encode())]
         rng = np.random.default_rng([*self._key, 0])
         target = math.exp(rng.uniform(math.log(self.prof.low), math.log(self.prof.high)))
+        if last is not None and last > 0:
+            target = last  # drawn above all the same: the rest of the path stays seeded
         make = _RealisticGenerator if kind == "realistic" else _Generator
         self._gen = make(self.prof, self.prof.quote_volume / target)
         if kind == "realistic":
@@ -466,6 +470,15 @@ class SimMarket:
                 raise MarketDataError(f"simulated market: '{symbol}' is not a BASE/QUOTE symbol")
             path = self._paths[symbol] = _Path(symbol, self.seed, self._base_ts, self.profile)
         return path
+
+    def continue_from(self, prices: Mapping[str, float]) -> None:
+        """Restart where a previous run stopped (SPEC §5.2 Restarts): the market opens now at
+        the last price each symbol was marked at, so a restart never moves equity by itself.
+        Call before the first tick; the paths' history is rebuilt to end at those prices."""
+        for symbol, price in prices.items():
+            if symbol in self._paths:
+                self._paths[symbol] = _Path(symbol, self.seed, self._base_ts, self.profile,
+                                            last=price)
 
     def _now_index(self, now: float) -> tuple[int, int]:
         """(index of the 1-minute bar at `now`, whole seconds into it)."""

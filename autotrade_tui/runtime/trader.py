@@ -135,11 +135,7 @@ class Runtime:
         http = None
         try:
             if feed is None:
-                from autotrade_tui.market.factory import open_feed
-
-                feed = await open_feed(settings, clock)
-                if feed.mode == "LIVE DATA" and isinstance(clock, ScaledClock):
-                    clock.make_real()  # --speed is for sim/replay; live data runs on wall time
+                feed = await _open_feed(settings, clock, store)
             if models is None:
                 from autotrade_tui.ai.factory import build_models
 
@@ -649,6 +645,35 @@ class Runtime:
         if t is None or self._is_stale(symbol, self.clock.now()):
             raise Rejected(f"no fresh price for {symbol}: not trading on stale data")
         return t.last
+
+
+async def _open_feed(settings: Any, clock: Clock, store: Any) -> Any:
+    """The settings' feed on `clock`; a restarted sim goes on from the database's time and
+    last marks (see _resume_clock)."""
+    from autotrade_tui.market.factory import open_feed
+
+    prices = await asyncio.to_thread(_resume_clock, store, clock, settings)
+    feed = await open_feed(settings, clock)
+    if prices and hasattr(feed, "continue_from"):
+        feed.continue_from(prices)
+    if feed.mode == "LIVE DATA" and isinstance(clock, ScaledClock):
+        clock.make_real()  # --speed is for sim/replay; live data runs on wall time
+    return feed
+
+
+def _resume_clock(store: Any, clock: Clock, settings: Any) -> dict[str, float]:
+    """A restarted sim or replay (SPEC §5.2 Restarts): its clock set no earlier than the
+    newest record in the database; returns the last marks its prices go on from (blocking
+    reads: call in a thread)."""
+    if settings.market_source == "ccxt" or not isinstance(clock, ScaledClock):
+        return {}
+    from autotrade_tui.store.queries import newest_ts
+
+    newest = newest_ts(store)
+    if newest is None:
+        return {}
+    clock.not_before(newest)
+    return store.last_prices()
 
 
 def _analyse(candles: list[Candle], price: float) -> tuple[dict[str, float], dict[str, str],

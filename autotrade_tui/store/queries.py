@@ -1,6 +1,6 @@
-"""Small read-only questions the risk rules ask of the trades table (SPEC §8.1): how many
-stop-outs the account has had, and when each symbol was last closed (the re-entry cooldown
-survives a restart)."""
+"""Small read-only questions the runtime asks of the database: how many stop-outs the account
+has had and when each symbol was last closed (SPEC §8.1: the re-entry cooldown survives a
+restart), and the time of the newest record (§5.2: a restarted sim never goes back in time)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 
-from autotrade_tui.store.tables import TradeRow
+from autotrade_tui.store.tables import (
+    AccountStateRow,
+    DecisionRow,
+    EventRow,
+    SnapshotRow,
+    TradeRow,
+)
 
 CLOSES = ("CLOSE", "LIQUIDATION")
 
@@ -28,3 +34,13 @@ def last_closes(store: Any) -> dict[str, float]:
          .where(TradeRow.order_type.in_(CLOSES))  # type: ignore[attr-defined]
          .group_by(TradeRow.symbol))
     return {sym: float(ts) for sym, ts in store._read(lambda s: list(s.exec(q).all()))}
+
+
+def newest_ts(store: Any) -> float | None:
+    """The time (epoch seconds) of the newest trade, decision, event, snapshot or account
+    write; None on an empty database."""
+    queries = [select(func.max(col)) for col in (
+        TradeRow.ts, DecisionRow.ts, EventRow.ts, SnapshotRow.ts, AccountStateRow.updated_ts)]
+    found = store._read(lambda s: [s.exec(q).one() for q in queries])
+    times = [float(t) for t in found if t]
+    return max(times) if times else None
