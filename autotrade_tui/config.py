@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from autotrade_tui.errors import ConfigError
+from autotrade_tui.notify import urls as notify_urls
 
 APP_NAME = "autotrade-tui"
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -278,6 +279,14 @@ KEYS: tuple[Key, ...] = (
        section="storage"),
     _k("log_level", "INFO", "Log level of --headless.", env="AUTOTRADE_LOG_LEVEL",
        choices=("DEBUG", "INFO", "WARNING", "ERROR"), section="storage"),
+    # --- alerts out of the terminal (SPEC §14)
+    _k("notify_urls", [], "Apprise URLs alerts go to (tgram://, discord://, ntfy://, json://, "
+       "mailto:// ...); they hold tokens: secrets, never shown. Empty = no alerts.",
+       env="NOTIFY_URLS", kind=list, secret=True, check=notify_urls.why_bad, section="notify"),
+    _k("notify_on", list(notify_urls.DEFAULT_KINDS), "Which alerts are sent ([] = none).",
+       env="NOTIFY_ON", kind=list, choices=notify_urls.KINDS, section="notify"),
+    _k("notify_max_per_minute", 20, "Most alerts a minute; more are sent as one '+N more' "
+       "message.", env="NOTIFY_MAX_PER_MINUTE", low=1, high=1000, section="notify"),
 )
 KEY_BY_NAME = {k.name: k for k in KEYS}
 
@@ -332,8 +341,9 @@ class Settings:
                 value = "****" if value else ""
             elif isinstance(value, str):  # a proxy URL may carry user:password@
                 value = mask_url(value)
-            elif isinstance(value, list):
-                value = list(value)
+            elif isinstance(value, list):  # an Apprise URL shows as its scheme only
+                value = [notify_urls.masked(v.get()) if isinstance(v, Secret) else v
+                         for v in value]
             out[key.name] = value
         return out
 
@@ -363,11 +373,11 @@ def _where(source: str, path: Path | None) -> str:
 def _coerce(key: Key, raw: Any, source: str, path: Path | None = None) -> Any:
     """Turn `raw` into the key's type and check its range; ConfigError otherwise."""
 
-    def bad(why: str) -> ConfigError:
-        if key.secret:  # a URL shows with its password masked; a key not at all
+    def bad(why: str, shown: str | None = None) -> ConfigError:
+        if shown is None and key.secret:  # a URL shows with its password masked; a key not
             shown = repr(mask_url(raw)) if key.check is _database_url and isinstance(
                 raw, str) else "****"
-        else:
+        elif shown is None:
             shown = repr(raw)
         return ConfigError(f"config key '{key.name}' from {_where(source, path)}: {shown} {why}")
 
@@ -377,7 +387,7 @@ def _coerce(key: Key, raw: Any, source: str, path: Path | None = None) -> Any:
     return converter(key, raw, from_text, bad)
 
 
-Bad = Callable[[str], ConfigError]
+Bad = Callable[..., ConfigError]  # (why, shown=None): shown replaces the raw value
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -407,13 +417,17 @@ def _to_number(key: Key, raw: Any, from_text: bool, bad: Bad) -> float | int:
     return float(value) if key.kind is float else value
 
 
-def _to_list(key: Key, raw: Any, from_text: bool, bad: Bad) -> list[str]:
+def _to_list(key: Key, raw: Any, from_text: bool, bad: Bad) -> list[Any]:
     if from_text:
         value = [s.strip() for s in raw.split(",") if s.strip()]
     elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
         value = [s.strip() for s in raw]
     else:
-        raise bad("is not a list of strings")
+        raise bad("is not a list of strings", "****" if key.secret else None)
+    if key.secret:
+        return _secret_items(key, value, bad)
+    if key.choices:
+        return _choice_items(key, value, bad)
     if not value:
         raise bad("is empty")
     seen: set[str] = set()
@@ -424,6 +438,24 @@ def _to_list(key: Key, raw: Any, from_text: bool, bad: Bad) -> list[str]:
             raise bad(f"has '{sym}' twice")
         seen.add(sym.upper())
     return [s.upper() for s in value]
+
+
+def _secret_items(key: Key, value: list[str], bad: Bad) -> list[Secret]:
+    """Each item checked; a bad one named by its place (from 1) and shown masked."""
+    for n, item in enumerate(value, 1):
+        why = key.check(item) if key.check else None
+        if why:
+            raise bad(f"{why}", f"item {n} ({notify_urls.masked(item)!r})")
+    return [Secret(item) for item in value]
+
+
+def _choice_items(key: Key, value: list[str], bad: Bad) -> list[str]:
+    """Words from `key.choices` (any case), each once; an empty list is allowed."""
+    words = [item.lower() for item in value]
+    for item in words:
+        if item not in key.choices:
+            raise bad(f"has '{item}', which is not one of {', '.join(key.choices)}")
+    return list(dict.fromkeys(words))
 
 
 # BASE/QUOTE, optionally :SETTLE (ccxt's derivatives); letters, digits, '.', '_', '-'
@@ -613,8 +645,8 @@ def example_toml() -> str:
             lines += [f"[{section}]"]
         env = f" (env {key.env})" if key.env else ""
         lines.append(f"# {key.help}{env}")
-        if key.choices:
-            lines.append(f"# one of: {', '.join(key.choices)}")
+        if key.choices:  # a list key takes several of them
+            lines.append(f"# {'any' if key.kind is list else 'one'} of: {', '.join(key.choices)}")
         lines.append(f"{key.name} = {_toml_value(key.default)}")
         lines.append("")
     return "\n".join(lines)
