@@ -349,6 +349,7 @@ class SymbolSnapshot:
     atr_long: float | None = None
     bar_volume: float | None = None  # the numerator and denominator of volume_ratio, for texts
     average_volume: float | None = None
+    bar: str = "1m"  # the window's bars, for texts ("5m" in a backtest on 5-minute candles)
 
     @property
     def atr_ratio(self) -> float | None:
@@ -381,7 +382,13 @@ def snapshot(
         atr_long=window.atr_long(),
         bar_volume=window.reference_volume(),
         average_volume=window.average_volume(),
+        bar=_bar_label(window.bar_seconds),
     )
+
+
+def _bar_label(seconds: float) -> str:
+    minutes = seconds / 60.0
+    return f"{minutes:g}m" if minutes < 60 else f"{minutes / 60.0:g}h"
 
 
 def _rising_band(value: float, medium: float, high: float, critical: float) -> Severity | None:
@@ -544,7 +551,7 @@ class EventDetector:
                                    "average_volume": snap.average_volume, "price": snap.price}
         amounts = ""
         if snap.bar_volume is not None and snap.average_volume is not None:
-            amounts = (f" (last 1m bar {fmt_price(snap.bar_volume)} vs average "
+            amounts = (f" (last {snap.bar} bar {fmt_price(snap.bar_volume)} vs average "
                        f"{fmt_price(snap.average_volume)})")
         if ratio >= t.volume_spike_ratio:
             kind = EventType.VOLUME_SPIKE
@@ -580,7 +587,7 @@ class EventDetector:
         return MarketEvent(
             snap.ts, snap.symbol, kind, severity,
             f"{snap.symbol} volatility {ratio:.2f}× normal: ATR(14) {fmt_price(snap.atr_short)}"
-            f" vs 24 h average range {fmt_price(snap.atr_long)} (1m bars)",
+            f" vs 24 h average range {fmt_price(snap.atr_long)} ({snap.bar} bars)",
             "Volatility is up: widen stops or cut size and leverage",
             {"ratio": round(ratio, 4), "atr_short": snap.atr_short, "atr_long": snap.atr_long,
              "price": snap.price, "threshold": t.volatility_spike_ratio},

@@ -1,62 +1,110 @@
-"""The event monitor's state between ticks: a 1-minute candle window per symbol, kept up to
-date incrementally (live bar from tickers, sealed bars fetched once a minute), and the
-detector with its cooldowns (SPEC §9)."""
+"""The event monitor's state between ticks: a candle window per symbol on the finest bars the
+feed has (1 minute live; a replay's own bars, e.g. 5 minutes), kept up to date incrementally
+(live bar from tickers, sealed bars fetched once a bar), and the detector with its cooldowns
+(SPEC §9). The flash windows are those the bars allow: 1, 5 and 15 minutes on 1-minute bars,
+5 and 15 on 5-minute bars (a "1 minute" move cannot be read from 5-minute closes)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from autotrade_tui.core.events import CandleWindow, EventDetector, EventThresholds, snapshot
+from autotrade_tui.core.events import (
+    FLASH_WINDOWS_MIN,
+    CandleWindow,
+    EventDetector,
+    EventThresholds,
+    SymbolSnapshot,
+    snapshot,
+)
 from autotrade_tui.core.models import Candle, MarketEvent, Position, Ticker
 from autotrade_tui.errors import AutotradeError
-from autotrade_tui.market.base import MarketFeed
+from autotrade_tui.market.base import TIMEFRAME_SECONDS, MarketFeed
 
 log = logging.getLogger(__name__)
 HISTORY_BARS = 1500  # 24 h of 1-minute bars and a margin: the volume/ATR baselines
 
 
+def history_bars(bar_seconds: float) -> int:
+    """24 h of bars and a margin of 60 (1500 for 1-minute bars)."""
+    return int(86_400 // bar_seconds) + 60
+
+
+def flash_windows(bar_seconds: float) -> tuple[int, ...]:
+    """The flash windows (minutes) whole bars of `bar_seconds` can measure."""
+    return tuple(m for m in FLASH_WINDOWS_MIN if m * 60 >= bar_seconds
+                 and (m * 60) % bar_seconds == 0)
+
+
+def finest_bar(feed: object) -> int:
+    """The finest timeframe (seconds) the feed gives: its own bars (a replay), else 1 minute."""
+    native = float(getattr(feed, "timeframe_seconds", 60) or 60)
+    return next((s for s in sorted(TIMEFRAME_SECONDS.values()) if s >= native and s % native
+                 == 0), max(TIMEFRAME_SECONDS.values()))
+
+
 class EventMonitor:
     def __init__(self, feed: MarketFeed, symbols: Iterable[str], thresholds: EventThresholds,
-                 maintenance_margin_rate: float) -> None:
+                 maintenance_margin_rate: float, bar_seconds: int | None = None) -> None:
         self.feed = feed
         self.symbols = list(symbols)
         self.detector = EventDetector(thresholds)
         self.mmr = maintenance_margin_rate
-        self.windows = {s: CandleWindow() for s in self.symbols}
+        self.bar_seconds = bar_seconds or finest_bar(feed)
+        self.timeframe = next(n for n, s in TIMEFRAME_SECONDS.items() if s == self.bar_seconds)
+        self.flash_windows = flash_windows(self.bar_seconds)
+        self.history_bars = history_bars(self.bar_seconds)
+        self.windows = {s: CandleWindow(bar_seconds=self.bar_seconds) for s in self.symbols}
         self.counts: dict[str, int] = {}
 
     async def prime(self) -> None:
-        """Load the 1-minute history once, at start."""
+        """Load the history once, at start."""
         for sym in self.symbols:
             try:
-                self.windows[sym].extend(await self.feed.fetch_ohlcv(sym, "1m", HISTORY_BARS))
+                self.windows[sym].extend(await self.feed.fetch_ohlcv(sym, self.timeframe,
+                                                                     self.history_bars))
             except AutotradeError as exc:
-                log.warning("event monitor: no 1m history for %s: %s", sym, exc)
+                log.warning("event monitor: no %s history for %s: %s", self.timeframe, sym, exc)
 
     async def refresh_candles(self, symbol: str, now: float) -> None:
-        """Fetch only the bars since the last one we hold, once the minute has rolled."""
+        """Fetch only the bars since the last one we hold, once its bar has rolled."""
         win = self.windows[symbol]
         last = win.last
-        if last is not None and now < last.ts + 60:
+        if last is not None and now < last.ts + self.bar_seconds:
             return
         since = last.ts if last is not None else None
-        limit = HISTORY_BARS if last is None else 30
-        win.extend(await self.feed.fetch_ohlcv(symbol, "1m", limit, since=since))
+        limit = self.history_bars if last is None else 30
+        self.add_bars(symbol, await self.feed.fetch_ohlcv(symbol, self.timeframe, limit,
+                                                          since=since), now)
+
+    def add_bars(self, symbol: str, candles: Sequence[Candle], now: float) -> None:
+        """New bars into the window. When the newest has closed by `now` (a replay serves
+        closed bars only; an exchange may lag), the next bar opens at its close, empty, at its
+        price: the closed bar is then sealed and counts at once, not one bar late."""
+        win = self.windows[symbol]
+        win.extend(candles)
+        if not candles:
+            return
+        c = candles[-1]
+        if c.ts + self.bar_seconds <= now and win.last is not None and win.last.ts == c.ts:
+            win.update(Candle(c.ts + self.bar_seconds, c.close, c.close, c.close, c.close, 0.0))
 
     def fold_ticker(self, ticker: Ticker) -> None:
         """Let the live bar follow the latest price between candle refreshes."""
         win = self.windows.get(ticker.symbol)
         live = win.last if win is not None else None
-        if win is None or live is None or not live.ts <= ticker.ts < live.ts + 60:
+        if win is None or live is None or not live.ts <= ticker.ts < live.ts + self.bar_seconds:
             return
         p = ticker.last
         win.update(Candle(live.ts, live.open, max(live.high, p), min(live.low, p), p,
                           live.volume))
 
     def detect(self, symbol: str, now: float, price: float,
-               positions: Mapping[str, Position]) -> list[MarketEvent]:
-        snap = snapshot(self.windows[symbol], symbol, now, price)
+               positions: Mapping[str, Position], *, bars: bool = True) -> list[MarketEvent]:
+        """The symbol's events now. `bars=False`: the caller knows no rule reading the
+        window can fire (a backtest's screen), so only the price is given."""
+        snap = (snapshot(self.windows[symbol], symbol, now, price, self.flash_windows) if bars
+                else SymbolSnapshot(symbol, now, price))
         pos = positions.get(symbol)
         events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
         for e in events:
