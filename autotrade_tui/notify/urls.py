@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -58,30 +59,6 @@ def scrub(text: str, urls: list[str]) -> str:
     return text
 
 
-class _PerThread(logging.Handler):
-    """Apprise's log records kept per thread: each send (one service, one thread at a
-    time) reads only its own, as the reason it failed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self._records: dict[int, list[str]] = {}
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < logging.WARNING:
-            return
-        with self._lock:
-            kept = self._records.setdefault(threading.get_ident(), [])
-            if len(kept) < 20:  # bounded: a chatty plugin cannot grow it
-                kept.append(record.getMessage())
-
-    def take(self) -> list[str]:
-        """This thread's records since its last `take` (and forget them)."""
-        with self._lock:
-            return self._records.pop(threading.get_ident(), [])
-
-
-_CAPTURE = _PerThread()
 _LOADED: list[Any] = []  # the apprise module once imported and quieted
 _LOAD_LOCK = threading.Lock()
 
@@ -89,23 +66,22 @@ _LOAD_LOCK = threading.Lock()
 def load_apprise() -> Any:
     """Import Apprise with its logger kept to itself: it logs URLs ("Unparseable URL
     tgram://…") at ERROR, and a record reaching the root logger (or Python's last-resort
-    handler on stderr) would print a token. Its records go to `_CAPTURE` only. Slow the
-    first time (~0.5 s: its plugins): call it off the event loop."""
+    handler on stderr) would print a token. A send's own log lines come back with its
+    result (`AppriseResult.logs()`), which is where failures are read. Slow the first time
+    (~0.5 s: its plugins): call it off the event loop."""
     with _LOAD_LOCK:
         if not _LOADED:
             logger = logging.getLogger("apprise")
             logger.propagate = False
-            logger.handlers = [_CAPTURE]
-            logger.setLevel(logging.INFO)
-            import apprise
+            logger.handlers = [logging.NullHandler()]
+            with warnings.catch_warnings():  # its PGP plugin imports the deprecated imghdr
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import apprise
+
+                apprise.NotificationManager().load_modules()  # the plugins, now: the slow part
 
             _LOADED.append(apprise)
         return _LOADED[0]
-
-
-def captured() -> list[str]:
-    """The WARNING+ lines Apprise logged in this thread since the last call."""
-    return _CAPTURE.take()
 
 
 def why_bad(url: str) -> str | None:
@@ -117,7 +93,6 @@ def why_bad(url: str) -> str | None:
         ok = apprise.Apprise.instantiate(url) is not None
     except Exception:  # a plugin's parser may raise on odd input: still just "unusable"
         ok = False
-    captured()  # Apprise's own complaint quotes the URL: dropped
     if ok:
         return None
     scheme, sep, _ = url.partition("://")

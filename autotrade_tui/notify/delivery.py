@@ -1,0 +1,246 @@
+"""Delivery of alerts to the Apprise services, off the trading path (SPEC §14).
+
+`post` is synchronous, O(services) and never waits: the runtime calls it from its publish.
+Behind it:
+- a rate limit on a sliding window (`per_minute` messages a minute, wall time: the services'
+  limits are in real time); what comes over it is held and goes out as ONE "+N more"
+  message as soon as the window has room (the most urgent held messages listed, the rest
+  counted by kind; bounded however long the burst);
+- one queue per service, bounded: a service that cannot keep up loses its oldest pending
+  messages, counted (`dropped`), never unbounded memory;
+- one sender task per service: a slow or dead service delays only its own messages. Apprise
+  sends synchronously, so each send runs in a thread of this object's own pool (never the
+  loop's default executor, which the runtime's database writes use), one at a time per
+  service, awaited at most `timeout` seconds;
+- failures said through `report` once per service per `quiet_s` (10 minutes), the service
+  named by its place and scheme, the error text scrubbed of every URL piece.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotrade_tui.core.text import one_line
+from autotrade_tui.notify.messages import Alert
+from autotrade_tui.notify.urls import label, load_apprise, scrub
+
+QUEUE_PER_SERVICE = 50
+HELD_LISTED = 5  # held messages a "+N more" message spells out (the most urgent)
+SEND_TIMEOUT_S = 15.0  # Apprise's own socket timeouts (4 s connect, 4 s read) come first
+FAILURE_QUIET_S = 600.0
+_BAD_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass
+class _Held:
+    """Messages over the rate limit: the most urgent few kept whole, all counted by kind."""
+
+    kept: list[Alert] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    def add(self, alert: Alert) -> None:
+        self.kinds[alert.kind] += 1
+        self.kept.append(alert)
+        self.kept.sort(key=lambda a: a.rank)  # stable: same rank stays in arrival order
+        del self.kept[HELD_LISTED:]
+
+    @property
+    def count(self) -> int:
+        return sum(self.kinds.values())
+
+    def merged(self) -> Alert:
+        """One message for all of them: the single one as it is, else "+N more"."""
+        if self.count == 1:
+            return self.kept[0]
+        lines = [a.title for a in self.kept]
+        rest = self.count - len(self.kept)
+        if rest:
+            left = self.kinds - Counter(a.kind for a in self.kept)
+            lines.append(f"… and {rest} more (" + ", ".join(
+                f"{n} {k}" for k, n in sorted(left.items(), key=lambda kv: -kv[1])) + ")")
+        worst = min(self.kept, key=lambda a: a.rank)
+        return Alert(worst.kind, f"+{self.count} more alerts (over the rate limit)",
+                     "\n".join(lines), worst.level)
+
+
+@dataclass
+class Service:
+    """One URL: its Apprise object (built in a thread at start), queue and failure record."""
+
+    index: int
+    url: str
+    queue: deque[Alert] = field(default_factory=lambda: deque(maxlen=QUEUE_PER_SERVICE))
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    apprise: Any = None
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    last_report: float | None = None
+    unreported: int = 0  # failures since the last report (said in the next one)
+    pending: asyncio.Future[Any] | None = None  # a send that outlived its timeout
+    busy: bool = False  # a message of this service is on its way
+
+    @property
+    def name(self) -> str:
+        return label(self.index, self.url)
+
+
+class Delivery:
+    def __init__(self, urls: list[str], *, per_minute: int = 20, window_s: float = 60.0,
+                 timeout_s: float = SEND_TIMEOUT_S, quiet_s: float = FAILURE_QUIET_S,
+                 report: Callable[[str], None] | None = None,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.services = [Service(i, u) for i, u in enumerate(urls)]
+        self.per_minute, self.window_s = per_minute, window_s
+        self.timeout_s, self.quiet_s = timeout_s, quiet_s
+        self.report = report or (lambda _text: None)
+        self.now = now
+        self.posted = self.coalesced = 0
+        self._released: deque[float] = deque()  # wall times of messages let through
+        self._held = _Held()
+        self._wake = asyncio.Event()  # something was held: the flusher recomputes its wait
+        self._progress = asyncio.Event()  # a send ended (`close` waits for the queues)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool = ThreadPoolExecutor(max(1, len(urls)), thread_name_prefix="notify")
+
+    # ---- the producer side (the runtime's publish)
+    def post(self, alert: Alert) -> None:
+        self.posted += 1
+        if self._held.count == 0 and self._room():
+            self._release(alert)
+        else:
+            self._held.add(alert)
+            self._wake.set()
+
+    def _room(self) -> bool:
+        cutoff = self.now() - self.window_s
+        while self._released and self._released[0] <= cutoff:
+            self._released.popleft()
+        return len(self._released) < self.per_minute
+
+    def _release(self, alert: Alert) -> None:
+        self._released.append(self.now())
+        for svc in self.services:
+            if len(svc.queue) == svc.queue.maxlen:
+                svc.dropped += 1  # the deque drops its oldest on append
+            svc.queue.append(alert)
+            svc.ready.set()
+
+    # ---- life
+    async def start(self) -> None:
+        """Build the Apprise objects (a slow import, in a thread) and start the tasks."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._build)
+        self._tasks = [asyncio.create_task(self._serve(s), name=f"notify {s.name}")
+                       for s in self.services]
+        self._tasks.append(asyncio.create_task(self._flush_held(), name="notify held"))
+
+    def _build(self) -> None:
+        apprise = load_apprise()
+        for svc in self.services:
+            obj = apprise.Apprise(asset=apprise.AppriseAsset(app_id="autotrade-tui"))
+            obj.add(svc.url)  # validated at start-up (config); a failure shows when sending
+            svc.apprise = obj
+
+    async def close(self, grace_s: float = 3.0) -> None:
+        """Give what is queued `grace_s` seconds to go out, then stop; never waits longer."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained(), grace_s)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _drained(self) -> None:
+        while self._held.count or any(s.queue or s.busy for s in self.services):
+            self._progress.clear()
+            await self._progress.wait()
+
+    # ---- the consumers
+    async def _flush_held(self) -> None:
+        """Send what was held back as one message once the window has room again."""
+        while True:
+            if self._held.count and self._room():
+                held, self._held = self._held, _Held()
+                self.coalesced += held.count
+                self._release(held.merged())
+            wait = None
+            if self._held.count:
+                wait = max(0.01, self._released[0] + self.window_s - self.now())
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _serve(self, svc: Service) -> None:
+        while True:
+            await svc.ready.wait()
+            if not svc.queue:
+                svc.ready.clear()
+                continue
+            alert = svc.queue.popleft()
+            svc.busy = True
+            try:
+                error = await self.send(svc, alert)
+            finally:
+                svc.busy = False
+                self._progress.set()
+            if error is None:
+                svc.sent += 1
+            else:
+                self._failed(svc, error)
+
+    async def send(self, svc: Service, alert: Alert) -> str | None:
+        """One message to one service; None when it went through, else why not."""
+        if svc.pending is not None:  # the last send outlived its timeout: one at a time
+            with contextlib.suppress(Exception):
+                await svc.pending
+            svc.pending = None
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, self._send_blocking, svc, alert)
+        try:  # Apprise times out first; this is the backstop
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s + 2.0)
+        except TimeoutError:
+            svc.pending = future
+            return f"no answer in {self.timeout_s:g} s"
+
+    def _send_blocking(self, svc: Service, alert: Alert) -> str | None:
+        """In a pool thread. Apprise's own `timeout` ends the call; its result carries the
+        log lines of this send, the failure's reason."""
+        apprise = load_apprise()
+        try:
+            result = svc.apprise.notify(
+                title=alert.title, body=alert.body or alert.title,
+                notify_type=getattr(apprise.NotifyType, alert.level.upper(),
+                                    apprise.NotifyType.INFO),
+                body_format=apprise.NotifyFormat.TEXT, timeout=self.timeout_s)
+        except Exception as exc:  # a plugin bug must not end the sender
+            lines = [f"{type(exc).__name__}: {exc}"]
+        else:
+            if result:
+                return None
+            if result.timeout_count:
+                return f"no answer in {self.timeout_s:g} s"
+            lines = [e.message for e in result.logs() if e.level in _BAD_LEVELS]
+        why = " — ".join(dict.fromkeys(lines)) or "the service refused it"
+        return one_line(scrub(why, [s.url for s in self.services]))
+
+    def _failed(self, svc: Service, error: str) -> None:
+        svc.failed += 1
+        svc.unreported += 1
+        now = self.now()
+        if svc.last_report is not None and now - svc.last_report < self.quiet_s:
+            return
+        svc.last_report = now
+        more = f" ({svc.unreported - 1} more failures since the last report)" \
+            if svc.unreported > 1 else ""
+        dropped = f"; {svc.dropped} alerts dropped (queue full)" if svc.dropped else ""
+        svc.unreported = 0
+        self.report(f"alerts to {svc.name} failed: {error}{more}{dropped} — said at most once "
+                    f"every {self.quiet_s / 60:g} minutes")
