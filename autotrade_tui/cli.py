@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("action", choices=("init", "show", "path"))
     cf.add_argument("--force", action="store_true", help="init: overwrite an existing file")
     cf.add_argument("--json", action="store_true", help="show: print JSON")
+
+    nt = sub.add_parser("notify", help="test: one test alert to every notify_urls service")
+    nt.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                    help="config file (TOML)")
+    nt.add_argument("action", choices=("test",))
     return p
 
 
@@ -163,6 +168,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args, settings)
     if args.command == "export":
         return _export(args, settings)
+    if args.command == "notify":
+        from autotrade_tui.notify.check import notify_test
+
+        return notify_test(settings)
     if args.command == "backtest":
         from autotrade_tui.backtest import run_backtest_cli
 

@@ -134,10 +134,13 @@ class Delivery:
             svc.ready.set()
 
     # ---- life
+    async def prepare(self) -> None:
+        """Build the Apprise objects (a slow import the first time: in a thread)."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._build)
+
     async def start(self) -> None:
-        """Build the Apprise objects (a slow import, in a thread) and start the tasks."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self._build)
+        """`prepare`, then the sender tasks."""
+        await self.prepare()
         self._tasks = [asyncio.create_task(self._serve(s), name=f"notify {s.name}")
                        for s in self.services]
         self._tasks.append(asyncio.create_task(self._flush_held(), name="notify held"))
