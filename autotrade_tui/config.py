@@ -155,7 +155,7 @@ KEYS: tuple[Key, ...] = (
        env="COMMISSION_RATE", low=0, high=0.1, section="account"),
     _k("maintenance_margin_rate", 0.005, "Maintenance margin rate m for liquidation.",
        env="MAINTENANCE_MARGIN_RATE", low=0, high=0.5, section="account"),
-    _k("position_size_percent", 1.5, "Entry margin as % of free capital (1.5 at 20x: 30 % of "
+    _k("position_size_percent", 1.0, "Entry margin as % of free capital (1 at 20x: 20 % of "
        "equity a position; the seed's 100 puts the whole account into one trade).",
        env="POSITION_SIZE_PERCENT", low=0, high=100,
        low_open=True, section="account"),
@@ -622,12 +622,13 @@ def defaults(**overrides: Any) -> Settings:
 SECTION_NOTES = {
     "risk": (
         "Risk rules (SPEC §8.1), on by default. The values were chosen with",
-        "benchmarks/strategy.py (20 seeds x 30 days of the realistic simulated market and 11",
-        "months of real 2024 Binance candles, offline models): at 20x with 1.5 % entries, a",
-        "60 % stop (3 % price move) and an 80 % take-profit (4 % move), one day between a",
-        "close and the next automatic entry on that symbol, the median month lost ~2 % (fees",
-        "~2.4 % of capital), the worst ~11 %, with no liquidation. Larger entries, tighter",
-        "stops or shorter cooldowns trade more and pay it in fees; see benchmarks/README.md.",
+        "benchmarks/strategy.py (40 seeds x 30 days of the realistic simulated market, 11",
+        "months of real 2024 Binance candles and GARCH data, offline models): at 20x with 1 %",
+        "entries, a 60 % stop (3 % price move) and an 80 % take-profit (4 % move), one day",
+        "between a close and the next automatic entry on that symbol, the median month lost",
+        "1-3 % (fees ~2 % of capital), the worst ~11-14 % (the drawdown guard), with no",
+        "liquidation. Larger entries, tighter stops or shorter cooldowns trade more and pay",
+        "it in fees; see benchmarks/README.md.",
     ),
 }
 

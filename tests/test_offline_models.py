@@ -258,3 +258,18 @@ HALVES = [0.005, 0.015, 0.065, 0.075, 0.125, 0.675, 1.005, -0.015]  # where np.r
 @given(st.lists(st.floats(-2, 2) | st.sampled_from(HALVES), min_size=1, max_size=50))
 def test_round2_is_python_round(xs: list[float]) -> None:
     assert _round2(np.array(xs)).tolist() == [round(x, 2) for x in xs]
+
+
+async def test_the_mean_reverter_does_not_fade_a_strong_trend() -> None:
+    """Oversold inside a downtrend the trend follower sees (ADX ≥ 20, -DI above +DI): HOLD,
+    saying why; the same readings without the trend: BUY."""
+    stretched = {**OVERSOLD, "bb_middle": 70_000.0}
+    falling = {**stretched, "adx_14": 32.0, "plus_di": 11.0, "minus_di": 29.0}
+    v = await MeanReverter().decide(ctx(falling))
+    assert v.decision is Action.HOLD and v.confidence == 0.45
+    assert v.reasoning.endswith("oversold, but in a strong downtrend (ADX 32, -DI 29 > +DI 11):"
+                                " not fading it → HOLD")
+    calm = await MeanReverter().decide(ctx({**falling, "adx_14": 19.0}))
+    assert calm.decision is Action.BUY
+    rising = await MeanReverter().decide(ctx({**falling, "plus_di": 30.0}))
+    assert rising.decision is Action.BUY  # the trend is up: an oversold dip in it is bought

@@ -66,9 +66,9 @@ async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) 
         await pilot.press("b")
         text = await confirm_text(pilot)
         price = app.runtime.tickers["BTC/USDT"].last  # type: ignore[union-attr]
-        assert text.startswith(f"Open LONG BTC/USDT at ~{price:,.2f} with 1.5 % of free "
-                               "capital (margin ~1,500, 20x)?")
-        assert "liquidation ~" in text and "fee ~30.00" in text
+        assert text.startswith(f"Open LONG BTC/USDT at ~{price:,.2f} with 1 % of free "
+                               "capital (margin ~1,000, 20x)?")
+        assert "liquidation ~" in text and "fee ~20.00" in text
         assert "y / Enter confirm" in screen_text(app) and "n / Esc cancel" in screen_text(app)
         await pilot.press("y")
         await wait_for(pilot, lambda: position_rows(app) == ["BTC/USDT"], "the position row")

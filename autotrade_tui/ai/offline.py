@@ -48,7 +48,8 @@ NEUTRAL_CONFIDENCE = 0.40
 # The indicator values each rule reads, in the order of its positional parameters.
 TREND_INPUTS = ("ema_12", "ema_26", "sma_20", "sma_50", "macd_hist", "adx_14", "plus_di",
                 "minus_di", "held")
-MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d", "bb_middle", "held")
+MEAN_REVERSION_INPUTS = ("rsi_14", "bb_percent_b", "stoch_k", "stoch_d", "bb_middle", "adx_14",
+                         "plus_di", "minus_di", "held")
 
 _BUY, _SELL, _HOLD = Action.BUY, Action.SELL, Action.HOLD
 _isfinite = math.isfinite
@@ -278,12 +279,13 @@ def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
 # --- mean reverter ----------------------------------------------------------------------
 
 (M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH, M_FEES, M_KEEP,
- M_NO_REVERSE) = range(10)  # branches
+ M_NO_REVERSE, M_TREND) = range(11)  # branches
 
 
 def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: np.ndarray,
                          d: np.ndarray, middle: np.ndarray | None = None,
-                         held: np.ndarray | None = None, *,
+                         adx: np.ndarray | None = None, plus: np.ndarray | None = None,
+                         minus: np.ndarray | None = None, held: np.ndarray | None = None, *,
                          round_trip: float = DEFAULT_ROUND_TRIP) -> RuleOutput:
     """The mean reverter on `MEAN_REVERSION_INPUTS` per bar (NaN or ±inf: missing).
 
@@ -292,16 +294,18 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     one → BUY with 0.45 + 0.4 × mean depth (+0.05 when %K turns up over %D), within 0.45..0.9,
     so that a bare touch of the extremes stays under the 0.60 gate; SELL likewise. The way
     back to the Bollinger middle below FEE_MARGIN round-trip fees → HOLD 0.45 (no middle:
-    not checked). One unconfirmed extreme, or extremes on both sides → HOLD 0.45. Nothing
-    extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a warning against chasing).
-    Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
+    not checked). Stretched along a trend the trend follower sees (ADX ≥ 20, ±DI the way
+    of the stretch) → HOLD 0.45: the two models do not fight, and a trend's move is not
+    faded (unknown ADX/DI: not checked). One unconfirmed extreme, or extremes on both
+    sides → HOLD 0.45. Nothing extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a
+    warning against chasing). Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
     """
     fin = np.isfinite
     n = len(price)
     if held is None:
         held = np.zeros(n)
-    if middle is None:
-        middle = np.full(n, np.nan)
+    nan = np.full(n, np.nan)
+    middle, adx, plus, minus = (nan if x is None else x for x in (middle, adx, plus, minus))
     with np.errstate(all="ignore"):
         missing = ~fin(rsi) | ~fin(pb)
         has_k = fin(k)
@@ -322,6 +326,8 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         # the way back to the mean, as a fraction of price (unknown: not checked)
         way = np.where(fin(middle) & (price > 0), np.abs(middle - price) / price, np.inf)
         fees = (buy | sell) & (way < FEE_MARGIN * round_trip)
+        strong = fin(adx) & (adx >= ADX_TREND) & fin(plus) & fin(minus)
+        trend = ~fees & strong & ((buy & (minus > plus)) | (sell & (plus > minus)))
         turn_up = has_k & fin(d) & (k > d)  # %K crossing %D: the bounce began
         turn_down = has_k & fin(d) & (k < d)
         buy_conf = np.clip(0.45 + 0.4 * _depth(low1, low2, low3, has_k)
@@ -331,14 +337,14 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns
         neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - 10) / 10)
     trade_conf = _round2(np.where(buy, buy_conf, sell_conf))
-    keep, weak = _hysteresis((buy | sell) & ~fees, buy, held, trade_conf)
-    buy &= ~(fees | keep | weak)
-    sell &= ~(fees | keep | weak)
-    cases = [missing, fees, keep, weak, buy, sell, conflict, one_low, one_high]
-    branch = np.select(cases, [M_MISSING, M_FEES, M_KEEP, M_NO_REVERSE, M_BUY, M_SELL,
-                               M_CONFLICT, M_ONE_LOW, M_ONE_HIGH], M_NEUTRAL)
-    raw = np.select(cases, [MISSING_CONFIDENCE, 0.45, HOLDING_CONFIDENCE, 0.55, trade_conf,
-                            trade_conf, 0.45, 0.45, 0.45], neutral_conf)
+    keep, weak = _hysteresis((buy | sell) & ~(fees | trend), buy, held, trade_conf)
+    buy &= ~(fees | trend | keep | weak)
+    sell &= ~(fees | trend | keep | weak)
+    cases = [missing, fees, trend, keep, weak, buy, sell, conflict, one_low, one_high]
+    branch = np.select(cases, [M_MISSING, M_FEES, M_TREND, M_KEEP, M_NO_REVERSE, M_BUY,
+                               M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH], M_NEUTRAL)
+    raw = np.select(cases, [MISSING_CONFIDENCE, 0.45, 0.45, HOLDING_CONFIDENCE, 0.55,
+                            trade_conf, trade_conf, 0.45, 0.45, 0.45], neutral_conf)
     neutral = branch == M_NEUTRAL
     raw[neutral] = _round2(raw[neutral])
     action = np.select([buy, sell], [BUY, SELL], HOLD)
@@ -353,7 +359,8 @@ def _depth(x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, has_k: np.ndarray) ->
 
 
 def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Num, k: Num,
-                        d: Num, middle: Num = None, held: Num = None, *,
+                        d: Num, middle: Num = None, adx: Num = None, plus: Num = None,
+                        minus: Num = None, held: Num = None, *,
                         round_trip: float = DEFAULT_ROUND_TRIP) -> str:
     """The mean reverter's reasoning for one bar's `branch`."""
     if branch == M_MISSING:
@@ -365,6 +372,13 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
         return (f"{readings}: stretched, but the way back to the middle band "
                 f"{_pct(abs(middle - price) / price)} does not pay {FEE_MARGIN:g}× the "
                 f"round-trip fee {_pct(round_trip)} → HOLD")
+    if branch == M_TREND:
+        assert adx is not None and plus is not None and minus is not None
+        down = minus > plus
+        return (f"{readings}: {'oversold' if down else 'overbought'}, but in a strong "
+                f"{'down' if down else 'up'}trend (ADX {adx:.0f}, {'-DI' if down else '+DI'} "
+                f"{max(plus, minus):.0f} > {'+DI' if down else '-DI'} {min(plus, minus):.0f}):"
+                " not fading it → HOLD")
     return readings + {
         M_NEUTRAL: ": no extreme → HOLD",
         M_BUY: ": oversold → BUY",
