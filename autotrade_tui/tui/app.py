@@ -82,6 +82,7 @@ class AutotradeApp(App[None]):
         super().__init__()
         self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
         self.runtime: Runtime | None = None
+        self.notifier: Any = None  # notify.service.Notifier: alerts out of the terminal
         self.register_theme(AUTOTRADE)
         self.theme = "autotrade"
 
@@ -118,6 +119,9 @@ class AutotradeApp(App[None]):
         with contextlib.suppress(WorkerFailed):  # reported already; live panes still fill
             self.cockpit.show_history(await self.read_history(runtime).wait())
         runtime.subscribe(self._forward)
+        from autotrade_tui.notify.service import attach as attach_notifier
+
+        self.notifier = attach_notifier(runtime)
         if self.autorun:
             await runtime.run()
         if runtime.fatal is not None:  # another engine took the database (3), or it was lost (1)
@@ -126,6 +130,7 @@ class AutotradeApp(App[None]):
             code = 3 if isinstance(runtime.fatal, EngineLockedError) else 1
             self.runtime = None
             await runtime.close()
+            await self.notifier.close()  # the "stopped" alert gets its few seconds
             self.exit(return_code=code, message=f"autotrade-tui: {runtime.fatal}")
 
     @work(thread=True, group="history", exit_on_error=False, description="history from db")
@@ -161,6 +166,8 @@ class AutotradeApp(App[None]):
             except Exception:  # a failed or slow loop must not keep the user waiting
                 worker.cancel()
         await runtime.close()
+        if self.notifier is not None:
+            await self.notifier.close()
 
     async def action_quit(self) -> None:
         await self.cockpit.panes_mounted()
