@@ -27,6 +27,7 @@ from autotrade_tui.runtime.updates import (
     TradeExecuted,
     Update,
 )
+from autotrade_tui.tui.format import money
 
 
 class LogLines:
@@ -74,8 +75,9 @@ class LogLines:
         if isinstance(u, TradeExecuted):
             t = u.trade
             kind = "LIQUIDATION" if t.order_type is OrderType.LIQUIDATION else "TRADE"
-            pnl = f"  pnl {t.pnl:+,.2f}" if t.order_type in (OrderType.CLOSE,
-                                                             OrderType.LIQUIDATION) else ""
+            # P&L after fees, the fee beside it (SPEC §11: one vocabulary on every screen)
+            pnl = (f"  P&L {money(t.pnl - t.fee, signed=True)} after fee" if t.order_type in (
+                OrderType.CLOSE, OrderType.LIQUIDATION) else "")
             return (f"{kind} {t.order_type.value} {t.side.value} {t.symbol} {t.amount:.6g} @ "
                     f"{t.price:,.2f}  margin {t.margin:,.2f}  fee {t.fee:,.2f}{pnl}  "
                     f"[{t.source.value}]")

@@ -20,6 +20,7 @@ from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.queries import stop_outs
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
+from autotrade_tui.tui.format import money, pct
 
 EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
 
@@ -31,6 +32,9 @@ def account_dict(engine: TradingEngine, prices: dict[str, float]) -> dict[str, A
     return {
         "equity": engine.equity(marks), "capital": lg.capital,
         "realized_pnl": lg.realized_pnl, "unrealized_pnl": engine.unrealized_pnl(marks),
+        # "P&L" on every screen (SPEC §11): what closing trades made after every fee paid,
+        # open positions' entry fees included; equity = initial + this + unrealized.
+        "pnl_after_fees": lg.realized_pnl - lg.total_fees,
         "total_fees": lg.total_fees, "total_trades": lg.total_trades,
         "winning_trades": lg.winning_trades, "losing_trades": lg.losing_trades,
         "win_rate": lg.win_rate * 100.0, "liquidations": lg.liquidations,
@@ -75,15 +79,21 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
 
 
 def render_report(rep: dict[str, Any]) -> str:
+    def sign(value: float, width: int = 0) -> str:  # +1,234.50 / −1,234.50: one minus sign
+        return f"{money(value, signed=True):>{width}}"
+
+    closed = rep["total_trades"]
+    win_rate = f"{rep['win_rate']:.1f} %" if closed else "—"  # no close yet: no rate
     lines = [
         f"autotrade-tui report  ({rep['database']})",
-        f"  equity        {rep['equity']:>16,.2f} USDT   return {rep['return_pct']:+.2f} %",
+        f"  equity        {rep['equity']:>16,.2f} USDT   return {pct(rep['return_pct'], True)}",
         f"  free capital  {rep['capital']:>16,.2f}   initial {rep['initial_capital']:,.2f}",
-        f"  realized P&L  {rep['realized_pnl']:>+16,.2f}   unrealized "
-        f"{rep['unrealized_pnl']:+,.2f}",
-        f"  fees          {rep['total_fees']:>16,.2f}   max drawdown {rep['max_drawdown']:.2f} %",
-        f"  closed trades {rep['total_trades']:>16}   won {rep['winning_trades']} / lost "
-        f"{rep['losing_trades']}   win rate {rep['win_rate']:.1f} %   liquidations "
+        # P&L after every fee, the fees beside it (SPEC §11: one vocabulary everywhere)
+        f"  P&L after fees{sign(rep['pnl_after_fees'], 16)}   fees {rep['total_fees']:,.2f}"
+        f"   unrealized {sign(rep['unrealized_pnl'])}",
+        f"  max drawdown  {rep['max_drawdown']:>14.2f} %",
+        f"  closed trades {closed:>16}   won {rep['winning_trades']} / lost "
+        f"{rep['losing_trades']}   win rate {win_rate}   liquidations "
         f"{rep['liquidations']}   stop-outs {rep['stop_outs']}",
         f"  risk          exposure {rep['exposure_pct']:.0f} % / {rep['max_exposure_pct']:g} %"
         f"   drawdown {rep['drawdown_pct']:.1f} % / {rep['max_drawdown_limit_pct']:g} % "
@@ -98,21 +108,28 @@ def render_report(rep: dict[str, Any]) -> str:
         lines.append(f"  {p['symbol']:<10} {p['side']:<5} qty {p['quantity']:.6g}  entry "
                      f"{p['entry_price']:,.2f}  mark {p['mark_price']:,.2f}  liq "
                      f"{p['liquidation_price']:,.2f}  margin {p['margin']:,.2f}  "
-                     f"{p['leverage']:.0f}x  uPnL {p['unrealized_pnl']:+,.2f}")
+                     f"{p['leverage']:.0f}x  uP&L {sign(p['unrealized_pnl'])}")
     lines.append("")
     lines.append("Recent trades")
     for t in rep["recent_trades"]:
+        pnl = (f"P&L {sign(t['pnl'] - t['fee'])} after fee {t['fee']:,.2f}"
+               if t["order_type"] in ("CLOSE", "LIQUIDATION") else f"fee {t['fee']:,.2f}")
         lines.append(f"  {t['timestamp']}  {t['symbol']:<10} {t['order_type']:<11} {t['side']:<5}"
-                     f" {t['amount']:.6g} @ {t['price']:,.2f}  pnl {t['pnl']:+,.2f}  fee "
-                     f"{t['fee']:,.2f}  [{t['source']}]")
+                     f" {t['amount']:.6g} @ {t['price']:,.2f}  {pnl}  [{t['source']}]")
     lines.append("")
     lines.append("Recent decisions")
     for d in rep["recent_decisions"]:
         lines.append(f"  {d['timestamp']}  {d['symbol']:<10} {d['model_1_decision'] or 'ERR':<4}"
                      f" / {d['model_2_decision'] or 'ERR':<4} → {d['final_decision']:<4} "
-                     f"{'executed' if d['executed'] else 'not executed'}: "
-                     f"{d['execution_note'] or d['vote_reason']}")
+                     f"{_outcome(d)}")
     return clean("\n".join(lines))
+
+
+def _outcome(d: dict[str, Any]) -> str:
+    """"executed: ADD LONG …" once: the note may already begin with the word."""
+    word = "executed" if d["executed"] else "not executed"
+    note = d["execution_note"] or d["vote_reason"] or ""
+    return note if note.startswith(word) else f"{word}: {note}"
 
 
 def _row(row: Any) -> dict[str, Any]:

@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 
-from autotrade_tui.core.models import Side
+from autotrade_tui.core.models import OrderType, Side, Trade, TradeSource
+from autotrade_tui.headless import LogLines
+from autotrade_tui.report import build_report, render_report
+from autotrade_tui.runtime.updates import TradeExecuted
 from autotrade_tui.tui.app import AutotradeApp
+from autotrade_tui.tui.format import money
 from autotrade_tui.tui.screens.confirm import ConfirmScreen
+from autotrade_tui.tui.widgets.account_cards import Card
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
-from tests.runtime_fixtures import ScriptedModel
+from tests.runtime_fixtures import ScriptedModel, make_runtime
 from tests.tui_fixtures import running, runtime_of, screen_text, settle, wait_for
 
 # Manual and automatic entries alike may stack and flip at once in these tests.
@@ -67,3 +72,52 @@ async def test_a_flipped_position_shows_its_new_side_at_once(tmp_path: Path, how
             await settle(pilot)
             assert shown_side(app) == side.value
             assert re.findall(r"BTC/USDT\s+(LONG|SHORT)\s+\d", screen_text(app)) == [side.value]
+
+
+# ---- one P&L vocabulary: after fees everywhere, fees beside it, colour = its sign
+
+
+async def test_pnl_card_is_after_fees_with_fees_beside_and_coloured_by_its_sign(
+        tmp_path: Path) -> None:
+    async with running(tmp_path, **FREE) as (app, pilot):
+        runtime = runtime_of(app)
+        await runtime.manual_open("BTC/USDT", Side.LONG)
+        await runtime.manual_close("BTC/USDT")  # a round trip at one price: only its fees
+        lg = runtime.engine.ledger
+        await wait_for(pilot, lambda: (app.cockpit.account or {}).get("total_trades") == 1,
+                       "the account after the close")
+        await settle(pilot)
+        card = app.cockpit.query_one("#card-pnl", Card)
+        label, value, detail = str(card.render()).splitlines()
+        assert label == "P&L AFTER FEES"
+        assert value == money(lg.realized_pnl - lg.total_fees, signed=True)
+        assert value.startswith("−") and card.has_class("-loss")
+        assert not card.has_class("-profit")
+        assert detail.startswith(f"fees {lg.total_fees:.2f}")
+        # the report says the same, in the same words
+        text = render_report(build_report(runtime.store, app.settings))
+        assert f"P&L after fees{value:>16}   fees {lg.total_fees:,.2f}" in text
+        assert "CLOSE       LONG" in text and f"P&L {value} after fee" not in text  # 1 fee
+        assert "realized P&L" not in text and "pnl " not in text
+
+
+async def test_report_win_rate_without_a_closed_trade_is_a_dash(tmp_path: Path) -> None:
+    buy = (ScriptedModel("m1", ("BUY", 0.9)), ScriptedModel("m2", ("BUY", 0.9)))
+    runtime = await make_runtime(tmp_path, models=buy, **FREE)
+    try:
+        await runtime.monitor_tick()
+        await runtime.manual_open("BTC/USDT", Side.LONG)
+        await runtime.decision_cycle()
+        text = render_report(build_report(runtime.store, runtime.settings))
+    finally:
+        await runtime.close()
+    assert "win rate —   liquidations" in text
+    assert "executed: executed:" not in text and "executed: not executed" not in text
+
+
+def test_headless_and_report_say_pnl_after_fees_with_a_typographic_minus() -> None:
+    trade = Trade(0.0, "BTC/USDT", OrderType.CLOSE, Side.LONG, 0.5, 80_000.0, 44.40, 200.04,
+                  2_000.0, 20.0, TradeSource.MANUAL)
+    line = LogLines.format(TradeExecuted(trade))
+    assert line is not None and "P&L −155.64 after fee" in line and "pnl" not in line
+    assert "-155.64" not in line

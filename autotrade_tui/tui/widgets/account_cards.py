@@ -1,4 +1,5 @@
-"""The four account cards: equity, P&L (realized / unrealized), open positions, win rate."""
+"""The four account cards: equity, P&L (realized after fees, fees and unrealized beside it),
+open positions, win rate."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Card(Widget):
         return self._content
 
 
-LABELS = {"equity": "EQUITY", "pnl": "P&L REALIZED", "positions": "OPEN POSITIONS",
+LABELS = {"equity": "EQUITY", "pnl": "P&L AFTER FEES", "positions": "OPEN POSITIONS",
           "winrate": "WIN RATE"}
 
 
@@ -59,12 +60,14 @@ class AccountCards(Horizontal):
         ret = (eq / initial - 1.0) * 100.0
         self._show("equity", money(eq),
                    f"{pct(ret, signed=True, compact=True)} free {short(acc['capital'])}", ret)
-        realized, unrealized = acc["realized_pnl"], acc["unrealized_pnl"]
-        self._show("pnl", money(realized, signed=True),
-                   f"unreal. {short(unrealized, signed=True)}", realized + unrealized)
+        # One vocabulary (SPEC §11): realized P&L after every fee, the fees beside it, and the
+        # colour the sign of that number, never of another (the unrealized is only a detail).
+        net = acc["pnl_after_fees"]
+        detail = (f"fees {short(acc['total_fees'])} "
+                  f"unr. {short(acc['unrealized_pnl'], signed=True)}")
+        self._show("pnl", money(net, signed=True), detail, net)
         n = len(acc["positions"])
         self._show("positions", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")
         closed = acc["total_trades"]
         self._show("winrate", pct(acc["win_rate"]) if closed else "—",
-                   f"{acc['winning_trades']}W {acc['losing_trades']}L fees "
-                   f"{short(acc['total_fees'])}")
+                   f"{acc['winning_trades']}W {acc['losing_trades']}L")
