@@ -59,21 +59,25 @@ def scrub(text: str, urls: list[str]) -> str:
     return text
 
 
+# Apprise, and the HTTP stack only it uses here (requests → urllib3 logs each request's
+# path at DEBUG: a webhook's token). Kept off the root logger, so off stdout and the screen.
+QUIET_LOGGERS = ("apprise", "urllib3", "requests_oauthlib", "oauthlib")
 _LOADED: list[Any] = []  # the apprise module once imported and quieted
 _LOAD_LOCK = threading.Lock()
 
 
 def load_apprise() -> Any:
-    """Import Apprise with its logger kept to itself: it logs URLs ("Unparseable URL
+    """Import Apprise with its loggers kept to themselves: it logs URLs ("Unparseable URL
     tgram://…") at ERROR, and a record reaching the root logger (or Python's last-resort
     handler on stderr) would print a token. A send's own log lines come back with its
     result (`AppriseResult.logs()`), which is where failures are read. Slow the first time
     (~0.5 s: its plugins): call it off the event loop."""
     with _LOAD_LOCK:
         if not _LOADED:
-            logger = logging.getLogger("apprise")
-            logger.propagate = False
-            logger.handlers = [logging.NullHandler()]
+            for name in QUIET_LOGGERS:
+                logger = logging.getLogger(name)
+                logger.propagate = False
+                logger.handlers = [logging.NullHandler()]
             with warnings.catch_warnings():  # its PGP plugin imports the deprecated imghdr
                 warnings.simplefilter("ignore", DeprecationWarning)
                 import apprise
