@@ -19,6 +19,7 @@ from autotrade_tui.core.models import OrderType
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import EngineLockedError
 from autotrade_tui.market.factory import check_settings
+from autotrade_tui.notify.service import attach as attach_notifier
 from autotrade_tui.runtime.trader import Runtime, make_clock
 from autotrade_tui.runtime.updates import (
     DecisionRecorded,
@@ -141,6 +142,7 @@ async def _main(settings: Any, lines: LogLines) -> int:
     if lines.closed:  # the reader left while we were starting
         runtime.stop()
     runtime.subscribe(lines)
+    notifier = attach_notifier(runtime)  # alerts out of the terminal (SPEC §14)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
@@ -154,6 +156,7 @@ async def _main(settings: Any, lines: LogLines) -> int:
         saved = f"NOT all saved ({runtime.unsaved})" if runtime.unsaved else "state saved"
         _say(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
              f"position(s); {saved}")
+        await notifier.close()  # what is queued (a "stopped" alert) gets a few seconds
     if isinstance(runtime.fatal, EngineLockedError):
         print(f"autotrade-tui: {runtime.fatal}", file=sys.stderr)
         return 3

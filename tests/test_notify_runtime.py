@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -224,3 +228,27 @@ def test_config_show_and_a_bad_url_keep_the_token_masked(
     err = capsys.readouterr().err
     assert "config key 'notify_urls'" in err and "item 2 ('nosuch://****')" in err
     assert TOKEN not in err
+
+
+# ---------------------------------------------------------------- headless, end to end
+def test_headless_sends_alerts_and_never_prints_a_token(tmp_path: Path,
+                                                         hook: Webhook) -> None:  # noqa: F811
+    """The real `--headless` process at DEBUG log level: decisions reach the webhook; the
+    token is in none of its output."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENROUTER_API_KEY", "DATABASE_URL", "AUTOTRADE_CONFIG")}
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               NOTIFY_URLS=hook.url("ok/" + TOKEN), NOTIFY_ON="decision",
+               AUTOTRADE_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "autotrade_tui", "--headless", "--market",
+                             "sim", "--speed", "600", "--symbols", "BTC/USDT"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        posts = hook.wait(2, "ok", timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert all(t.startswith("DECISION BTC/USDT ") for t in titles(posts))
+    assert "DECISION BTC/USDT" in out and "state saved" in out
+    assert TOKEN not in out + err
