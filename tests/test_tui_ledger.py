@@ -121,3 +121,40 @@ def test_headless_and_report_say_pnl_after_fees_with_a_typographic_minus() -> No
     line = LogLines.format(TradeExecuted(trade))
     assert line is not None and "P&L −155.64 after fee" in line and "pnl" not in line
     assert "-155.64" not in line
+
+
+# ---- one selection for header, chart, positions and keys
+
+
+def highlighted(app: AutotradeApp) -> str | None:
+    """The symbol whose row the positions table shows highlighted, if any."""
+    table = app.cockpit.query_one(PositionsTable)
+    if not table.show_cursor or not table.row_count:
+        return None
+    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+
+async def test_the_highlighted_position_is_the_symbol_the_keys_act_on(tmp_path: Path) -> None:
+    async with running(tmp_path, **FREE) as (app, pilot):
+        runtime = runtime_of(app)
+        await runtime.manual_open("SOL/USDT", Side.SHORT)  # the selection stays on BTC
+        await wait_for(pilot, lambda: received_side(app, "SOL/USDT") == "SHORT", "the row")
+        await settle(pilot)
+        assert app.cockpit.symbol == "BTC/USDT"
+        assert highlighted(app) is None  # no row claims to be the selection
+        assert "SOL/USDT" in screen_text(app)
+        await pilot.press("3")
+        await settle(pilot)
+        assert highlighted(app) == "SOL/USDT" == app.cockpit.symbol
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the dialog")
+        assert app.screen.text.startswith("Close SHORT SOL/USDT")  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await pilot.press("1")  # back to BTC: the highlight goes with it
+        await settle(pilot)
+        assert highlighted(app) is None and app.cockpit.symbol == "BTC/USDT"
+        table = app.cockpit.query_one(PositionsTable)
+        table.focus()
+        await pilot.press("down")  # an arrow in the table selects what it highlights
+        await settle(pilot)
+        assert highlighted(app) == "SOL/USDT" == app.cockpit.symbol

@@ -32,7 +32,7 @@ class PositionsTable(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
-        self.show_cursor = True
+        self.show_cursor = False  # until the selected symbol has a row (_follow)
 
     def on_mount(self) -> None:
         for i, name in enumerate(COLUMNS):
@@ -64,8 +64,31 @@ class PositionsTable(DataTable[Text]):
             self._follow(symbol)
 
     def _follow(self, symbol: str) -> None:
-        if symbol and symbol in {k.value for k in self.rows}:
+        """The cursor sits on the selected symbol's row, or is hidden when it has none: one
+        selection for header, chart, table and keys (a cursor left on another row would
+        say `x` closes that one)."""
+        held = bool(symbol) and symbol in {k.value for k in self.rows}
+        self.show_cursor = held
+        if held:
             self.move_cursor(row=self.get_row_index(symbol))
+
+    def action_cursor_down(self) -> None:
+        if self._pick_first():
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self._pick_first():
+            super().action_cursor_up()
+
+    def _pick_first(self) -> bool:
+        """An arrow on a table whose cursor is hidden (the selected symbol has no position)
+        selects the first row instead of moving an invisible cursor; True: move as usual."""
+        if self.show_cursor or not self.row_count:
+            return True
+        self.show_cursor = True
+        self.move_cursor(row=0)
+        self.post_message(self.Selected(str(self.coordinate_to_cell_key((0, 0)).row_key.value)))
+        return False
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
