@@ -168,8 +168,9 @@ def test_range_keeps_earlier_bars_as_warm_up(home: Path,
         mine = b.run_rows(trades, 1)
         made = b.run_rows(decisions, 1)
     # Indicators already warm at the first decision of day 2: no model reads a missing value
-    # (the rules also read the open position, so fills differ from the whole run's).
-    assert made and min(d["ts"] for d in made) == T0 + 86_400
+    # (the rules also read the open position, so fills differ from the whole run's). Its
+    # first bar opens at midnight and is decided on at its close.
+    assert made and min(d["ts"] for d in made) == T0 + 86_400 + 300
     assert mine and min(f["ts"] for f in mine) >= T0 + 86_400
     assert not any("missing" in d["model_1_reasoning"] + d["model_2_reasoning"] for d in made)
     assert whole["candles"] == 2 * day2["candles"]
@@ -293,14 +294,14 @@ def _extra_field(row: int) -> Callable[[Path], Path]:
     def make(home: Path) -> Path:
         path = write(market(n=5, symbols=["BTC/USDT"]).drop(columns="symbol"), home / "extra.csv")
         lines = path.read_text().splitlines()
-        lines[row] += ",99"  # line `row` is data row `row`: the header is line 0
+        lines[row - 1] += ",99"  # the file's line `row` (the header is line 1)
         path.write_text("\n".join(lines) + "\n")
         return path
     return make
 
 
 @pytest.mark.parametrize(("make", "args", "expected"), [
-    (_unsorted, [], "unsorted.csv: row 22: timestamp is earlier than the row before "
+    (_unsorted, [], "unsorted.csv: row 23: timestamp is earlier than the row before "
                     "(rows must be sorted)"),
     (_wrong_columns, [], "columns.csv: missing column(s) close"),
     (None, ["--from", "2030-01-01"], "error: --from starts the range at 2030-01-01 00:00 UTC, "
@@ -326,8 +327,8 @@ def _extra_field(row: int) -> Callable[[Path], Path]:
                                   "and no --timeframe (1m, 5m, 15m, 1h, 4h, 1d) is a multiple "
                                   "of 313 s\n"),
     (_bool_timestamp, [], "bools.json: row 3: timestamp True is not epoch seconds"),
-    (_extra_field(1), [], "extra.csv: row 1 has 7 fields, more than the header's 6\n"),
-    (_extra_field(4), [], "extra.csv: row 4 has 7 fields, more than the header's 6\n"),
+    (_extra_field(2), [], "extra.csv: row 2 has 7 fields, more than the header's 6\n"),
+    (_extra_field(5), [], "extra.csv: row 5 has 7 fields, more than the header's 6\n"),
     (None, ["--timeframe", "7m"], "--timeframe '7m' is not one of 1m, 5m"),
     (None, ["--symbols", "DOGE/USDT"], "no data for DOGE/USDT"),
 ])

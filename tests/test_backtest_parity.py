@@ -83,7 +83,7 @@ async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
     raised = []
     rt.subscribe(lambda u: raised.append(u.event) if isinstance(u, EventRaised) else None)
     await rt.monitor.prime()
-    for k in range(576):
+    for k in range(1, 577):  # a bar is seen at its close: the first at T0 + 300
         clock.set(T0 + 300 * k)
         await rt.monitor_tick()
         await rt.decision_cycle()  # 5-minute cycles: every candle

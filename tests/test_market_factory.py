@@ -33,7 +33,7 @@ async def test_replay_source(tmp_path: Path) -> None:
     path.write_text("timestamp,open,high,low,close,volume\n"
                     "1700000100,1,2,0.5,1.5,10\n1700000400,1.5,2,1,1.8,12\n")
     settings = defaults(market_source="replay", replay_file=str(path), symbols=["ETH/USDT"])
-    feed = await open_feed(settings, VirtualClock(1_700_000_500.0))
+    feed = await open_feed(settings, VirtualClock(1_700_000_700.0))  # the 2nd bar has closed
     assert isinstance(feed, ReplayFeed) and feed.mode == "REPLAY"
     assert (await feed.fetch_tickers(["ETH/USDT"]))["ETH/USDT"].last == 1.8
     assert "h.csv" in feed.note

@@ -52,14 +52,16 @@ async def test_plays_on_the_clock(csv_file: Path) -> None:
     assert feed.candles("BTC/USDT", "5m") == []
     assert feed.latest_ts() is None
 
-    clock.set(T0)  # the first bar's time: it is visible
+    clock.set(T0 + 299)  # the first bar is open: nothing is known of it yet
+    assert await feed.fetch_tickers(["BTC/USDT"]) == {} and feed.latest_ts() is None
+    clock.set(T0 + 300)  # the first bar's close: it is visible, stamped at its close
     t = (await feed.fetch_tickers(["BTC/USDT"]))["BTC/USDT"]
-    assert t.last == 100.5 and t.ts == T0 and t.volume_24h == 10.0
-    clock.set(T0 + 3 * 300 + 120)  # inside the 4th bar
+    assert t.last == 100.5 and t.ts == T0 + 300 and t.volume_24h == 10.0
+    clock.set(T0 + 4 * 300 + 120)  # inside the 5th bar: the 4th closed 120 s ago
     t = (await feed.fetch_tickers(["BTC/USDT"]))["BTC/USDT"]
-    assert t.last == 103.5 and t.ts == clock.now()  # fresh while its bar lasts
+    assert t.last == 103.5 and t.ts == T0 + 4 * 300  # the time of the price, not of now
     candles = await feed.fetch_ohlcv("BTC/USDT", "5m", limit=200)
-    assert [c.ts for c in candles] == [T0 + 300 * i for i in range(4)]
+    assert [c.ts for c in candles] == [T0 + 300 * i for i in range(4)]  # drawn at their open
     assert candles[-1].close == 103.5 and candles[-1].volume == 13.0
     assert feed.candles("BTC/USDT", "5m", limit=2) == candles[-2:]
     assert feed.candles("BTC/USDT", "5m", limit=2, since=T0 + 1) == candles[1:3]
@@ -72,7 +74,7 @@ async def test_plays_on_the_clock(csv_file: Path) -> None:
 
 
 def test_coarser_timeframes_aggregate_without_look_ahead(csv_file: Path) -> None:
-    clock = VirtualClock(T0 + 300 * 4)  # bars 0..4 visible; 15m buckets: [0,1,2], [3,4,(5)]
+    clock = VirtualClock(T0 + 300 * 5)  # bars 0..4 closed; 15m buckets: [0,1,2], [3,4,(5)]
     feed = ReplayFeed(csv_file, clock, ["BTC/USDT"])
     q = feed.candles("BTC/USDT", "15m")
     assert [c.ts for c in q] == [T0, T0 + 900]
@@ -141,14 +143,14 @@ async def test_json_list_dict_and_symbol_column(tmp_path: Path) -> None:
 
 def test_single_series_serves_every_given_symbol(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "one.csv", bars(3))
-    feed = ReplayFeed(path, VirtualClock(T0 + 600), ["BTC/USDT", "ETH/USDT"])
+    feed = ReplayFeed(path, VirtualClock(T0 + 900), ["BTC/USDT", "ETH/USDT"])
     assert feed.candles("BTC/USDT", "5m") == feed.candles("ETH/USDT", "5m")
     assert len(feed.candles("ETH/USDT", "5m")) == 3
 
 
 def test_dataframe_source() -> None:
     df = pd.DataFrame(bars(5))
-    feed = ReplayFeed(df, VirtualClock(T0 + 300), ["BTC/USDT"])
+    feed = ReplayFeed(df, VirtualClock(T0 + 600), ["BTC/USDT"])
     assert len(feed.candles("BTC/USDT", "5m")) == 2
     bad = df.copy()
     bad.loc[3, "low"] = 500.0
@@ -162,10 +164,11 @@ def test_gaps_are_warnings_not_errors(tmp_path: Path) -> None:
     del rows[2]  # one missing after the 2nd
     feed = ReplayFeed(write_csv(tmp_path / "gappy.csv", rows), VirtualClock(0))
     assert feed.timeframe_seconds == 300
-    assert [(g.row, g.missing_bars) for g in feed.gaps] == [(3, 1), (6, 3)]
+    # rows are the file's lines (the header is line 1)
+    assert [(g.row, g.missing_bars) for g in feed.gaps] == [(4, 1), (7, 3)]
     gap = feed.gaps[1]
     assert isinstance(gap, Gap) and gap.after_ts == T0 + 5 * 300 and gap.before_ts == T0 + 9 * 300
-    assert "3 bar(s) missing" in str(gap) and "row 6" in str(gap)
+    assert "3 bar(s) missing" in str(gap) and "row 7" in str(gap)
     assert "2 gap(s)" in feed.note
 
 
@@ -200,19 +203,20 @@ def _csv_error(tmp_path: Path, rows: list[dict], header: str = HEADER) -> str:
     return str(err.value)
 
 
+# rows name the file's own lines: the header is line 1, the first bar line 2
 @pytest.mark.parametrize(("row", "change", "message"), [
-    (2, {"close": ""}, "row 3: close is empty"),
-    (0, {"open": "nan"}, "row 1: open is empty"),
-    (4, {"volume": "lots"}, "row 5: volume 'lots' is not a number"),
-    (1, {"timestamp": "yesterday"}, "row 2: timestamp 'yesterday' is not epoch seconds"),
-    (3, {"low": 0}, "row 4: low must be > 0"),
-    (3, {"open": -5, "low": -6}, "row 4: open must be > 0"),
-    (5, {"volume": -1}, "row 6: volume must be ≥ 0"),
-    (6, {"high": 50}, "row 7: high is below low"),
-    (6, {"high": 106.2}, "row 7: high is below open or close"),
-    (6, {"low": 106.9}, "row 7: low is above open or close"),
-    (7, {"timestamp": T0 + 300 * 6}, "row 8: duplicate timestamp"),
-    (7, {"timestamp": T0 + 300 * 2}, "row 8: timestamp is earlier than the row before"),
+    (2, {"close": ""}, "row 4: close is empty"),
+    (0, {"open": "nan"}, "row 2: open is empty"),
+    (4, {"volume": "lots"}, "row 6: volume 'lots' is not a number"),
+    (1, {"timestamp": "yesterday"}, "row 3: timestamp 'yesterday' is not epoch seconds"),
+    (3, {"low": 0}, "row 5: low must be > 0"),
+    (3, {"open": -5, "low": -6}, "row 5: open must be > 0"),
+    (5, {"volume": -1}, "row 7: volume must be ≥ 0"),
+    (6, {"high": 50}, "row 8: high is below low"),
+    (6, {"high": 106.2}, "row 8: high is below open or close"),
+    (6, {"low": 106.9}, "row 8: low is above open or close"),
+    (7, {"timestamp": T0 + 300 * 6}, "row 9: duplicate timestamp"),
+    (7, {"timestamp": T0 + 300 * 2}, "row 9: timestamp is earlier than the row before"),
 ])
 def test_each_validation_error_names_file_and_row(tmp_path: Path, row: int, change: dict,
                                                   message: str) -> None:
@@ -244,10 +248,10 @@ def test_boolean_columns_are_not_numbers() -> None:
         ReplayFeed(df, VirtualClock(0))
 
 
-@pytest.mark.parametrize(("line", "row"), [(1, 1), (2, 2), (5, 5)])
+@pytest.mark.parametrize(("line", "row"), [(1, 2), (2, 3), (5, 6)])
 def test_a_row_longer_than_the_header_is_named(tmp_path: Path, line: int, row: int) -> None:
-    # Row 1 too long: pandas takes its first field as the index and shifts every column,
-    # which used to surface as "row 2: volume is empty". Later rows: a tokenizer error.
+    # Line 2 too long: pandas takes its first field as the index and shifts every column,
+    # which used to surface as "row 2: volume is empty". Later lines: a tokenizer error.
     path = write_csv(tmp_path / "long.csv", bars(6))
     lines = path.read_text().splitlines()
     lines[line] += ",99"
@@ -259,7 +263,7 @@ def test_a_row_longer_than_the_header_is_named(tmp_path: Path, line: int, row: i
 
 def test_error_counts_further_bad_rows(tmp_path: Path) -> None:
     rows = [{**r, "volume": -1} if i in (2, 5, 7) else r for i, r in enumerate(bars())]
-    assert "row 3: volume must be ≥ 0 (and 2 more row(s))" in _csv_error(tmp_path, rows)
+    assert "row 4: volume must be ≥ 0 (and 2 more row(s))" in _csv_error(tmp_path, rows)
 
 
 def test_missing_columns_and_empty_files(tmp_path: Path) -> None:
@@ -283,8 +287,8 @@ def test_unsorted_check_is_per_symbol_and_json_rows_name_their_symbol(tmp_path: 
 def test_unreadable_files_get_clear_messages(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match=r"nope\.csv: no such file"):
         ReplayFeed(tmp_path / "nope.csv", VirtualClock(0))
-    (tmp_path / "x.xlsx").write_text("?")
-    with pytest.raises(DataFileError, match=r"unsupported file type '\.xlsx'"):
+    (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04\x00\x00zipped")
+    with pytest.raises(DataFileError, match=r"x\.xlsx: is not a data file this reads"):
         ReplayFeed(tmp_path / "x.xlsx", VirtualClock(0))
     (tmp_path / "broken.json").write_text('[{"timestamp": 1,')
     with pytest.raises(DataFileError, match=r"broken\.json: is not valid JSON"):
@@ -302,7 +306,10 @@ def test_parquet_reads_like_csv_and_a_bad_one_is_one_line(tmp_path: Path) -> Non
     pd.DataFrame(bars(3)).to_parquet(path)
     csv = write_csv(tmp_path / "b.csv", bars(3))
     parquet_frame = ReplayFeed(path, VirtualClock(0)).frame()
-    assert parquet_frame.equals(ReplayFeed(csv, VirtualClock(0)).frame())
+    csv_frame = ReplayFeed(csv, VirtualClock(0)).frame()
+    assert parquet_frame["_row"].tolist() == [1, 2, 3]  # table rows; a CSV's: its lines
+    assert csv_frame["_row"].tolist() == [2, 3, 4]
+    assert parquet_frame.drop(columns="_row").equals(csv_frame.drop(columns="_row"))
     with_symbols = pd.DataFrame([{**b, "symbol": s} for b in bars(4) for s in ("A/USDT", "B/USDT")])
     with_symbols.to_parquet(tmp_path / "s.parquet")
     assert len(ReplayFeed(tmp_path / "s.parquet", VirtualClock(0)).frame("B/USDT")) == 4

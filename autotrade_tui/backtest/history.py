@@ -91,7 +91,8 @@ def from_rows(symbol: str, rows: Sequence[Sequence[float]]) -> Series:
 
 
 def load_file(req: Request) -> History:
-    """Read and validate `req.data` through the replay feed (DataFileError names file and row).
+    """Read and validate `req.data` (a file in any of `datafiles`' forms, or a freqtrade data
+    folder: one file per symbol) through the replay feed (DataFileError names file and row).
 
     A file without a symbol column is one series: traded under the first configured symbol,
     or under every symbol the user named. A file with a symbol column: the named symbols
@@ -99,8 +100,10 @@ def load_file(req: Request) -> History:
     """
     from autotrade_tui.market.replay import ReplayFeed
 
-    feed = ReplayFeed(req.data, VirtualClock(0.0), req.symbols, log_gaps=False)
-    name = Path(req.data).name
+    feed = ReplayFeed(req.data, VirtualClock(0.0), req.symbols, log_gaps=False,
+                      timeframe=req.timeframe)
+    path = Path(req.data).expanduser()
+    name = path.name
     found: dict[str, Series] = {}
     missing: list[str] = []
     for sym in req.symbols:
@@ -121,7 +124,8 @@ def load_file(req: Request) -> History:
             raise UserError(_no_timeframe(req, native))
         found = {sym: aggregate(s, width) for sym, s in found.items()}
     gaps = [str(g) for g in feed.gaps]
-    return _ranged(found, req, width, f"file {name}", gaps)
+    kind = "folder" if path.is_dir() else "file"
+    return _ranged(found, req, width, f"{kind} {name}", gaps)
 
 
 def _no_timeframe(req: Request, native: int) -> str:

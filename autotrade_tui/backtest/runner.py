@@ -1,9 +1,13 @@
 """The replay loop: the live runtime's two steps on a VirtualClock, candle by candle.
 
-Per candle (the runtime's `monitor_tick`): every symbol's price is the close of its last
-visible bar (the replay feed's ticker, stale once its bar is over by more than
-`stale_after_seconds`); `engine.mark` with the fresh prices (liquidations, guards, drawdown
-switch); the event detectors of `runtime.monitor.EventMonitor` for every fresh symbol.
+A bar is known when it closes (SPEC §5.3): the replay clock steps from bar close to bar close,
+and the bar that opens at T is seen at T + timeframe, so whatever is decided or filled on its
+close carries that time. Per candle (the runtime's `monitor_tick`): every symbol's price is the
+close of its last visible bar (the replay feed's ticker, stale once its bar is over by more
+than `stale_after_seconds`); `engine.mark` with the fresh prices (liquidations, guards,
+drawdown switch); the event detectors of `runtime.monitor.EventMonitor` for every fresh symbol,
+its windows on the history's own bars (5-minute bars: 5 and 15 minute moves, volume and ATR on
+those bars), fed as the live runtime feeds them (`EventMonitor.add_bars`).
 Per decision time, every `trading_interval_minutes` of candle time (the runtime's
 `decision_cycle`): each symbol's indicators at its last visible bar, both models, the vote,
 the gates and the engine, settled in symbol order.
@@ -13,9 +17,10 @@ whole series (row i equals the runtime's value on the candles up to i); the offl
 rules, pure functions of a bar's values written over arrays, run once over those columns and
 each distinct pair of answers is voted once with `voting.tally` (the code their `decide` and
 `voting.vote` run, without the reasoning text, which is written afterwards for the decisions
-a run keeps; see `fast.py`); a HOLD never reaches the engine; an empty event window with no
-open position cannot raise an event, so it is skipped. Any other models get the full
-context (`core.decision.build_context`) and `decide`.
+a run keeps; see `fast.py`); a HOLD never reaches the engine; the windows are read (and fed,
+in one go) only at the bars where `screen.py` finds that a rule reading them may fire; at the
+others only a position's liquidation risk can show. Any other models get the full context
+(`core.decision.build_context`) and `decide`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import pandas as pd
 
 from autotrade_tui.backtest.fast import Decider, SeriesVotes, indicator_keys, lean, make_decider
 from autotrade_tui.backtest.history import History, Series
+from autotrade_tui.backtest.screen import screen
 from autotrade_tui.core import indicators as ta
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.decision import VotePolicy, build_context, decide
@@ -50,7 +56,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.runtime.monitor import HISTORY_BARS, EventMonitor
+from autotrade_tui.runtime.monitor import EventMonitor
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +135,9 @@ class _Sym:
         self.values: np.ndarray | None = None  # row-major indicator values (context path)
         self.lean: SeriesVotes  # the offline models' answers (lean path)
         self.bar = bar_seconds
+        self.first = -1  # the newest bar when the symbol was first fresh (the monitor primes)
+        self.fed = -1  # the last bar given to the monitor's window
+        self.screen: list[bool] = []  # per bar: may a rule reading the window fire (screen.py)
 
     def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
         """The indicators `keys` over the whole series (row i: on the candles up to i)."""
@@ -175,8 +184,7 @@ class Backtest:
         self.event_decisions = bool(settings.event_triggered_decisions)
         self.monitor = EventMonitor(None, history.symbols,  # type: ignore[arg-type]
                                     EventThresholds.from_settings(settings),
-                                    settings.maintenance_margin_rate)
-        self.windows_fed = history.bar_seconds == 60  # the monitor's 1-minute bars
+                                    settings.maintenance_margin_rate, history.bar_seconds)
         self.progress, self.progress_every = progress, max(1, progress_every)
         self.after_cycle = after_cycle
         self._slots = asyncio.Semaphore(int(settings.max_concurrent_model_calls))
@@ -221,8 +229,10 @@ class Backtest:
                 self.fast = False
             else:
                 self._fast = make_decider(self)
+        # each bar is seen at its close: the clock's times are the bars' closes
         times = np.unique(np.concatenate(
-            [s.ts[(s.ts >= h.start) & (s.ts < h.end)] for s in h.series.values()])).tolist()
+            [s.ts[(s.ts >= h.start) & (s.ts < h.end)] + h.bar_seconds
+             for s in h.series.values()])).tolist()
         return syms, times
 
     async def _replay(self, syms: list[_Sym], times: list[float]) -> list[float]:
@@ -267,12 +277,10 @@ class Backtest:
         positions = self.engine.positions
         bars: dict[str, tuple[float, float, float, float]] = {}
         for s in syms:
-            j, ts, last = s.i, s.ts, s.last
+            j, ts, last, bar = s.i, s.ts, s.last, s.bar
             seen = j
-            while j < last and ts[j + 1] <= t:
+            while j < last and ts[j + 1] + bar <= t:  # closed by now
                 j += 1
-                if self.windows_fed:
-                    self._feed_window(s, j)
             s.i = j
             if j > seen >= 0 and s.name in positions:  # stops and liquidations on the range
                 bars[s.name] = (s.open[seen + 1], max(s.high[seen + 1:j + 1]),
@@ -284,7 +292,7 @@ class Backtest:
             price = prices[name] = s.close[j]
             # The replay feed's ticker is stamped min(now, end of its bar): stale when
             # now − that > limit, i.e. when the bar ended more than `limit` ago.
-            end = ts[j] + s.bar
+            end = ts[j] + bar
             if end < t and t - end > self.stale_after:
                 stale.add(name)
             elif name in stale:
@@ -299,18 +307,21 @@ class Backtest:
                   if bars else engine.mark(fresh, t))
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        positions = engine.positions
-        if not positions and not self.windows_fed:
-            return _NONE  # an empty window and no position: detect() finds nothing
-        return self._events(t, fresh, positions)
+        return self._events(t, fresh, engine.positions)
 
     def _events(self, t: float, fresh: dict[str, float],
                 positions: dict[str, Any]) -> list[_Sym] | tuple[()]:
-        """The event detectors for the fresh symbols (see `_monitor`)."""
-        fed, quiet = self.windows_fed, self._quiet
+        """The event detectors for the fresh symbols (see `_monitor`): the window read where
+        the screen says a rule on it may fire (or the symbol has no new bar: a hole), else
+        the price alone, for a position near enough to its liquidation."""
+        quiet, by_name, detect = self._quiet, self._by_name, self.monitor.detect
         found: list[MarketEvent] = []
         for name, price in fresh.items():
-            if not fed:  # no bars in the window: only a position's liquidation risk can show
+            s = by_name[name]
+            j = s.i
+            if s.first < 0:
+                self._first_fresh(s)
+            if s.ts[j] + s.bar == t and not s.screen[j]:
                 pos = positions.get(name)
                 if pos is None:
                     continue
@@ -320,7 +331,10 @@ class Backtest:
                     q = quiet[name] = (pos, len(pos.entries), low, high)
                 if q[2] < price < q[3]:
                     continue  # far from liquidation: the rule would find nothing
-            found += self.monitor.detect(name, t, price, positions)
+                found += detect(name, t, price, positions, bars=False)
+                continue
+            self._feed_window(s, t)
+            found += detect(name, t, price, positions)
         if not found:
             return _NONE
         self.events += found
@@ -330,13 +344,29 @@ class Backtest:
         names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
         return [self._by_name[n] for n in names if n in self._by_name]
 
-    def _feed_window(self, s: _Sym, j: int) -> None:
-        """The runtime's 1-minute window: primed with history, then each new bar."""
-        win = self.monitor.windows[s.name]
-        if win.last is None:
-            win.extend(s.candle(k) for k in range(max(0, j + 1 - HISTORY_BARS), j + 1))
-        else:
-            win.update(s.candle(j))
+    def _first_fresh(self, s: _Sym) -> None:
+        """The symbol's first fresh candle: the live monitor primes its window here (the
+        day before), and the screen of its bars is made."""
+        s.first = s.i
+        s.fed = max(0, s.i + 1 - self.monitor.history_bars) - 1
+        c = s.series
+        s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor)
+
+    def _feed_window(self, s: _Sym, t: float) -> None:
+        """Catch the symbol's window up to its newest bar, as the live monitor fed it bar by
+        bar (`EventMonitor.add_bars`): after each bar from the first fresh one on, the next
+        opens empty at its close, so a hole leaves that empty bar sealed, as live."""
+        j, bar, ts = s.i, s.bar, s.ts
+        if s.fed >= j:
+            return
+        bars: list[Candle] = []
+        for k in range(s.fed + 1, j + 1):
+            bars.append(s.candle(k))
+            if s.first <= k < j and ts[k + 1] != ts[k] + bar:
+                c = s.close[k]
+                bars.append(Candle(ts[k] + bar, c, c, c, c, 0.0))
+        s.fed = j
+        self.monitor.add_bars(s.name, bars, t)
 
     async def _cycle(self, syms: list[_Sym] | tuple[()], t: float,
                      source: TradeSource) -> None:

@@ -1,39 +1,40 @@
-"""Replay feed (SPEC §5.3): OHLCV from a file or DataFrame, validated, played on the clock.
+"""Replay feed (SPEC §5.3): OHLCV from a file, a freqtrade data folder or a DataFrame,
+validated, played on the clock.
 
-Files: CSV, JSON (a list of objects, or {symbol: [objects]}) or Parquet, with
-columns timestamp, open, high, low, close, volume (names case-insensitive; `time`, `ts`, `date`
-and `datetime` are accepted for timestamp). Timestamps are bar open times as epoch seconds,
-epoch milliseconds (also µs/ns, told apart by size) or ISO-8601 text (naive = UTC).
+Files are read by `datafiles.read_table` (CSV, JSON, Parquet, Feather, each also gzip; the
+format told by content), with columns timestamp, open, high, low, close, volume (names
+case-insensitive; `time`, `ts`, `date` and `datetime` are accepted for timestamp). Timestamps
+are bar open times as epoch seconds, epoch milliseconds (also µs/ns, told apart by size),
+ISO-8601 text (naive = UTC) or datetimes (Parquet/Feather).
 
 Symbols: an optional `symbol` column (or the keys of a JSON object) holds several series;
 without one, the single series is served under every symbol the feed is given (default
-"BTC/USDT") — handy for backtesting one file against the configured symbol.
+"BTC/USDT") — handy for backtesting one file against the configured symbol. A folder gives
+each symbol its own file (`datafiles.folder_files`).
 
-Validation raises `DataFileError` naming the file and the 1-based data row (the header is not
-a data row: data row N of a CSV is its line N + 1): a CSV row with more fields than the header,
-missing columns, empty/NaN or non-numeric values (booleans too: JSON `true` is not 1),
-unreadable timestamps, non-positive prices, negative volume, high below low/open/close, low
+Validation raises `DataFileError` naming the file and the row (`datafiles`: a CSV's own line
+number, header = line 1; a JSON item's or a table row's number): a CSV row with more fields than
+the header, missing columns, empty/NaN or non-numeric values (booleans too: JSON `true` is not
+1), unreadable timestamps, non-positive prices, negative volume, high below low/open/close, low
 above open/close, timestamps out of order or duplicated (per symbol). Gaps (missing bars) are
 not errors: they are listed in `gaps` as `Gap` objects and logged as a warning (unless the
 caller reports them itself: `log_gaps=False`).
 
-Playback: a bar is visible once its open time is ≤ clock.now() (its whole OHLCV then counts as
-known: the backtest acts on a bar's close at that bar's time). A ticker is the last visible
-bar's close, timestamped min(now, bar time + bar length), so data stays fresh while its bar
-lasts and goes stale after the file ends. Coarser timeframes are aggregated from the file's
-bars; the current coarse bar only from bars already visible (no look-ahead).
+Playback: a bar is known when it closes (SPEC §5.3): the bar that opens at T is visible once
+T + bar length ≤ clock.now(). A ticker is the last visible bar's close, timestamped at that
+bar's close, so it goes stale `stale_after_seconds` after it when no newer bar follows (the
+file ended, or a hole). Candles keep their open times (charts draw a candle where it opened).
+Coarser timeframes are aggregated from the file's bars; the current coarse bar only from bars
+already visible (no look-ahead).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import Candle, Ticker
 from autotrade_tui.errors import DataFileError, MarketDataError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
+from autotrade_tui.market.datafiles import folder_files, read_table
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class Gap:
     """Bars missing between two consecutive rows of one symbol (a warning, not an error)."""
 
     symbol: str
-    row: int  # 1-based data row of the bar after the gap
+    row: int  # the row of the bar after the gap (a CSV's line number)
     after_ts: float
     before_ts: float
     missing_bars: int
@@ -68,101 +70,6 @@ class Gap:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-def _read(path: Path) -> pd.DataFrame:
-    """File → raw DataFrame with a `_row` (1-based data row) and maybe a `symbol` column."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            return _read_csv(path)
-        if suffix == ".json":
-            return _from_json(json.loads(path.read_text(encoding="utf-8")), path)
-        if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)  # through pyarrow, a dependency
-            df["_row"] = np.arange(1, len(df) + 1)
-            return df
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{path}: is a directory, not a data file") from None
-    except PermissionError:
-        raise DataFileError(f"{path}: cannot be read (permission denied)") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"{path}: is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise DataFileError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                            f"column {exc.colno})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(_csv_problem(path, exc)) from None
-    except (OSError, ValueError) as exc:
-        raise DataFileError(f"{path}: cannot be read ({_first_line(exc)})") from None
-    raise DataFileError(f"{path}: unsupported file type '{suffix or '(none)'}' "
-                        "(use .csv, .json or .parquet)")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path, skipinitialspace=True)
-    if _shifted(df):
-        # Row 1 has more fields than the header: pandas made the extra leading one(s) the
-        # index and shifted every column (the rows after then read as having empty fields).
-        raise DataFileError(_too_many_fields(path, 1, len(df.columns) + df.index.nlevels,
-                                             len(df.columns)))
-    df["_row"] = np.arange(1, len(df) + 1)
-    return df
-
-
-def _shifted(df: pd.DataFrame) -> bool:
-    """pandas took leading fields as an index. (It may be a RangeIndex too: 1700000000,
-    1700000300, ... is one. Only 0, 1, 2, ... is the index it makes itself.)"""
-    return not df.index.equals(pd.RangeIndex(len(df)))
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _too_many_fields(path: Path, row: int, fields: int, header: int) -> str:
-    return f"{path}: row {row} has {fields} fields, more than the header's {header}"
-
-
-def _csv_problem(path: Path, exc: ValueError) -> str:
-    """pandas' "Expected 6 fields in line 3, saw 7" as a data row (line N + 1 is row N)."""
-    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-    if found is None:
-        return f"{path}: is not a readable CSV file ({_first_line(exc)})"
-    header, line, fields = map(int, found.groups())
-    try:
-        head = pd.read_csv(path, skipinitialspace=True, nrows=1)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
-        head = None
-    if head is not None and _shifted(head):
-        # pandas expected row 1's length, not the header's: row 1 is the first too long
-        return _too_many_fields(path, 1, header, len(head.columns))
-    return _too_many_fields(path, line - 1, fields, header)
-
-
-def _from_json(data: Any, path: Path) -> pd.DataFrame:
-    def rows(items: Any, where: str) -> pd.DataFrame:
-        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-            raise DataFileError(f"{path}: {where}must be a list of objects with timestamp, "
-                                "open, high, low, close, volume")
-        df = pd.DataFrame(items)
-        df["_row"] = np.arange(1, len(df) + 1)
-        return df
-
-    if isinstance(data, dict):
-        parts = []
-        for symbol, items in data.items():
-            part = rows(items, f"'{symbol}' ")
-            part["symbol"] = symbol
-            parts.append(part)
-        if not parts:
-            raise DataFileError(f"{path}: has no data")
-        return pd.concat(parts, ignore_index=True)
-    return rows(data, "the top level ")
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -203,12 +110,16 @@ class _Checker:
             raise DataFileError(f"{self.name}: has a header but no data rows")
         for col in COLUMNS:
             raw = df[col]
-            empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+            empty = raw.isna().to_numpy()
+            if raw.dtype.kind == "O":  # text: blank counts as empty (numbers cannot be blank)
+                empty = empty | (raw.astype(str).str.strip() == "").to_numpy()
             self.fail(empty, f"{col} is empty")
             self._booleans(raw, col)
         out = pd.DataFrame({"ts": self._timestamps(df["timestamp"])})
         for col in COLUMNS[1:]:
-            values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+            raw = df[col]
+            values = (raw.to_numpy(dtype=np.float64) if raw.dtype.kind in "iuf" else
+                      pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64))
             bad = ~np.isfinite(values)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
@@ -225,8 +136,8 @@ class _Checker:
 
     def _booleans(self, raw: pd.Series, col: str) -> None:
         """JSON true/false would pass as 1/0 (pandas counts a bool as a number): refuse them."""
-        if pd.api.types.infer_dtype(raw, skipna=True) not in ("boolean", "mixed",
-                                                              "mixed-integer"):
+        if raw.dtype.kind in "iufM" or pd.api.types.infer_dtype(raw, skipna=True) not in (
+                "boolean", "mixed", "mixed-integer"):
             return  # no bool in the column (the usual case, told in C without a Python loop)
         mask = np.fromiter((isinstance(x, (bool, np.bool_)) for x in raw.to_numpy()), bool,
                            len(raw))
@@ -236,7 +147,12 @@ class _Checker:
                       else f"{col} {value!r} is not a number")
 
     def _timestamps(self, raw: pd.Series) -> np.ndarray:
-        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        if raw.dtype.kind == "M":  # datetimes (freqtrade's `date`): their own resolution
+            zone = getattr(raw.dt, "tz", None)
+            return ((raw - pd.Timestamp(0, tz=zone)) / pd.Timedelta(seconds=1)).to_numpy(
+                dtype=np.float64)
+        num = (raw.to_numpy(dtype=np.float64, copy=True) if raw.dtype.kind in "iuf" else
+               pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True))
         text = ~np.isfinite(num)
         if text.any():
             parsed = pd.to_datetime(raw[text].astype(str).str.strip(), format="ISO8601",
@@ -291,31 +207,43 @@ class ReplayFeed:
     mode = "REPLAY"
 
     def __init__(self, source: str | Path | pd.DataFrame, clock: Clock,
-                 symbols: Sequence[str] | None = None, *, log_gaps: bool = True) -> None:
+                 symbols: Sequence[str] | None = None, *, log_gaps: bool = True,
+                 timeframe: str = "5m") -> None:
+        """`timeframe` matters for a folder only: its files are chosen to build it."""
         self.clock = clock
-        if isinstance(source, pd.DataFrame):
-            self.name = "<DataFrame>"
-            raw = source.copy()
-            raw["_row"] = np.arange(1, len(raw) + 1)
-        else:
-            path = Path(source).expanduser()
-            self.name = str(path)
-            raw = _read(path)
-        checker = _Checker(self.name, raw)
-        table = checker.run()
         self._frames: dict[str, pd.DataFrame] = {}
-        if "symbol" in table.columns:
-            for sym, idx in table.groupby("symbol", sort=False).indices.items():
-                checker.order(table["ts"].to_numpy()[idx], idx)
-                self._frames[str(sym)] = _clean(table.iloc[idx])
-            self.symbols = list(symbols) if symbols else list(self._frames)
+        path = None if isinstance(source, pd.DataFrame) else Path(source).expanduser()
+        if path is not None and path.is_dir():
+            self.name = str(path)
+            self.symbols = list(symbols or DEFAULT_SYMBOLS)
+            files, _ = folder_files(path, self.symbols, TIMEFRAME_SECONDS[timeframe])
+            for sym, file in files.items():
+                table, checker = _validated(str(file), read_table(file))
+                checker.order(table["ts"].to_numpy(), np.arange(len(table)))
+                self._frames[sym] = _clean(table)
+            labelled = True
         else:
-            checker.order(table["ts"].to_numpy(), np.arange(len(table)))
-            series = _clean(table)
-            self.symbols = list(symbols) if symbols else list(DEFAULT_SYMBOLS)
-            self._frames = dict.fromkeys(self.symbols, series)
+            if path is None:
+                self.name = "<DataFrame>"
+                raw = source.copy()  # type: ignore[union-attr]
+                raw["_row"] = np.arange(1, len(raw) + 1)
+            else:
+                self.name = str(path)
+                raw = read_table(path)
+            table, checker = _validated(self.name, raw)
+            labelled = "symbol" in table.columns
+            if labelled:
+                for sym, idx in table.groupby("symbol", sort=False).indices.items():
+                    checker.order(table["ts"].to_numpy()[idx], idx)
+                    self._frames[str(sym)] = _clean(table.iloc[idx])
+                self.symbols = list(symbols) if symbols else list(self._frames)
+            else:
+                checker.order(table["ts"].to_numpy(), np.arange(len(table)))
+                series = _clean(table)
+                self.symbols = list(symbols) if symbols else list(DEFAULT_SYMBOLS)
+                self._frames = dict.fromkeys(self.symbols, series)
         self.timeframe_seconds = _timeframe(self._frames)
-        self.gaps: list[Gap] = self._find_gaps(table)
+        self.gaps: list[Gap] = self._find_gaps(labelled)
         if self.gaps and log_gaps:  # off for the backtest: it prints its own warning
             log.warning("%s: %d gap(s) in the data, first: %s", self.name, len(self.gaps),
                         self.gaps[0])
@@ -344,7 +272,7 @@ class ReplayFeed:
         """Open time of the last bar of any symbol."""
         return max(float(f["ts"].iat[-1]) for f in self._frames.values())
 
-    def _find_gaps(self, table: pd.DataFrame) -> list[Gap]:
+    def _find_gaps(self, labelled: bool) -> list[Gap]:
         tf = self.timeframe_seconds
         gaps: list[Gap] = []
         seen: set[int] = set()
@@ -355,16 +283,17 @@ class ReplayFeed:
             ts = f["ts"].to_numpy()
             steps = np.diff(ts)
             for i in np.flatnonzero(steps > tf * 1.5):  # a few gaps at most, not per bar
-                gaps.append(Gap(sym if "symbol" in table.columns else self.name,
+                gaps.append(Gap(sym if labelled else self.name,
                                 int(f["_row"].iat[i + 1]), float(ts[i]), float(ts[i + 1]),
                                 round(steps[i] / tf) - 1))
         return gaps
 
     # --- MarketFeed
     def _visible(self, symbol: str, now: float) -> tuple[pd.DataFrame, int]:
-        """The symbol's bars and how many of them are visible at `now`."""
+        """The symbol's bars and how many of them are visible (closed) at `now`."""
         f = self._frames[symbol]
-        return f, int(np.searchsorted(f["ts"].to_numpy(), now, side="right"))
+        return f, int(np.searchsorted(f["ts"].to_numpy(), now - self.timeframe_seconds,
+                                      side="right"))
 
     async def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         now = self.clock.now()
@@ -375,10 +304,9 @@ class ReplayFeed:
             f, n = self._visible(s, now)
             if n == 0:
                 continue  # before the data starts: no price yet
-            ts = f["ts"].to_numpy()
-            day = int(np.searchsorted(ts, now - 86_400, side="right"))
-            out[s] = Ticker(s, float(f["close"].iat[n - 1]),
-                            min(now, float(ts[n - 1]) + self.timeframe_seconds),
+            ts, bar = f["ts"].to_numpy(), self.timeframe_seconds
+            day = int(np.searchsorted(ts, now - 86_400 - bar, side="right"))  # closed in 24 h
+            out[s] = Ticker(s, float(f["close"].iat[n - 1]), float(ts[n - 1]) + bar,
                             volume_24h=float(f["volume"].to_numpy()[day:n].sum()))
         return out
 
@@ -418,12 +346,17 @@ class ReplayFeed:
 
     def latest_ts(self) -> float | None:
         now = self.clock.now()
-        latest = [min(now, float(f["ts"].iat[n - 1]) + self.timeframe_seconds)
+        latest = [float(f["ts"].iat[n - 1]) + self.timeframe_seconds
                   for f, n in (self._visible(s, now) for s in self._frames) if n]
         return max(latest) if latest else None
 
     async def close(self) -> None:
         return None
+
+
+def _validated(name: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, _Checker]:
+    checker = _Checker(name, raw)
+    return checker.run(), checker
 
 
 def _clean(table: pd.DataFrame) -> pd.DataFrame:
