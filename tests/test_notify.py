@@ -360,12 +360,15 @@ async def test_hanging_service_delays_only_itself_and_is_reported(hook: Webhook)
         assert time.monotonic() - t1 < 1.0  # closing never waits for the hanging service
 
 
-async def test_a_full_service_queue_drops_its_oldest_and_counts_them(hook: Webhook) -> None:
-    d = Delivery([hook.url("hang")], per_minute=1000, timeout_s=0.2)  # not started: no sends
-    for i in range(60):
+async def test_a_full_service_queue_drops_its_oldest_counts_and_says_it(hook: Webhook) -> None:
+    said: list[str] = []
+    d = Delivery([hook.url("hang/" + "tok")], per_minute=1000, report=said.append)
+    for i in range(60):  # not started: nothing is sent, the queue only fills
         d.post(Alert("decision", f"d{i}"))
     svc = d.services[0]
     assert len(svc.queue) == 50 and svc.dropped == 10 and svc.queue[0].title == "d10"
+    assert said == ["alerts to #1 json://****: 1 dropped so far, its queue of 50 is full (the "
+                    "service is slower than the alerts)"]  # once: then quiet for 10 minutes
     await d.close(grace_s=0.0)
 
 

@@ -129,7 +129,7 @@ class Delivery:
         self._released.append(self.now())
         for svc in self.services:
             if len(svc.queue) == svc.queue.maxlen:
-                svc.dropped += 1  # the deque drops its oldest on append
+                self._dropped(svc)  # the deque drops its oldest on append
             svc.queue.append(alert)
             svc.ready.set()
 
@@ -234,13 +234,25 @@ class Delivery:
         why = " — ".join(dict.fromkeys(lines)) or "the service refused it"
         return one_line(scrub(why, [s.url for s in self.services]))
 
+    def _quiet(self, svc: Service) -> bool:
+        """Whether this service was reported less than `quiet_s` ago (else: it is now)."""
+        now = self.now()
+        if svc.last_report is not None and now - svc.last_report < self.quiet_s:
+            return True
+        svc.last_report = now
+        return False
+
+    def _dropped(self, svc: Service) -> None:
+        svc.dropped += 1
+        if not self._quiet(svc):
+            self.report(f"alerts to {svc.name}: {svc.dropped} dropped so far, its queue of "
+                        f"{QUEUE_PER_SERVICE} is full (the service is slower than the alerts)")
+
     def _failed(self, svc: Service, error: str) -> None:
         svc.failed += 1
         svc.unreported += 1
-        now = self.now()
-        if svc.last_report is not None and now - svc.last_report < self.quiet_s:
+        if self._quiet(svc):
             return
-        svc.last_report = now
         more = f" ({svc.unreported - 1} more failures since the last report)" \
             if svc.unreported > 1 else ""
         dropped = f"; {svc.dropped} alerts dropped (queue full)" if svc.dropped else ""
