@@ -621,3 +621,214 @@ def test_close_and_execute_default_to_no_reason_and_a_close_past_liquidation_is_
     eng.open(Y, Side.LONG, 100.0, 4.0)
     liq = eng.close(Y, 50.0, 5.0)
     assert (liq.order_type, liq.ts) == (OrderType.LIQUIDATION, 5.0)
+
+
+# --- the risk rules' fills (SPEC §8.1): bar exits at their exact levels, what each fill
+# carries, the drawdown flatten, exposure, stacking at break-even. `guarded` LONG: stop 95,
+# take-profit 110, liquidation ≈ 90.45; the mirrored SHORT: stop 105, take 90, liq ≈ 109.45.
+
+
+def guarded_short() -> TradingEngine:
+    eng = TradingEngine(cfg(stop_loss_percent=50.0, take_profit_percent=100.0))
+    eng.open(X, Side.SHORT, 100.0, 1.0)
+    return eng
+
+
+def test_guard_prices_of_a_long_a_short_and_a_sub_one_asset() -> None:
+    eng = guarded(sl=50.0, tp=100.0)
+    assert eng.guard_prices(eng.positions[X]) == (95.0, 110.0)
+    short = guarded_short()
+    assert short.guard_prices(short.positions[X]) == (105.0, 90.0)
+    cheap = TradingEngine(cfg(stop_loss_percent=50.0, take_profit_percent=100.0))
+    cheap.open(X, Side.LONG, 0.5, 1.0)
+    assert cheap.guard_prices(cheap.positions[X]) == (0.475, pytest.approx(0.55))
+
+
+def test_a_long_stop_at_or_below_zero_is_no_stop() -> None:
+    eng = TradingEngine(cfg(leverage=1.0, stop_loss_percent=100.0, take_profit_percent=100.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    stop, take = eng.guard_prices(eng.positions[X])
+    assert stop is None and take == 200.0
+
+
+@pytest.mark.parametrize(("side", "bar", "price", "reason"), [
+    (Side.LONG, (95.0, 96.0, 95.0, 95.5), 95.0, "stop-loss -50.0 % of margin"),  # open = stop
+    (Side.LONG, (100.0, 101.0, 95.0, 100.0), 95.0, "stop-loss -50.0 % of margin"),  # low = stop
+    (Side.LONG, (100.0, 110.0, 99.0, 100.0), 110.0, "take-profit 100.0 % of margin"),
+    (Side.LONG, (110.0, 111.0, 109.0, 110.0), 110.0, "take-profit 100.0 % of margin"),
+    (Side.SHORT, (105.0, 105.0, 104.0, 104.5), 105.0, "stop-loss -50.0 % of margin"),
+    (Side.SHORT, (100.0, 105.0, 99.0, 100.0), 105.0, "stop-loss -50.0 % of margin"),
+    (Side.SHORT, (100.0, 101.0, 90.0, 100.0), 90.0, "take-profit 100.0 % of margin"),
+    (Side.SHORT, (90.0, 91.0, 89.0, 90.0), 90.0, "take-profit 100.0 % of margin"),
+])
+def test_a_bar_touching_a_level_exactly_fills_there(side: Side, bar: tuple[float, ...],
+                                                   price: float, reason: str) -> None:
+    eng = guarded(sl=50.0, tp=100.0) if side is Side.LONG else guarded_short()
+    (t,) = eng.mark_bars({X: bar[3]}, {X: bar}, 7.0)  # type: ignore[dict-item]
+    assert (t.order_type, t.side, t.price, t.ts) == (OrderType.CLOSE, side, price, 7.0)
+    assert (t.source, t.reason) == (TradeSource.GUARD, reason)
+
+
+@pytest.mark.parametrize(("bar", "price", "reason"), [
+    ((94.0, 96.0, 93.0, 95.0), 94.0, "stop-loss -60.0 % of margin"),  # gapped past the stop
+    ((112.0, 113.0, 111.0, 112.0), 112.0, "take-profit 120.0 % of margin"),  # past the take
+])
+def test_a_bar_opening_beyond_a_level_fills_at_the_open(bar: tuple[float, ...], price: float,
+                                                        reason: str) -> None:
+    eng = guarded(sl=50.0, tp=100.0)
+    (t,) = eng.mark_bars({X: bar[3]}, {X: bar}, 7.0)  # type: ignore[dict-item]
+    assert (t.price, t.ts, t.source, t.reason) == (price, 7.0, TradeSource.GUARD, reason)
+
+
+def test_bar_liquidations_at_the_open_and_inside_the_bar_are_stamped() -> None:
+    gap = guarded(sl=50.0)
+    (t,) = gap.mark_bars({X: 85.0}, {X: (85.0, 86.0, 84.0, 85.0)}, 7.0)
+    assert (t.order_type, t.ts, t.leverage) == (OrderType.LIQUIDATION, 7.0, 10.0)
+    inside = guarded()  # no stop: the low reaches the liquidation price
+    (t,) = inside.mark_bars({X: 95.0}, {X: (99.0, 100.0, 90.0, 95.0)}, 8.0)
+    assert (t.order_type, t.ts) == (OrderType.LIQUIDATION, 8.0)
+    assert t.price == pytest.approx(90.0 / 0.995)
+
+
+def test_a_small_take_profit_reads_as_a_take_profit() -> None:
+    eng = TradingEngine(cfg(take_profit_percent=0.5))  # +0.05 in price
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    (t,) = eng.mark_bars({X: 100.0}, {X: (100.0, 100.1, 99.9, 100.0)}, 2.0)
+    assert t.reason == "take-profit 0.5 % of margin"
+
+
+def test_mark_bars_skips_a_symbol_without_a_usable_bar_and_goes_on() -> None:
+    eng = TradingEngine(cfg(stop_loss_percent=50.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.open(Y, Side.LONG, 100.0, 1.0)
+    eng.open("Z/USDT", Side.LONG, 100.0, 1.0)
+    trades = eng.mark_bars({X: 100.0, Y: 100.0, "Z/USDT": 100.0},
+                           {Y: (100.0, 100.0, 0.0, 100.0),  # low 0: not a usable bar
+                            "Z/USDT": (100.0, 100.0, 94.0, 100.0)}, 3.0)
+    assert [(t.symbol, t.price, t.ts) for t in trades] == [("Z/USDT", 95.0, 3.0)]
+    assert set(eng.positions) == {X, Y}
+
+
+def test_mark_bars_on_an_asset_below_one_usdt() -> None:
+    eng = TradingEngine(cfg(stop_loss_percent=50.0))
+    eng.open(X, Side.LONG, 0.5, 1.0)
+    (t,) = eng.mark_bars({X: 0.49}, {X: (0.5, 0.5, 0.47, 0.49)}, 2.0)
+    assert (t.price, t.reason) == (0.475, "stop-loss -50.0 % of margin")
+
+
+def test_mark_bars_then_marks_the_closes_with_the_same_time() -> None:
+    eng = TradingEngine(cfg(stop_loss_percent=50.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    (t,) = eng.mark_bars({X: 94.0}, {}, 5.0)  # no bar: the close price is marked
+    assert (t.price, t.ts) == (94.0, 5.0)
+
+
+def test_open_notional_and_exposure() -> None:
+    eng = TradingEngine(cfg())
+    assert eng.exposure_percent({}) == 0.0
+    eng.open(X, Side.LONG, 100.0, 1.0)  # 100 X, notional 10,000
+    assert eng.open_notional({}) == 10_000.0  # unpriced: at its entry
+    assert eng.open_notional({X: 110.0}) == 11_000.0
+    assert eng.exposure_percent({X: 110.0}) == pytest.approx(11_000.0 / 11_000.0 * 100.0)
+
+
+def test_exposure_of_an_account_at_or_below_zero_equity_is_infinite() -> None:
+    eng = TradingEngine(cfg(initial_capital=1_000.0, leverage=20.0, position_size_percent=100.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)  # 200 X, margin 1,000, capital 0
+    assert eng.equity({X: 95.0}) == 0.0
+    assert eng.exposure_percent({X: 95.0}) == math.inf
+    assert eng.exposure_percent({X: 90.0}) == math.inf
+    assert eng.equity({X: 95.0025}) == pytest.approx(0.5)
+    assert eng.exposure_percent({X: 95.0025}) == pytest.approx(200 * 95.0025 / 0.5 * 100.0)
+
+
+def test_a_refusal_whose_sized_entry_changed_is_worded_afresh() -> None:
+    # Exposure sizing makes the entry depend on the marks, not only on free capital: the same
+    # 8,980 free, two different entries, two different refusals.
+    opener = TradingEngine(cfg(leverage=20.0, commission_rate=0.001))
+    opener.open(X, Side.LONG, 100.0, 1.0)
+    eng = TradingEngine(EngineConfig(
+        initial_capital=10_000.0, leverage=20.0, commission_rate=0.001,
+        maintenance_margin_rate=0.005, position_size_percent=100.0, max_positions=10,
+        stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=0.0,
+        max_exposure_percent=1_990.0), opener.state)
+    eng.mark({X: 100.5}, 2.0)
+    first = eng.execute(Action.BUY, Y, 10.0, 2.0).rejected
+    eng.mark({X: 101.0}, 3.0)
+    second = eng.execute(Action.BUY, Y, 10.0, 3.0).rejected
+    assert first.startswith("insufficient capital: 8,980.00 USDT free, entry needs ")
+    assert second.startswith("insufficient capital: 8,980.00 USDT free, entry needs ")
+    assert first != second
+    assert eng.execute(Action.BUY, Y, 10.0, 4.0).rejected == second
+
+
+def test_stacking_only_in_profit_refuses_break_even_and_takes_cents() -> None:
+    eng = TradingEngine(EngineConfig(
+        initial_capital=10_000.0, leverage=10.0, commission_rate=0.0,
+        maintenance_margin_rate=0.005, position_size_percent=10.0, max_positions=10,
+        stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=0.0,
+        stack_only_in_profit=True))
+    eng.open(X, Side.LONG, 100.0, 1.0)  # 100 X, no fees
+    ex = eng.execute(Action.BUY, X, 100.0, 2.0)  # net 0: not in profit
+    assert ex.trades == [] and ex.rejected.startswith("no averaging down: ")
+    (t,) = eng.execute(Action.BUY, X, 100.005, 3.0).trades  # net +0.50
+    assert t.order_type is OrderType.ADD
+
+
+def test_two_liquidations_count_two() -> None:
+    eng = TradingEngine(cfg())
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.open(Y, Side.SHORT, 100.0, 1.0)
+    eng.mark({X: 80.0, Y: 120.0}, 2.0)
+    assert (eng.ledger.liquidations, eng.ledger.losing_trades) == (2, 2)
+
+
+def test_the_drawdown_guard_of_a_one_usdt_account() -> None:
+    eng = TradingEngine(cfg(initial_capital=1.0, leverage=1.0, position_size_percent=100.0,
+                            max_drawdown_percent=10.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.mark({X: 50.0}, 2.0)
+    assert eng.ledger.halted_reason.startswith("max drawdown 50.0 % ≥ 10 %")
+
+
+def test_a_wiped_out_account_resumed_does_not_divide_by_zero() -> None:
+    eng = TradingEngine(cfg(initial_capital=1_000.0, leverage=2.0, position_size_percent=100.0,
+                            max_drawdown_percent=10.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.mark({X: 40.0}, 2.0)  # liquidated: nothing left
+    assert eng.positions == {} and eng.equity({}) == 0.0
+    eng.resume()
+    assert eng.mark({}, 3.0) == []
+    assert (eng.ledger.halted_reason, eng.ledger.peak_equity) == ("", 0.0)
+
+
+def flatten_engine() -> TradingEngine:
+    """Two LONGs restored from a saved state (no price seen yet), drawdown 5 % → flatten."""
+    opener = TradingEngine(cfg(initial_capital=1_000.0, leverage=1.0, position_size_percent=50.0))
+    opener.open(X, Side.LONG, 100.0, 1.0)
+    opener.open(Y, Side.LONG, 100.0, 1.0)
+    return TradingEngine(EngineConfig(
+        initial_capital=1_000.0, leverage=1.0, commission_rate=0.0,
+        maintenance_margin_rate=0.005, position_size_percent=50.0, max_positions=10,
+        stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=5.0,
+        drawdown_action="flatten"), copy_state(opener.state))
+
+
+def test_flatten_closes_what_has_a_price_then_the_rest_at_its_first_price() -> None:
+    eng = flatten_engine()
+    (t,) = eng.mark({X: 80.0}, 2.0)  # equity 900 (Y unpriced: at entry), peak 1,000: −10 %
+    assert (t.symbol, t.price, t.ts, t.source, t.reason) == (
+        X, 80.0, 2.0, TradeSource.GUARD, "drawdown guard: flatten")
+    assert eng.ledger.halted_reason.startswith("max drawdown ")
+    assert list(eng.positions) == [Y]  # no price yet: it waits
+    (t,) = eng.mark({Y: 99.0}, 3.0)
+    assert (t.symbol, t.price, t.ts, t.reason) == (Y, 99.0, 3.0, "drawdown guard: flatten")
+    assert eng.positions == {}
+
+
+def test_copies_keep_the_close_times_the_cooldown_reads() -> None:
+    eng = TradingEngine(cfg())
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    eng.close(X, 100.0, 2.0)
+    snap = copy_state(eng.state)
+    assert snap.closed_at == {X: 2.0} and snap.closed_at is not eng.closed_at
