@@ -97,6 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--force", action="store_true", help="init: overwrite an existing file")
     cf.add_argument("--json", action="store_true", help="show: print JSON")
 
+    op = sub.add_parser("optimize", help="search settings with backtests (Optuna)")
+    _common(op)
+    op.add_argument("--data", metavar="FILE", default=argparse.SUPPRESS,
+                    help="OHLCV file; default: the simulated market or ccxt, as backtest")
+    op.add_argument("--from", dest="date_from", metavar="DATE", help="start (YYYY-MM-DD)")
+    op.add_argument("--to", dest="date_to", metavar="DATE", help="end (YYYY-MM-DD)")
+    op.add_argument("--timeframe", default="5m", help="candle timeframe (default 5m)")
+    op.add_argument("--trials", type=int, default=50, help="finished trials the study needs")
+    op.add_argument("--jobs", type=int, default=1, help="worker processes on this machine")
+    op.add_argument("--study", metavar="NAME", help="study name (default autotrade-OBJECTIVE)")
+    op.add_argument("--storage", metavar="URL", help="Optuna storage: a journal file path "
+                    "(default optimize.journal in the user data dir) or postgresql://...")
+    op.add_argument("--objective", default="sharpe", help="sharpe (default), return, calmar")
+    op.add_argument("--space", metavar="FILE", help="search space (TOML: key = [low, high] "
+                    "or [choices]); replaces the default")
+    op.add_argument("--walk-forward", type=int, default=1, metavar="K",
+                    help="K consecutive folds: score on the first K-1, report the last")
+    op.add_argument("--models", choices=("offline",), default="offline",
+                    help="the built-in offline models")
+    op.add_argument("--allow-model-calls", action="store_true", help=argparse.SUPPRESS)
+    op.add_argument("--json", action="store_true", help="print one JSON object")
+    op.add_argument("--results-db", metavar="PATH", help=argparse.SUPPRESS)
+
     nt = sub.add_parser("notify", help="test: one test alert to every notify_urls service")
     nt.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                     help="config file (TOML)")
@@ -172,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from autotrade_tui.notify.check import notify_test
 
         return notify_test(settings)
+    if args.command == "optimize":
+        from autotrade_tui.optimize.command import run_optimize_cli
+
+        return run_optimize_cli(args, settings)
     if args.command == "backtest":
         from autotrade_tui.backtest import run_backtest_cli
 

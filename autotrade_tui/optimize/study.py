@@ -1,0 +1,166 @@
+"""The study: Optuna's storage and sampler, and the worker processes that add trials to it.
+
+Scale-out is Optuna's: every worker (N processes here, or the same command on another
+machine with the same `--study` and `--storage`) loads the study from the storage, asks its
+TPE sampler for a trial, backtests it and reports the value; `MaxTrialsCallback` stops them
+once the study holds `--trials` finished trials. A killed worker loses only its running
+trial (left RUNNING in the storage, then marked FAIL by the next start); re-running resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autotrade_tui.errors import AutotradeError, UserError
+from autotrade_tui.optimize.space import Dimension
+from autotrade_tui.optimize.trial import Folds, evaluate
+
+log = logging.getLogger(__name__)
+
+
+class StorageError(AutotradeError):
+    """The study's storage cannot be reached or used (exit 1: not the user's typo)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs (picklable: it crosses into worker processes)."""
+
+    study: str
+    storage: str
+    settings: Any
+    folds: Folds
+    space: list[Dimension]
+    objective: str
+    trials: int
+    seed: int
+    timeframe: str
+    models: str  # "offline" | "configured"
+    allow_model_calls: bool
+
+
+def storage_of(url: str) -> Any:
+    """An Optuna storage: a journal file (a path or `journal:///path`), or an RDB URL
+    (`postgresql://`, `sqlite:///`)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        if "://" not in url or url.startswith("journal://"):
+            path = Path(url.removeprefix("journal://")).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(str(path)))
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except Exception as exc:  # Optuna and SQLAlchemy raise many kinds; one line for all
+        from autotrade_tui.config import mask_url
+
+        raise StorageError(f"optimize: storage {mask_url(url)} is not usable: "
+                           f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def open_study(job: Job, worker: int = 0) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=job.seed + worker)
+    return optuna.create_study(study_name=job.study, storage=storage_of(job.storage),
+                               sampler=sampler, direction="maximize", load_if_exists=True)
+
+
+def finished(study: Any) -> int:
+    """Trials that ran to the end: scored (COMPLETE) or set aside for trading nothing
+    (PRUNED); the study stops at `--trials` of them."""
+    return len(study.get_trials(deepcopy=False, states=done_states()))
+
+
+def done_states() -> tuple[Any, ...]:
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _traded(metrics: dict[str, Any]) -> bool:
+    runs = metrics.get("folds", [metrics])
+    return all(m["total_trades"] > 0 for m in runs)
+
+
+def work(job: Job, worker: int = 0, progress: Callable[[Any], None] | None = None) -> None:
+    """One worker: trials until the study holds `job.trials` finished ones."""
+    from optuna.study import MaxTrialsCallback
+
+    study = open_study(job, worker)
+    if finished(study) >= job.trials:
+        return
+    callbacks: list[Any] = [MaxTrialsCallback(job.trials, states=done_states())]
+    if progress is not None:
+        callbacks.append(lambda study, _trial: progress(study))
+    study.optimize(_Objective(job), n_trials=job.trials, catch=(), callbacks=callbacks)
+
+
+class _Objective:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, trial: Any) -> float:
+        job = self.job
+        params = {d.key: d.suggest(trial) for d in job.space}
+        settings = job.settings.replace(**params)
+        value, metrics = evaluate(settings, job.folds.in_sample, self.models, job.objective,
+                                  job.timeframe)
+        trial.set_user_attr("metrics", metrics)
+        if not _traded(metrics):  # a trader that never trades is not an answer
+            import optuna
+
+            raise optuna.TrialPruned("no closed trade")
+        return value
+
+    def models(self, settings: Any) -> tuple[Any, Any]:
+        from autotrade_tui.ai.factory import build_models
+
+        return build_models(settings.replace(offline_models=True), None)
+
+
+def run_workers(job: Job, jobs: int, progress: Callable[[Any], None] | None = None) -> None:
+    """`jobs` worker processes (backtests are CPU-bound: processes, not threads); one runs
+    in this process when `jobs` is 1. `progress(study)` is told as trials finish."""
+    if jobs <= 1:
+        work(job, 0, progress)
+        return
+    ctx = multiprocessing.get_context("fork" if hasattr(multiprocessing, "get_context")
+                                      and "fork" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
+    procs = [ctx.Process(target=_work_quietly, args=(job, w), name=f"optimize-{w}")
+             for w in range(jobs)]
+    for p in procs:
+        p.start()
+    study = open_study(job) if progress is not None else None
+    while any(p.is_alive() for p in procs):
+        for p in procs:
+            p.join(timeout=1.0)
+        if study is not None and progress is not None:
+            progress(study)
+    failed = [p for p in procs if p.exitcode]
+    if failed:
+        raise StorageError(f"optimize: {len(failed)} of {jobs} workers failed (exit "
+                           f"{failed[0].exitcode}); the study keeps every finished trial: "
+                           "run the same command again to resume")
+
+
+def _work_quietly(job: Job, worker: int) -> None:
+    import sys
+
+    try:
+        work(job, worker)
+    except (AutotradeError, UserError) as exc:
+        print(f"autotrade-tui: optimize worker {worker}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,177 @@
+"""`autotrade-tui optimize` (SPEC §15): trials are backtests, the study lives in Optuna's
+storage (a journal file here; the CI's PostgreSQL when TEST_DATABASE_URL is set), several
+processes add to one study, the best settings reproduce their value in `backtest`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autotrade_tui.cli import main
+from autotrade_tui.optimize.command import toml_snippet
+from autotrade_tui.optimize.space import DEFAULT_SPACE, load_space
+from tests.test_backtest import home, market, write  # noqa: F401  (home: a fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_SPACE = """
+confidence_threshold = [0.45, 0.7]
+position_size_percent = [0.5, 3.0]
+stop_loss_percent = [20.0, 80.0]
+reentry_cooldown_minutes = [0.0, 120.0]
+"""
+
+
+def data(tmp: Path, n: int = 1200) -> Path:
+    return write(market(n=n, symbols=["BTC/USDT"]), tmp / "m.csv")
+
+
+def optimize(tmp: Path, capsys: pytest.CaptureFixture[str], *extra: str,
+             trials: int = 4) -> tuple[int, str, str]:
+    space = tmp / "space.toml"
+    space.write_text(SMALL_SPACE, encoding="utf-8")
+    rc = main(["optimize", "--data", str(data(tmp)), "--symbols", "BTC/USDT", "--trials",
+               str(trials), "--storage", str(tmp / "study.journal"), "--space", str(space),
+               "--study", "t", *extra])
+    got = capsys.readouterr()
+    return rc, got.out, got.err
+
+
+def test_a_study_finds_settings_that_backtest_reproduces_exactly(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    rc, out, err = optimize(home, capsys, "--json", "--seed", "5")
+    assert rc == 0, err
+    result = json.loads(out)
+    assert set(result) >= {"study", "trials", "best_value", "best_params", "best_metrics",
+                           "out_of_sample"}
+    assert result["study"] == "t" and result["trials"] >= 4 and result["out_of_sample"] is None
+    assert set(result["best_params"]) == {"confidence_threshold", "position_size_percent",
+                                          "stop_loss_percent", "reentry_cooldown_minutes"}
+    assert result["best_metrics"]["total_trades"] > 0  # a do-nothing trial is never "best"
+    assert result["best_metrics"]["sharpe"] == result["best_value"]
+    # the printed snippet, pasted into a config file, gives the same backtest
+    cfg = home / "best.toml"
+    cfg.write_text(toml_snippet(result["best_params"]) + "\n", encoding="utf-8")
+    assert main(["--config", str(cfg), "backtest", "--data", str(home / "m.csv"),
+                 "--symbols", "BTC/USDT", "--json", "--results-db", str(home / "bt.db")]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["sharpe"] == result["best_value"]
+    assert again["return_pct"] == result["best_metrics"]["return_pct"]
+
+
+def test_rerunning_resumes_the_study_and_prints_a_table(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    assert optimize(home, capsys, "--json")[0] == 0
+    rc, out, err = optimize(home, capsys, trials=7)
+    assert rc == 0, err
+    assert "study t: " in out and "best settings (paste into config.toml):" in out
+    assert "confidence_threshold = " in out and "its backtest: return " in out
+    import optuna
+
+    study = optuna.load_study(study_name="t", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(home / "study.journal"))))
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) >= 7 and numbers == list(range(len(numbers)))  # resumed, not redone
+
+
+def test_walk_forward_scores_in_sample_and_reports_the_last_fold(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    rc, out, err = optimize(home, capsys, "--json", "--walk-forward", "3", "--objective",
+                            "return")
+    assert rc == 0, err
+    result = json.loads(out)
+    oos = result["out_of_sample"]
+    assert oos is not None and set(oos) == {"value", "metrics"}
+    assert oos["value"] == oos["metrics"]["return_pct"]  # objective return, out of sample
+    assert len(result["best_metrics"]["folds"]) == 2  # K = 3: two in-sample folds
+
+
+def test_two_processes_add_to_one_study(home: Path) -> None:  # noqa: F811
+    """The scale-out: the same command in two processes (as on two machines) shares the
+    study through its storage; trial numbers never repeat and the counts add up."""
+    path = data(home, n=900)
+    space = home / "space.toml"
+    space.write_text(SMALL_SPACE, encoding="utf-8")
+    cmd = [sys.executable, "-m", "autotrade_tui", "optimize", "--data", str(path),
+           "--symbols", "BTC/USDT", "--trials", "6", "--storage",
+           str(home / "shared.journal"), "--space", str(space), "--study", "shared", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([*cmd, "--seed", str(k)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, cwd=home) for k in (1, 2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1].decode() for o in outs]
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(home / "shared.journal"))))
+    numbers = sorted(t.number for t in study.trials)
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 6
+    assert all(json.loads(o[0])["study"] == "shared" for o in outs)
+
+
+@pytest.mark.parametrize(("space", "message"), [
+    ("levrage = [1, 5]", "'levrage' is not a config key"),
+    ("leverage = [5, 2]", "'leverage' range [5, 2] is empty"),
+    ("leverage = [1, 500]", "'leverage' value 500 is out of its range"),
+    ('ai_voting_strategy = ["majority", "loudest"]', "choice 'loudest' is not one of"),
+    ("leverage = 3", "must be [low, high] numbers or a list of choices"),
+    ("leverage = [", "not valid TOML"),
+])
+def test_a_bad_space_is_one_line_and_exit_2(home: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+                                            space: str, message: str) -> None:
+    f = home / "bad.toml"
+    f.write_text(space + "\n", encoding="utf-8")
+    rc = main(["optimize", "--market", "sim", "--space", str(f), "--storage",
+               str(home / "s.journal")])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (home / "s.journal").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--objective", "profit"], 2, "--objective 'profit' is not one of sharpe, return, calmar"),
+    (["--trials", "0"], 2, "whole numbers ≥ 1"),
+    (["--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], 1, "is not usable"),
+])
+def test_bad_flags_and_an_unreachable_storage(home: Path,  # noqa: F811
+                                              capsys: pytest.CaptureFixture[str],
+                                              args: list[str], code: int, message: str) -> None:
+    rc = main(["optimize", "--data", str(data(home)), "--symbols", "BTC/USDT", "--storage",
+               str(home / "s.journal"), *args])
+    err = capsys.readouterr().err
+    assert rc == code and message in err and "Traceback" not in err
+    assert "secret" not in err  # a storage URL's password is never printed
+
+
+def test_too_few_candles_is_a_user_mistake(home: Path,  # noqa: F811
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["optimize", "--data", str(data(home, n=120)), "--symbols", "BTC/USDT",
+               "--storage", str(home / "s.journal")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "too few to rank settings" in err
+
+
+def test_the_default_space_is_valid_against_the_config_keys() -> None:
+    dims = load_space(None)
+    assert [d.key for d in dims] == list(DEFAULT_SPACE)
+    assert {d.key for d in dims} >= {"confidence_threshold", "ai_voting_strategy", "leverage",
+                                     "position_size_percent", "stop_loss_percent",
+                                     "take_profit_percent"}
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
+                    reason="needs a PostgreSQL server (TEST_DATABASE_URL); CI provides one")
+def test_a_study_on_postgresql(home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    url = os.environ["TEST_DATABASE_URL"]
+    name = f"pg-{os.getpid()}"
+    space = home / "space.toml"
+    space.write_text(SMALL_SPACE, encoding="utf-8")
+    rc = main(["optimize", "--data", str(data(home)), "--symbols", "BTC/USDT", "--trials", "3",
+               "--storage", url, "--space", str(space), "--study", name, "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert json.loads(out)["trials"] >= 3
