@@ -606,11 +606,11 @@ def _check_consistency(values: dict[str, Any], sources: dict[str, str]) -> None:
            "liquidation_risk_percent"))
     if values["market_source"] == "replay" and not values["replay_file"]:
         raise ConfigError(f"config key 'market_source' from {sources['market_source']}: 'replay' "
-                          "needs 'replay_file' (a CSV/JSON/Parquet OHLCV file)")
+                          "needs 'replay_file' (an OHLCV file or a freqtrade data folder)")
     if values["market_source"] == "replay" and not Path(values["replay_file"]).expanduser() \
-            .is_file():
+            .exists():  # a file, or a freqtrade data folder (one file per pair)
         raise ConfigError(f"config key 'replay_file' from {_where(sources['replay_file'], None)}:"
-                          f" {values['replay_file']!r} is not a file")
+                          f" {values['replay_file']!r} is not a file or folder")
 
 
 def defaults(**overrides: Any) -> Settings:
