@@ -273,6 +273,10 @@ KEYS: tuple[Key, ...] = (
        env="VOLATILITY_COOLDOWN_SECONDS", low=0, section="events"),
     _k("liquidation_cooldown_seconds", 120.0, "Cooldown of LIQUIDATION_RISK.",
        env="LIQUIDATION_COOLDOWN_SECONDS", low=0, section="events"),
+    _k("event_repeat_minutes", 30.0, "A lasting condition is news once: the same event at the "
+       "same or a lower severity is raised again only after this long (an escalation at once); "
+       "in between the feed updates its line in place.", env="EVENT_REPEAT_MINUTES", low=0,
+       high=10_080, section="events"),
     # --- storage and logs (SPEC §10)
     _k("database_url", Secret(""), "SQLite path or sqlite:/// / postgresql:// URL; empty = the "
        "user data dir.", env="DATABASE_URL", kind=Secret, secret=True, check=_database_url,
