@@ -114,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "or [choices]); replaces the default")
     op.add_argument("--walk-forward", type=int, default=1, metavar="K",
                     help="K consecutive folds: score on the first K-1, report the last")
-    op.add_argument("--models", choices=("offline",), default="offline",
-                    help="the built-in offline models")
-    op.add_argument("--allow-model-calls", action="store_true", help=argparse.SUPPRESS)
+    op.add_argument("--models", choices=("offline", "configured"), default="offline",
+                    help="offline models (default) or the configured LLMs' cached answers")
+    op.add_argument("--allow-model-calls", action="store_true",
+                    help="--models configured: pay for answers the cache lacks")
     op.add_argument("--json", action="store_true", help="print one JSON object")
-    op.add_argument("--results-db", metavar="PATH", help=argparse.SUPPRESS)
+    op.add_argument("--results-db", metavar="PATH", help="the backtest database whose LLM "
+                    "answer cache --models configured reads (default: backtests.db)")
 
     nt = sub.add_parser("notify", help="test: one test alert to every notify_urls service")
     nt.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,

@@ -175,3 +175,39 @@ def test_a_study_on_postgresql(home: Path, capsys: pytest.CaptureFixture[str]) -
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert json.loads(out)["trials"] >= 3
+
+
+async def test_configured_models_never_pay_for_an_uncached_answer_unless_allowed(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """`--models configured` replays the backtest cache; an answer it lacks is refused before
+    any request leaves the machine, unless --allow-model-calls (then it is bought, cached)."""
+    import asyncio
+
+    from tests.openai_server import OpenAIServer, Reply, answer
+
+    path = write(market(n=400, symbols=["BTC/USDT"]), home / "m.csv")
+    space = home / "space.toml"
+    space.write_text("confidence_threshold = [0.5, 0.7]\n", encoding="utf-8")
+    async with OpenAIServer(Reply(content=answer("BUY", 0.9))) as server:
+        cfg = home / "llm.toml"
+        cfg.write_text(f'ai_base_url = "{server.url}"\nai_model_primary = "t/a"\n'
+                       f'ai_model_secondary = "t/b"\nmodel_max_retries = 0\n', encoding="utf-8")
+        args = ["--config", str(cfg), "optimize", "--data", str(path), "--symbols", "BTC/USDT",
+                "--trials", "1", "--space", str(space), "--models", "configured",
+                "--results-db", str(home / "bt.db"), "--json"]
+        rc = await asyncio.to_thread(main, [*args, "--storage", str(home / "a.journal")])
+        err = capsys.readouterr().err
+        assert rc == 2 and "model answers of this trial are not in the backtest cache" in err
+        assert server.requests == []  # nothing was bought
+        rc = await asyncio.to_thread(main, [*args, "--storage", str(home / "b.journal"),
+                                            "--allow-model-calls"])
+        out, err = capsys.readouterr()
+        assert rc == 0, err
+        asked = len(server.requests)
+        assert asked > 0 and json.loads(out)["trials"] == 1
+        # the answers bought were cached: the same trial (a new study, the same seed: the
+        # same settings) replays them and asks nothing
+        rc = await asyncio.to_thread(main, [*args, "--storage", str(home / "c.journal")])
+        out, err = capsys.readouterr()
+        assert rc == 0, err
+        assert len(server.requests) == asked

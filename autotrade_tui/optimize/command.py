@@ -45,7 +45,7 @@ def run_optimize_cli(args: Any, settings: Any, out: Any = None, err: Any = None)
     job = Job(study=study_name, storage=args.storage or default_storage(), settings=settings,
               folds=split, space=space, objective=objective, trials=args.trials,
               seed=int(settings.seed), timeframe=req.timeframe, models=req.models,
-              allow_model_calls=bool(args.allow_model_calls))
+              allow_model_calls=bool(args.allow_model_calls), results_db=req.db)
     progress = Progress(err, args.trials) if not args.json and _tty(err) else None
     started = time.perf_counter()
     run_workers(job, args.jobs, progress)
@@ -83,11 +83,8 @@ def summarise(job: Job, study: Any, req: Request, seconds: float) -> dict[str, A
     best = study.best_trial
     oos = None
     if job.folds.out_of_sample is not None:
-        from autotrade_tui.ai.factory import build_models
-
         s = job.settings.replace(**best.params)
-        metrics = backtest_metrics(s, job.folds.out_of_sample,
-                                   build_models(s.replace(offline_models=True), None),
+        metrics = backtest_metrics(s, job.folds.out_of_sample, job.model_source(),
                                    job.timeframe)
         oos = {"value": score(job.objective, metrics), "metrics": metrics}
     top = sorted(done, key=lambda t: t.value, reverse=True)[:TOP]

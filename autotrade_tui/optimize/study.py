@@ -42,6 +42,12 @@ class Job:
     timeframe: str
     models: str  # "offline" | "configured"
     allow_model_calls: bool
+    results_db: str = ""  # the backtest database holding the LLM response cache
+
+    def model_source(self) -> Any:
+        from autotrade_tui.optimize.models import ModelSource
+
+        return ModelSource(self.models, self.results_db, self.allow_model_calls)
 
 
 def storage_of(url: str) -> Any:
@@ -110,12 +116,13 @@ def work(job: Job, worker: int = 0, progress: Callable[[Any], None] | None = Non
 class _Objective:
     def __init__(self, job: Job) -> None:
         self.job = job
+        self.source = job.model_source()
 
     def __call__(self, trial: Any) -> float:
         job = self.job
         params = {d.key: d.suggest(trial) for d in job.space}
         settings = job.settings.replace(**params)
-        value, metrics = evaluate(settings, job.folds.in_sample, self.models, job.objective,
+        value, metrics = evaluate(settings, job.folds.in_sample, self.source, job.objective,
                                   job.timeframe)
         trial.set_user_attr("metrics", metrics)
         if not _traded(metrics):  # a trader that never trades is not an answer
@@ -123,11 +130,6 @@ class _Objective:
 
             raise optuna.TrialPruned("no closed trade")
         return value
-
-    def models(self, settings: Any) -> tuple[Any, Any]:
-        from autotrade_tui.ai.factory import build_models
-
-        return build_models(settings.replace(offline_models=True), None)
 
 
 def run_workers(job: Job, jobs: int, progress: Callable[[Any], None] | None = None) -> None:

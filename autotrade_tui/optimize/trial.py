@@ -28,13 +28,23 @@ def score(objective: str, metrics: dict[str, Any]) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def backtest_metrics(settings: Any, history: History, models: tuple[Any, Any],
+def backtest_metrics(settings: Any, history: History, source: Any,
                      timeframe: str) -> dict[str, Any]:
-    """The `backtest --json` figures of one run (the subset a study keeps)."""
+    """The `backtest --json` figures of one run (the subset a study keeps); `source.build`
+    gives the models (made inside the run's event loop, closed after it)."""
+    return asyncio.run(_run(settings, history, source, timeframe))
+
+
+async def _run(settings: Any, history: History, source: Any,
+               timeframe: str) -> dict[str, Any]:
     from autotrade_tui.backtest.metrics import summary
     from autotrade_tui.backtest.runner import Backtest
 
-    out = asyncio.run(Backtest(settings, history, models).run())
+    models, close = source.build(settings)
+    try:
+        out = await Backtest(settings, history, models).run()
+    finally:
+        await close()
     m = summary(out, history, [m.name for m in models], timeframe=timeframe)
     return {k: m[k] for k in METRIC_KEYS}
 
@@ -57,9 +67,9 @@ def folds(history: History, k: int) -> Folds:
     return Folds(parts[:-1], parts[-1])
 
 
-def evaluate(settings: Any, parts: list[History], models_of: Any, objective: str,
+def evaluate(settings: Any, parts: list[History], source: Any, objective: str,
              timeframe: str) -> tuple[float, dict[str, Any]]:
     """The mean score over `parts` and the metrics of each (one part: its own metrics)."""
-    runs = [backtest_metrics(settings, h, models_of(settings), timeframe) for h in parts]
+    runs = [backtest_metrics(settings, h, source, timeframe) for h in parts]
     value = sum(score(objective, m) for m in runs) / len(runs)
     return value, runs[0] if len(runs) == 1 else {"folds": runs}
