@@ -252,3 +252,20 @@ def test_headless_sends_alerts_and_never_prints_a_token(tmp_path: Path,
     assert all(t.startswith("DECISION BTC/USDT ") for t in titles(posts))
     assert "DECISION BTC/USDT" in out and "state saved" in out
     assert TOKEN not in out + err
+
+
+# ---------------------------------------------------------------- the cockpit
+async def test_cockpit_sends_alerts_and_closes_its_notifier(tmp_path: Path,
+                                                            hook: Webhook) -> None:  # noqa: F811
+    from tests.tui_fixtures import running
+
+    async with running(tmp_path, notify_urls=[hook.url("ok/" + TOKEN)],
+                       notify_on=["decision"]) as (app, pilot):
+        posts = await await_posts(hook, 3)  # the first cycle: one decision per symbol
+        notifier = app.notifier
+        assert isinstance(notifier, Notifier) and notifier.active
+        await pilot.press("q")
+    assert {p.body["title"].split(" ")[1] for p in posts} == {"BTC/USDT", "ETH/USDT",
+                                                               "SOL/USDT"}
+    senders = notifier.delivery._tasks
+    assert senders and all(t.done() for t in senders)  # closed with the runtime
