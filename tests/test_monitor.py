@@ -87,15 +87,17 @@ async def test_cooldowns_and_recent_events_survive_a_restart(tmp_path: Path) -> 
     await rt.monitor_tick()
     clock = rt.clock
     await rt.close()
-    again = await make_runtime(tmp_path, leverage=20.0, symbols=["BTC/USDT"],
-                               clock=clock)  # type: ignore[arg-type]
+    again = await make_runtime(tmp_path, leverage=20.0, symbols=["BTC/USDT"], clock=clock,
+                               event_repeat_minutes=5.0)  # type: ignore[arg-type]
     assert any(e.event_type is EventType.LIQUIDATION_RISK for e in again.recent_events)
     clock.advance(60)  # type: ignore[attr-defined]
     await again.monitor_tick()  # inside the 2-minute cooldown: not raised again
     clock.advance(61)  # type: ignore[attr-defined]
-    await again.monitor_tick()  # past it: raised again
+    await again.monitor_tick()  # past it, but the same lasting condition: news once (§9)
+    clock.advance(180)  # type: ignore[attr-defined]
+    await again.monitor_tick()  # event_repeat_minutes after it was raised: raised again
     await again.close()
     with sqlite3.connect(tmp_path / "rt.db") as con:
         ts = [r[0] for r in con.execute("SELECT ts FROM market_events WHERE event_type = "
                                         "'LIQUIDATION_RISK' ORDER BY ts")]
-    assert len(ts) == 2 and ts[1] - ts[0] >= 120
+    assert len(ts) == 2 and ts[1] - ts[0] >= 300

@@ -17,6 +17,7 @@ from autotrade_tui.tui.app import AutotradeApp
 from autotrade_tui.tui.format import money
 from autotrade_tui.tui.screens.confirm import ConfirmScreen
 from autotrade_tui.tui.widgets.account_cards import Card
+from autotrade_tui.tui.widgets.event_feed import EventFeed
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from tests.runtime_fixtures import ScriptedModel, make_runtime
 from tests.tui_fixtures import running, runtime_of, screen_text, settle, wait_for
@@ -158,3 +159,22 @@ async def test_the_highlighted_position_is_the_symbol_the_keys_act_on(tmp_path: 
         await pilot.press("down")  # an arrow in the table selects what it highlights
         await settle(pilot)
         assert highlighted(app) == "SOL/USDT" == app.cockpit.symbol
+
+
+# ---- a lasting condition is news once: one line, updated in place
+
+
+async def test_a_lasting_liquidation_risk_is_one_line_updated_in_place(tmp_path: Path) -> None:
+    async with running(tmp_path, size=(160, 50), stop_loss_percent=0.0,
+                       take_profit_percent=0.0) as (app, pilot):
+        runtime = runtime_of(app)
+        await runtime.manual_open("BTC/USDT", Side.LONG)  # 20x: ~4.5 % from liquidation
+        for _ in range(12):  # six minutes: three cooldowns of LIQUIDATION_RISK
+            runtime.clock.advance(30)  # type: ignore[attr-defined]
+            await runtime.monitor_tick()
+        await settle(pilot)
+        feed = app.cockpit.query_one("#market-events", EventFeed)
+        lines = [e for e in feed.events if e.event_type == "LIQUIDATION_RISK"]
+        assert len(lines) == 1 and lines[0].count >= 3
+        shown = [line for line in screen_text(app).splitlines() if "LIQUIDATION_RISK" in line]
+        assert len(shown) == 1 and f"×{lines[0].count} since" in shown[0]

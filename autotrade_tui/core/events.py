@@ -82,6 +82,7 @@ class EventThresholds:
     volume_dry_cooldown_seconds: float = 600.0
     volatility_cooldown_seconds: float = 300.0
     liquidation_cooldown_seconds: float = 120.0
+    event_repeat_seconds: float = 1800.0  # a lasting condition is raised again after this
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventThresholds:
@@ -109,6 +110,7 @@ class EventThresholds:
             volume_dry_cooldown_seconds=float(settings.volume_dry_cooldown_seconds),
             volatility_cooldown_seconds=float(settings.volatility_cooldown_seconds),
             liquidation_cooldown_seconds=float(settings.liquidation_cooldown_seconds),
+            event_repeat_seconds=float(settings.event_repeat_minutes) * 60.0,
         )
 
     def cooldown_seconds(self, event_type: EventType) -> float:

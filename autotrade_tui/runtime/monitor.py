@@ -17,6 +17,7 @@ from autotrade_tui.core.events import (
     SymbolSnapshot,
     snapshot,
 )
+from autotrade_tui.core.lasting import LastingConditions
 from autotrade_tui.core.models import Candle, MarketEvent, Position, Ticker
 from autotrade_tui.errors import AutotradeError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS, MarketFeed
@@ -56,6 +57,10 @@ class EventMonitor:
         self.history_bars = history_bars(self.bar_seconds)
         self.windows = {s: CandleWindow(bar_seconds=self.bar_seconds) for s in self.symbols}
         self.counts: dict[str, int] = {}
+        # A condition gone for its cooldown and a minute is over; its next sighting is news.
+        self.lasting = LastingConditions(
+            thresholds.event_repeat_seconds,
+            lambda kind: self.detector.thresholds.cooldown_seconds(kind) + 60.0)
 
     async def prime(self) -> None:
         """Load the history once, at start."""

@@ -37,6 +37,7 @@ from autotrade_tui.runtime.monitor import EventMonitor
 from autotrade_tui.runtime.updates import (
     AccountUpdated,
     DecisionRecorded,
+    EventOngoing,
     EventRaised,
     Notice,
     PricesUpdated,
@@ -120,6 +121,8 @@ class Runtime:
                   for r in rows]  # newest first
         for event in events:
             self.monitor.detector.remember(event)
+        for event in reversed(events):  # oldest first: the newest raise of each wins
+            self.monitor.lasting.remember(event)
         self.recent_events = events[:EVENTS_KEPT]
 
     # ---- construction
@@ -377,6 +380,11 @@ class Runtime:
             except AutotradeError as exc:
                 log.warning("1m candles for %s: %s", sym, exc)
             events += self.monitor.detect(sym, now, price, self.engine.positions)
+        # A lasting condition is news once (SPEC §9): only what is raised is persisted and
+        # shown as a new line; the rest updates its ongoing line in place.
+        events, ongoing = self.monitor.lasting.sift(events)
+        for o in ongoing:
+            self.publish(EventOngoing(o.event, o.raised_ts, o.since, o.count))
         if events:
             await asyncio.to_thread(self.store.record_events, events)
             self.recent_events = (events + self.recent_events)[:EVENTS_KEPT]

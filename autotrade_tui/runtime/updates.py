@@ -63,6 +63,17 @@ class EventRaised:
 
 
 @dataclass(frozen=True, slots=True)
+class EventOngoing:
+    """A condition raised earlier is still there (SPEC §9: news once): its line is updated
+    in place with the latest sighting, how many there were and since when; not persisted."""
+
+    event: MarketEvent  # the latest sighting, at the severity it was raised with
+    raised_ts: float
+    since: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChanged:
     status: Status
 
@@ -74,4 +85,4 @@ class Notice:
 
 
 Update = (PricesUpdated | AccountUpdated | DecisionRecorded | TradeExecuted | EventRaised
-          | StatusChanged | Notice)
+          | EventOngoing | StatusChanged | Notice)

@@ -25,6 +25,7 @@ from autotrade_tui.tui.screens.help import HelpScreen
 from autotrade_tui.tui.theme import AUTOTRADE
 from autotrade_tui.tui.views import (
     decision_from_update,
+    event_from_ongoing,
     event_from_update,
     load_history,
     trade_from_update,
@@ -216,6 +217,9 @@ class AutotradeApp(App[None]):
 
     def on_event_seen(self, msg: m.EventSeen) -> None:
         self.cockpit.add_event(event_from_update(msg.event))
+
+    def on_event_still_there(self, msg: m.EventStillThere) -> None:
+        self.cockpit.add_event(event_from_ongoing(msg.ongoing))
 
     def on_notice_posted(self, msg: m.NoticePosted) -> None:
         self.notify(msg.text, severity=SEVERITY.get(msg.level, "information"),  # type: ignore[arg-type]

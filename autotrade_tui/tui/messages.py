@@ -52,6 +52,11 @@ class EventSeen(Message):
 
 
 @dataclass
+class EventStillThere(Message):
+    ongoing: Any  # runtime.updates.EventOngoing: update the raised line in place
+
+
+@dataclass
 class NoticePosted(Message):
     level: str  # info | warning | error
     text: str
@@ -91,6 +96,8 @@ def from_update(update: Any) -> Message | None:
         return TradeMade(update.trade)
     if isinstance(update, u.EventRaised):
         return EventSeen(update.event)
+    if isinstance(update, u.EventOngoing):
+        return EventStillThere(update)
     if isinstance(update, u.Notice):
         return NoticePosted(update.level, update.text)
     return None

@@ -62,6 +62,8 @@ class EventView:
     severity: str  # MEDIUM | HIGH | CRITICAL
     description: str
     suggested_action: str
+    count: int = 1  # sightings of a lasting condition since it was first raised
+    since: float | None = None  # when that condition began (None: a one-off)
 
 
 def safe(view: V) -> V:
@@ -115,6 +117,13 @@ def event_from_update(e: Any) -> EventView:
     """From a core `MarketEvent` (a runtime `EventRaised`)."""
     return safe(EventView(e.ts, e.symbol, e.event_type.value, e.severity.value, e.description,
                           e.suggested_action))
+
+
+def event_from_ongoing(o: Any) -> EventView:
+    """From a runtime `EventOngoing`: the raised line (its time), the latest figures."""
+    e = o.event
+    return safe(EventView(o.raised_ts, e.symbol, e.event_type.value, e.severity.value,
+                          e.description, e.suggested_action, o.count, o.since))
 
 
 def event_from_row(r: Any) -> EventView:

@@ -25,7 +25,10 @@ def event_line(e: EventView, detail: bool = True) -> Content:
     parts: list[str | tuple[str, str]] = [
         (stamp(e.ts)[6:], "$text-muted"), " ", (f"{e.severity:<8}", SEVERITY_STYLE.get(
             e.severity, "")), " ", (e.symbol, "bold" if not dim else body), " ",
-        (e.event_type, body), "  ", (text, body)]
+        (e.event_type, body)]
+    if e.count > 1 and e.since is not None:  # a lasting condition, updated in place
+        parts += [" ", (f"×{e.count} since {stamp(e.since)[6:11]}", "$text-muted")]
+    parts += ["  ", (text, body)]
     if detail and e.suggested_action:
         parts += ["  → ", (e.suggested_action, "$text-muted italic")]
     return Content.assemble(*parts)
@@ -51,7 +54,14 @@ class EventFeed(VerticalScroll):
         self._show()
 
     def add(self, event: EventView) -> None:
-        self.events.append(event)
+        """A new line, or the update of the line a lasting condition was raised on (same
+        time, symbol and type: SPEC §9, news once)."""
+        same = next((i for i, e in enumerate(self.events) if (e.ts, e.symbol, e.event_type)
+                     == (event.ts, event.symbol, event.event_type)), None)
+        if same is None:
+            self.events.append(event)
+        else:
+            self.events[same] = event
         self._show()
 
     def _show(self) -> None:
