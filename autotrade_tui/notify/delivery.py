@@ -93,6 +93,9 @@ class Service:
 
 
 class Delivery:
+    """Alerts to every service in `urls`: `post` from the loop, `start`/`close` around it.
+    `now` is wall time (injectable: tests move it for the 10-minute quiet period)."""
+
     def __init__(self, urls: list[str], *, per_minute: int = 20, window_s: float = 60.0,
                  timeout_s: float = SEND_TIMEOUT_S, quiet_s: float = FAILURE_QUIET_S,
                  report: Callable[[str], None] | None = None,
