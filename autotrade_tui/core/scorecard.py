@@ -1,0 +1,219 @@
+"""The model scorecard (SPEC §16): which model earns its cost.
+
+Each model's own answers are followed by a shadow ledger: a copy of the same pure engine
+(`TradingEngine`, same config: sizing, fees, guards, liquidations) that executes that model's
+answer alone, gated as a single answer is (the single-model threshold, stale prices, its own
+drawdown halt), marked with the real prices. Beside it, direction accuracy: a BUY (SELL) answer
+is right when the price is higher (lower) one decision interval later, and one hour later
+(pending until that time has come). The real account is the "ensemble" row.
+
+Pure and synchronous like the engine: times and prices come in as arguments; the state is a
+JSON-ready dict (`to_dict` / `from_dict`) that restores bit-exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotrade_tui.core.decision import settle
+from autotrade_tui.core.engine import EngineConfig, EngineState, Ledger, TradingEngine
+from autotrade_tui.core.metrics import max_drawdown_pct
+from autotrade_tui.core.models import (
+    Action,
+    Entry,
+    ModelVote,
+    Position,
+    Side,
+    VoteResult,
+)
+
+HOUR = 3600.0
+ENSEMBLE = "ensemble"
+
+
+@dataclass(slots=True)
+class Pending:
+    """A BUY/SELL answer waiting for the price one interval (`due1`) and an hour later."""
+
+    symbol: str
+    price: float
+    up: bool  # BUY: the answer says the price goes up
+    due1: float
+    due_h: float
+    done1: bool = False
+
+
+@dataclass(slots=True)
+class Tally:
+    """What is known of one model's answers besides its ledger."""
+
+    right1: int = 0
+    judged1: int = 0
+    right_h: int = 0
+    judged_h: int = 0
+    errors: int = 0
+    answers: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    peak: float = 0.0  # the shadow's equity peak and deepest drawdown (%) at its marks
+    max_dd: float = 0.0
+    pending: list[Pending] = field(default_factory=list)
+
+
+class Shadow:
+    """One model's ledger and tally."""
+
+    def __init__(self, config: EngineConfig, threshold: float,
+                 state: EngineState | None = None, tally: Tally | None = None) -> None:
+        self.engine = TradingEngine(config, state)
+        self.threshold = threshold
+        self.tally = tally or Tally(peak=config.initial_capital)
+
+    def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
+               *, stale: bool = False) -> None:
+        t = self.tally
+        t.answers += 1
+        t.tokens += vote.prompt_tokens + vote.completion_tokens
+        t.cost += vote.cost
+        if not vote.ok:
+            t.errors += 1
+            return
+        action = vote.decision
+        assert action is not None
+        if action is not Action.HOLD and price > 0:
+            t.pending.append(Pending(symbol, price, action is Action.BUY, ts + interval,
+                                     ts + HOUR))
+        result = VoteResult(action, vote.confidence, f"{vote.model} alone", self.threshold)
+        settle(self.engine, symbol, price, ts, result, stale=stale)
+
+    def mark(self, prices: Mapping[str, float], ts: float,
+             bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
+        eng = self.engine
+        if bars and eng.positions:
+            eng.mark_bars(prices, bars, ts)
+        else:  # flat too: the drawdown guard's peak follows the equity, as the real one's
+            eng.mark(prices, ts)
+        self._judge(prices, ts)
+        equity = eng.equity({**eng.marks, **prices})
+        t = self.tally
+        if equity > t.peak:
+            t.peak = equity
+        elif t.peak > 0:
+            dd = (t.peak - equity) / t.peak * 100.0
+            if dd > t.max_dd:
+                t.max_dd = dd
+
+    def _judge(self, prices: Mapping[str, float], ts: float) -> None:
+        t = self.tally
+        if not t.pending:
+            return
+        keep = []
+        for p in t.pending:
+            price = prices.get(p.symbol)
+            if price is None:
+                keep.append(p)
+                continue
+            moved = price > p.price if p.up else price < p.price
+            if not p.done1 and ts >= p.due1:
+                p.done1 = True
+                t.judged1 += 1
+                t.right1 += moved
+            if ts >= p.due_h:
+                t.judged_h += 1
+                t.right_h += moved
+            else:
+                keep.append(p)
+        t.pending = keep
+
+
+class Scorecard:
+    """The shadows of both models, fed by every decision and every mark."""
+
+    def __init__(self, config: EngineConfig, models: Sequence[str], threshold: float,
+                 interval: float) -> None:
+        self.config, self.threshold, self.interval = config, threshold, interval
+        self.shadows = {name: Shadow(config, threshold) for name in dict.fromkeys(models)}
+
+    def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
+                 stale: bool = False) -> None:
+        """Both models' answers on one symbol (in the order of `models`)."""
+        for vote, shadow in zip(votes, self.shadows.values(), strict=False):
+            shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
+
+    def mark(self, prices: Mapping[str, float], ts: float,
+             bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
+        for shadow in self.shadows.values():
+            shadow.mark(prices, ts, bars)
+
+    def rows(self, prices: Mapping[str, float], ensemble: TradingEngine | None = None,
+             ensemble_curve: Sequence[float] = ()) -> list[dict[str, Any]]:
+        """Per model (then the ensemble, the real account): the figures SPEC §16 names."""
+        out = [_row(name, s.engine, s.tally, {**s.engine.marks, **prices}, s.tally.max_dd)
+               for name, s in self.shadows.items()]
+        if ensemble is not None:
+            total = Tally(tokens=sum(s.tally.tokens for s in self.shadows.values()),
+                          cost=sum(s.tally.cost for s in self.shadows.values()))
+            dd = max_drawdown_pct(list(ensemble_curve)) if ensemble_curve else 0.0
+            out.append(_row(ENSEMBLE, ensemble, total, {**ensemble.marks, **prices}, dd))
+        return out
+
+    # ---- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {name: _shadow_dict(s) for name, s in self.shadows.items()}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Shadows from `to_dict` (models not in it start fresh; unknown names are kept out)."""
+        for name in self.shadows:
+            if name in data:
+                self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
+
+
+def _row(name: str, engine: TradingEngine, t: Tally, prices: Mapping[str, float],
+         max_dd: float) -> dict[str, Any]:
+    lg = engine.ledger
+    equity = engine.equity(prices)
+    pnl = equity - lg.initial_capital
+    return {
+        "model": name, "equity": equity, "return_pct": pnl / lg.initial_capital * 100.0,
+        "trades": lg.total_trades, "win_rate": lg.win_rate * 100.0 if lg.total_trades else None,
+        "max_drawdown": max_dd,
+        "accuracy_1": t.right1 / t.judged1 * 100.0 if t.judged1 else None,
+        "accuracy_1h": t.right_h / t.judged_h * 100.0 if t.judged_h else None,
+        "judged_1": t.judged1, "judged_1h": t.judged_h, "pending": len(t.pending),
+        "errors": t.errors, "tokens": t.tokens, "cost": t.cost,
+        "pnl_per_dollar": pnl / t.cost if t.cost > 0 else None, "fees": lg.total_fees,
+        "liquidations": lg.liquidations,
+    }
+
+
+def _shadow_dict(s: Shadow) -> dict[str, Any]:
+    t, eng = s.tally, s.engine
+    lg = eng.ledger
+    return {
+        "ledger": [lg.initial_capital, lg.capital, lg.realized_pnl, lg.total_fees,
+                   lg.total_trades, lg.winning_trades, lg.losing_trades, lg.liquidations,
+                   lg.peak_equity, lg.halted_reason],
+        "positions": [[p.symbol, p.side.value, p.opened_at,
+                       [[e.price, e.quantity, e.margin, e.leverage, e.fee, e.ts]
+                        for e in p.entries]] for p in eng.positions.values()],
+        "closed_at": dict(eng.closed_at), "marks": dict(eng.marks),
+        "tally": [t.right1, t.judged1, t.right_h, t.judged_h, t.errors, t.answers, t.tokens,
+                  t.cost, t.peak, t.max_dd],
+        "pending": [[p.symbol, p.price, p.up, p.due1, p.due_h, p.done1] for p in t.pending],
+    }
+
+
+def _shadow_from(config: EngineConfig, threshold: float, d: Mapping[str, Any]) -> Shadow:
+    lg = Ledger(*d["ledger"])
+    positions = {sym: Position(sym, Side(side), [Entry(*e) for e in entries], opened)
+                 for sym, side, opened, entries in d["positions"]}
+    state = EngineState(lg, positions, dict(d["closed_at"]))
+    tally = Tally(*d["tally"], pending=[Pending(*p) for p in d["pending"]])
+    shadow = Shadow(config, threshold, state, tally)
+    shadow.engine.marks.update(d["marks"])
+    return shadow
+
+
+__all__ = ["ENSEMBLE", "Scorecard", "Shadow", "Tally"]
