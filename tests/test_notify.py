@@ -198,6 +198,12 @@ def test_error_notice_is_a_halt_only_when_trading_stopped() -> None:
     (a,) = c.compose(Notice("error", "stopping: database file deleted"))
     assert a.kind == "halt" and a.title == "TRADING STOPPED: stopping: database file deleted"
     assert c.compose(Notice("warning", "stale prices")) == []
+    assert c.compose(Notice("info", "market data is back")) == []  # still stopped
+    stopped[0] = False  # e.g. a full disk freed: the store's next write worked
+    (b,) = c.compose(Notice("info", "the database works again (disk full is over)"))
+    assert b.kind == "halt" and b.level == "success"
+    assert b.title == "TRADING RESUMED: the database works again (disk full is over)"
+    assert c.compose(Notice("info", "automatic trading resumed")) == []  # said once
 
 
 def test_model_errors_after_three_failed_decisions_in_a_row_once() -> None:

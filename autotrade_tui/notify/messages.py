@@ -127,6 +127,7 @@ class Composer:
         self.day = DayFigures(start)
         self.equity: float | None = None
         self._halted: str | None = None  # None: not seen yet (a restored halt is not news)
+        self._waiting = False  # a "TRADING STOPPED" went out and nothing said it is over
         self._streaks: dict[str, int] = {}
         self._models_alerted = False
 
@@ -141,8 +142,19 @@ class Composer:
             return self._decision(u)
         if isinstance(u, AccountUpdated):
             return self._account(u.account)
-        if isinstance(u, Notice) and u.level == "error" and self.is_stop():
+        if isinstance(u, Notice):
+            return self._notice(u)
+        return []
+
+    def _notice(self, u: Notice) -> list[Alert]:
+        """An error while trading is stopped or waits is a `halt`; the info notice that ends
+        a wait (the database works again) says so to whoever was told it stopped."""
+        if u.level == "error" and self.is_stop():
+            self._waiting = True
             return [Alert("halt", f"TRADING STOPPED: {_why(u.text)}", level="failure")]
+        if u.level == "info" and self._waiting and not self.is_stop():
+            self._waiting = False
+            return [Alert("halt", f"TRADING RESUMED: {_why(u.text)}", level="success")]
         return []
 
     def _count(self, t: Trade) -> None:
