@@ -209,6 +209,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from autotrade_tui.headless import run_headless
 
         return run_headless(settings)
+    if settings.market_source == "sim":  # unknown symbols: exit 2 before the first frame
+        from autotrade_tui.market.factory import check_settings
+
+        check_settings(settings)
     from autotrade_tui.tui.app import run_tui
 
     return run_tui(settings)

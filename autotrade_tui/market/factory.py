@@ -47,10 +47,17 @@ async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketF
 
 def check_settings(settings: Any, market: str | None = None) -> None:
     """ConfigError for market settings that cannot work, raised before anything opens the
-    database (SPEC §4: a bad value exits 2 and writes nothing). Only for ccxt (`market`, else
-    `settings.market_source`; a backtest fetching history says "ccxt"): auto falls back to
-    the simulated market instead."""
-    if (market or settings.market_source) != "ccxt":
+    database (SPEC §4: a bad value exits 2 and writes nothing), for `market` (else
+    `settings.market_source`; a backtest fetching history says "ccxt"): on the sim, symbols
+    it does not know (§5.2); on ccxt, an unknown exchange id (auto falls back to the sim)."""
+    market = market or settings.market_source
+    if market == "sim":  # the simulator prices only the markets it knows (SPEC §5.2 Symbols)
+        from autotrade_tui.market.symbols import UnknownSymbolError, unknown
+
+        bad = unknown(settings.symbols)
+        if bad:
+            raise UnknownSymbolError(*bad)
+    if market != "ccxt":
         return
     from autotrade_tui.market.ccxt_feed import UnknownExchangeError, check_exchange_id
 

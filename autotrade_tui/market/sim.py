@@ -49,29 +49,11 @@ from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import Candle, Ticker
 from autotrade_tui.errors import MarketDataError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
+from autotrade_tui.market.symbols import FIAT, PROFILES, STABLES, UnknownSymbolError, unknown
 
 HISTORY_MINUTES = 10 * 1440  # 1h gets 240 candles, 15m 960; the events' 24 h at once
 CHUNK_MINUTES = 1440
 KNOT_FRACTIONS = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])  # where a bar's path turns
-
-# Base asset → (price low, price high in USD, per-minute volatility, USD volume per minute).
-PROFILES: dict[str, tuple[float, float, float, float]] = {
-    "BTC": (60_000.0, 100_000.0, 0.0005, 2_000_000.0),
-    "ETH": (2_000.0, 4_000.0, 0.0007, 1_000_000.0),
-    "SOL": (100.0, 250.0, 0.0009, 400_000.0),
-    "BNB": (450.0, 700.0, 0.0007, 150_000.0),
-    "XRP": (0.4, 0.8, 0.0009, 200_000.0),
-    "ADA": (0.3, 0.7, 0.0009, 80_000.0),
-    "DOGE": (0.08, 0.2, 0.0011, 150_000.0),
-    "AVAX": (20.0, 50.0, 0.0010, 60_000.0),
-    "LINK": (10.0, 25.0, 0.0009, 60_000.0),
-    "DOT": (4.0, 10.0, 0.0009, 40_000.0),
-    "LTC": (60.0, 110.0, 0.0008, 60_000.0),
-    "TRX": (0.08, 0.16, 0.0006, 40_000.0),
-}
-STABLES = {"USDT", "USD", "USDC", "BUSD", "DAI", "TUSD", "FDUSD", "ZUSD"}
-FIAT = {"EUR": 1.08, "GBP": 1.27}
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -82,7 +64,8 @@ class Profile:
 
 
 def profile(symbol: str) -> Profile:
-    """Price range, volatility and volume of BASE/QUOTE (unknown assets get a stable guess)."""
+    """Price range, volatility and volume of BASE/QUOTE (UnknownSymbolError for a market
+    the table does not know)."""
     base, _, quote = symbol.partition("/")
 
     def usd(asset: str) -> tuple[float, float, float, float]:
@@ -92,9 +75,7 @@ def profile(symbol: str) -> Profile:
             return (FIAT[asset], FIAT[asset], 0.0001, 0.0)
         if asset in PROFILES:
             return PROFILES[asset]
-        # An unknown coin: a price between 0.5 and 50 USD chosen by its name, small-cap volatility.
-        mid = 0.5 * 100 ** (zlib.crc32(asset.encode()) / 2**32)
-        return (mid * 0.8, mid * 1.25, 0.0011, 30_000.0)
+        raise UnknownSymbolError(symbol)  # never an invented price (SPEC §5.2 Symbols)
 
     b, q = usd(base), usd(quote)
     quote_mid = math.sqrt(q[0] * q[1])
@@ -454,6 +435,9 @@ class SimMarket:
         self.seed = int(seed)
         self.profile = profile
         self.symbols = list(symbols)
+        bad = unknown(self.symbols)
+        if bad:  # refused at start-up, never traded on an invented price (SPEC §5.2)
+            raise UnknownSymbolError(*bad)
         # History ends at the minute the market opens; that minute is the first one "live".
         self._base_ts = (clock.now() // 60) * 60 - 60 * HISTORY_MINUTES
         self._paths: dict[str, _Path] = {}
@@ -468,6 +452,8 @@ class SimMarket:
             base, sep, quote = symbol.partition("/")
             if not (sep and base and quote):
                 raise MarketDataError(f"simulated market: '{symbol}' is not a BASE/QUOTE symbol")
+            if unknown([symbol]):
+                raise MarketDataError(f"simulated market: unknown symbol '{symbol}'")
             path = self._paths[symbol] = _Path(symbol, self.seed, self._base_ts, self.profile)
         return path
 
