@@ -337,6 +337,10 @@ class Backtest:
             found += detect(name, t, price, positions)
         if not found:
             return _NONE
+        # A lasting condition is news once (SPEC §9), as live: only what is raised counts
+        found, _ = self.monitor.lasting.sift(found)
+        if not found:
+            return _NONE
         self.events += found
         self.recent = (found + self.recent)[:50]
         if not self.event_decisions:

@@ -1,0 +1,127 @@
+"""Backtests see what their bars can show (SPEC §9): on 5-minute candles the detectors run on the
+windows those bars allow, so a crash in the data raises its FLASH_CRASH in the backtest as it
+does live, and event-triggered decisions fire in the backtest; the screen that spares the
+backtest reading the window at quiet bars never hides an event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autotrade_tui.ai.offline import MeanReverter, TrendFollower
+from autotrade_tui.backtest import runner
+from autotrade_tui.backtest.history import load_file
+from autotrade_tui.backtest.runner import Backtest
+from autotrade_tui.config import defaults
+from autotrade_tui.core.clock import VirtualClock
+from autotrade_tui.core.events import EventThresholds
+from autotrade_tui.core.models import EventType, Severity
+from autotrade_tui.market.replay import ReplayFeed
+from autotrade_tui.runtime.monitor import EventMonitor, flash_windows
+from autotrade_tui.runtime.trader import Runtime
+from autotrade_tui.runtime.updates import EventRaised
+from autotrade_tui.store.store import Store
+from tests.test_backtest import T0, market, write
+from tests.test_backtest_parity import request
+
+CRASH_BAR = 330  # more than a day of 5-minute bars before it: volume and ATR baselines full
+BTC = ["BTC/USDT"]
+
+
+def crashed(n: int = 400) -> pd.DataFrame:
+    """BTC with one 5-minute bar closing 7 % below its open; the path goes on from there."""
+    df = market(n=n, symbols=BTC).reset_index(drop=True)
+    k = CRASH_BAR
+    after = df.index > k
+    for col in ("open", "high", "low", "close"):
+        df.loc[after, col] *= 0.93
+    o = df.at[k, "open"]
+    df.loc[k, ["close", "low", "high"]] = [o * 0.93, o * 0.929, o * 1.0005]
+    return df
+
+
+def test_flash_windows_are_those_the_bars_allow() -> None:
+    assert flash_windows(60) == (1, 5, 15)
+    assert flash_windows(300) == (5, 15)  # a 1-minute move cannot be read from 5m closes
+    assert flash_windows(900) == (15,)
+    assert flash_windows(3600) == ()
+    feed = ReplayFeed(crashed(), VirtualClock(0), BTC)  # the feed's own bars: 5 minutes
+    monitor = EventMonitor(feed, BTC, EventThresholds(), 0.005)
+    assert (monitor.bar_seconds, monitor.timeframe, monitor.history_bars) == (300, "5m", 348)
+
+
+async def test_a_crash_bar_raises_flash_crash_critical_in_the_backtest(tmp_path: Path) -> None:
+    data = write(crashed(), tmp_path / "crash.csv")
+    history = load_file(request(data, symbols=BTC))
+    models = (TrendFollower(), MeanReverter())
+    out = await Backtest(defaults(symbols=BTC), history, models).run()
+    close_time = T0 + (CRASH_BAR + 1) * 300  # the bar is known at its close
+    crash = [e for e in out.events if e.event_type is EventType.FLASH_CRASH]
+    assert crash and crash[0].ts == close_time
+    assert crash[0].severity is Severity.CRITICAL
+    # the largest of its 5- and 15-minute moves (the bar's own −7 %, a little more over 15)
+    assert crash[0].metrics["window_min"] in (5, 15) and crash[0].metrics["change_pct"] <= -7.0
+    assert crash[0].description.startswith("BTC/USDT fell 7.")
+    # the 15-minute window still spans the fall for two more bars: one lasting condition,
+    # news once (SPEC §9), as live
+    assert all(e.ts > close_time + 600 for e in crash[1:])
+    kinds = {e.event_type for e in out.events if e.ts == close_time}
+    assert EventType.VOLATILITY_SPIKE in kinds  # ATR on the same 5-minute bars
+    assert not any(e.ts < T0 + 300 for e in out.events)
+
+    # Event-triggered decisions: each CRITICAL moment asks for one more decision, as live.
+    on = await Backtest(defaults(symbols=BTC, event_triggered_decisions=True), history,
+                        models).run()
+    off = await Backtest(defaults(symbols=BTC, event_triggered_decisions=False), history,
+                         models).run()
+    critical = {e.ts for e in on.events if e.severity is Severity.CRITICAL}
+    assert close_time in critical
+    assert on.counts["decisions"] == off.counts["decisions"] + len(critical)
+
+
+async def test_the_live_runtime_raises_the_same_events(tmp_path: Path) -> None:
+    data = write(crashed(), tmp_path / "crash.csv")
+    settings = defaults(market_source="replay", replay_file=str(data), symbols=BTC,
+                        database_url=str(tmp_path / "live.db"), fundamentals_enabled=False,
+                        offline_models=True)
+    history = load_file(request(data, symbols=BTC))
+    back = await Backtest(settings, history, (TrendFollower(), MeanReverter())).run()
+    clock = VirtualClock(T0)
+    rt = await Runtime.open(settings, clock=clock, feed=ReplayFeed(data, clock, BTC),
+                            store=Store(tmp_path / "live.db", writer=True))
+    raised = []
+    rt.subscribe(lambda u: raised.append(u.event) if isinstance(u, EventRaised) else None)
+    await rt.monitor.prime()
+    for k in range(1, 401):
+        clock.set(T0 + 300 * k)
+        await rt.monitor_tick()
+        await rt.decision_cycle()
+    await rt.close()
+    seen = [(e.ts, e.event_type, e.severity, e.description) for e in raised]
+    assert seen == [(e.ts, e.event_type, e.severity, e.description) for e in back.events]
+    assert (T0 + (CRASH_BAR + 1) * 300, EventType.FLASH_CRASH, Severity.CRITICAL) in \
+        [s[:3] for s in seen]
+
+
+@pytest.mark.parametrize("timeframe", ["5m", "15m"])
+async def test_the_screen_never_hides_an_event(tmp_path: Path, timeframe: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    df = crashed(n=700)
+    df.loc[500, "volume"] *= 9  # a volume spike
+    df.loc[560:620, "volume"] *= 0.05  # a drought
+    df = df[(df.index < 600) | (df.index > 606)]  # a hole of 7 bars
+    data = write(df, tmp_path / "m.csv")
+    secs = {"5m": 300, "15m": 900}[timeframe]
+    history = load_file(request(data, symbols=BTC, timeframe=timeframe, bar_seconds=secs))
+    settings = defaults(symbols=BTC, leverage=50.0, position_size_percent=10.0)
+    models = (TrendFollower(), MeanReverter())
+    screened = await Backtest(settings, history, models).run()
+    monkeypatch.setattr(runner, "screen", lambda ts, *a: [True] * len(ts))
+    everywhere = await Backtest(settings, history, models).run()
+    assert screened.events == everywhere.events
+    kinds = {e.event_type for e in screened.events}
+    assert {EventType.FLASH_CRASH, EventType.VOLUME_SPIKE, EventType.VOLUME_DRY} <= kinds
+    assert EventType.VOLATILITY_SPIKE in kinds or timeframe == "15m"  # 15m: 1 bar in 3 falls
+    assert screened.trades == everywhere.trades and screened.equity == everywhere.equity
