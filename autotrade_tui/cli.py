@@ -41,20 +41,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+COMMON = ("config", "db", "market", "exchange", "symbols", "speed", "seed", "offline_models")
+# What each subcommand uses of COMMON (SPEC §11: its --help lists only those). A backtest
+# writes its results to --results-db, never the live account's --db; report, export and
+# config read the database and the config file, not the market.
+USES = {"backtest": ("config", "market", "exchange", "symbols", "seed"),
+        "report": ("config", "db"), "export": ("config", "db"), "config": ("config", "db")}
+
+
+def _common(p: argparse.ArgumentParser, uses: tuple[str, ...] = COMMON) -> None:
     s = argparse.SUPPRESS  # so a subcommand's defaults never overwrite the main parser's
-    p.add_argument("--config", metavar="PATH", default=s, help="config file (TOML)")
-    p.add_argument("--db", metavar="URL-or-PATH", default=s,
-                   help="SQLite file or sqlite:/// / postgresql:// URL (DATABASE_URL)")
-    p.add_argument("--market", choices=("auto", "sim", "ccxt", "replay"), default=s,
-                   help="market data source (MARKET_SOURCE)")
-    p.add_argument("--exchange", metavar="ID", default=s, help="ccxt exchange id (EXCHANGE_ID)")
-    p.add_argument("--symbols", metavar="A/B,C/D", default=s, help="symbols (SYMBOLS)")
-    p.add_argument("--speed", metavar="N", default=s,
-                   help="clock multiplier for sim/replay (AUTOTRADE_SPEED)")
-    p.add_argument("--seed", metavar="N", default=s, help="simulated-market seed")
-    p.add_argument("--offline-models", action="store_true", default=s,
-                   help="force the built-in offline models")
+    flags: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+        "config": (("--config",), {"metavar": "PATH", "help": "config file (TOML)"}),
+        "db": (("--db",), {"metavar": "URL-or-PATH", "help": "SQLite file or sqlite:/// / "
+                           "postgresql:// URL (DATABASE_URL)"}),
+        "market": (("--market",), {"choices": ("auto", "sim", "ccxt", "replay"),
+                                   "help": "market data source (MARKET_SOURCE)"}),
+        "exchange": (("--exchange",), {"metavar": "ID", "help": "ccxt exchange id (EXCHANGE_ID)"}),
+        "symbols": (("--symbols",), {"metavar": "A/B,C/D", "help": "symbols (SYMBOLS)"}),
+        "speed": (("--speed",), {"metavar": "N",
+                                 "help": "clock multiplier for sim/replay (AUTOTRADE_SPEED)"}),
+        "seed": (("--seed",), {"metavar": "N", "help": "simulated-market seed"}),
+        "offline_models": (("--offline-models",), {"action": "store_true",
+                                                   "help": "force the built-in offline models"}),
+    }
+    for name in uses:
+        args, kwargs = flags[name]
+        p.add_argument(*args, default=s, **kwargs)
+
+
+def _check_flags(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A flag the command does not know is named, with the nearest one it does (`--sped 60`
+    would otherwise read as the command `60`). Prefixes argparse accepts stay accepted."""
+    import difflib
+
+    subs = next((a._name_parser_map for a in parser._actions
+                 if isinstance(a, argparse._SubParsersAction)), {})
+    known = set(parser._option_string_actions)
+    where = parser.prog
+    for token in argv:
+        if token == "--":
+            return
+        if token in subs and not token.startswith("-"):  # from here on, its flags only
+            known, where = set(subs[token]._option_string_actions), subs[token].prog
+            continue
+        if not token.startswith("--"):
+            continue
+        flag = token.split("=", 1)[0]
+        if flag in known or any(k.startswith(flag) for k in known if k.startswith("--")):
+            continue
+        if flag in parser._option_string_actions:  # a flag of the program, not of this command
+            parser.exit(2, f"{where}: error: {where.split()[-1]} does not use {flag} "
+                           f"(see {where} --help)\n")
+        near = difflib.get_close_matches(flag, sorted(k for k in known if k.startswith("--")),
+                                         n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        parser.exit(2, f"{where}: error: unrecognized flag {flag}{hint} "
+                       f"(see {where} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     bt = sub.add_parser("backtest", help="replay history through the same engine")
-    _common(bt)
+    _common(bt, USES["backtest"])
     bt.add_argument("--data", metavar="FILE", default=argparse.SUPPRESS,
                     help="OHLCV file (CSV/JSON/Parquet); default: fetch history through ccxt")
     bt.add_argument("--from", dest="date_from", metavar="DATE", help="start (YYYY-MM-DD)")
@@ -81,18 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "backtests.db in the user data dir; never the live account's --db)")
 
     rp = sub.add_parser("report", help="performance, positions, recent trades and decisions")
-    _common(rp)
+    _common(rp, USES["report"])
     rp.add_argument("--json", action="store_true", help="print one JSON object")
 
     ex = sub.add_parser("export", help="trades, decisions or events as CSV or JSON")
-    _common(ex)
+    _common(ex, USES["export"])
     ex.add_argument("what", choices=("trades", "decisions", "events"))
     ex.add_argument("--format", choices=("csv", "json"), default="csv")
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     ex.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N rows")
 
     cf = sub.add_parser("config", help="init | show | path")
-    _common(cf)
+    _common(cf, USES["config"])
     cf.add_argument("action", choices=("init", "show", "path"))
     cf.add_argument("--force", action="store_true", help="init: overwrite an existing file")
     cf.add_argument("--json", action="store_true", help="show: print JSON")
@@ -142,7 +185,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _check_flags(parser, argv)
+    args = parser.parse_args(argv)
     try:
         return _dispatch(args)
     except UserError as exc:

@@ -390,7 +390,9 @@ def test_backtest_never_writes_into_the_live_database(
     Store(live).close()
     before = hashlib.sha256(live.read_bytes()).hexdigest()
     data = write(market(), home / "m.csv")
-    m = run_json(["--data", str(data), "--db", str(live), "--results-db", str(home / "bt.db")],
-                 capsys)
+    rc = main(["--db", str(live), "backtest", "--data", str(data), "--results-db",
+               str(home / "bt.db"), "--json"])  # backtest itself does not take --db
+    assert rc == 0
+    m = json.loads(capsys.readouterr().out)
     assert m["candles"] > 0 and (home / "bt.db").exists()
     assert hashlib.sha256(live.read_bytes()).hexdigest() == before

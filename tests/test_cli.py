@@ -189,16 +189,25 @@ def test_help_lists_commands_and_common_flags(home: Home) -> None:
                  "--market", "--exchange", "--symbols", "--speed", "--seed", "--offline-models",
                  "--version", "paper"):
         assert word in res.stdout, word
-    for sub in ("report", "export", "config", "backtest"):
+    market = ("--market", "--speed", "--seed", "--exchange", "--offline-models")
+    for sub, absent in (("report", market), ("export", market), ("config", market),
+                        ("backtest", ("--db", "--speed", "--offline-models"))):
         res = home.run(sub, "--help")
         assert res.returncode == 0 and "usage: autotrade-tui " + sub in res.stdout
+        listed = {w.strip("[],") for w in res.stdout.split() if w.strip("[").startswith("--")}
+        for flag in absent:  # each subcommand lists only the flags it uses (SPEC §11)
+            assert flag not in listed, (sub, flag)
     assert not home.data_dir.exists()
 
 
 # ---------------------------------------------------------------- bad flags and config
 @pytest.mark.parametrize("args, needles", [
     (["--market", "moon"], ["--market", "moon"]),
-    (["report", "--market", "moon"], ["--market", "moon"]),
+    (["--market", "moon", "report"], ["--market", "moon"]),
+    (["report", "--market", "sim"], ["report does not use --market"]),
+    (["backtest", "--db", "x.db"], ["backtest does not use --db"]),
+    (["--sped", "60"], ["unrecognized flag --sped", "did you mean --speed?"]),
+    (["--market", "sim", "--hedless"], ["--hedless", "did you mean --headless?"]),
     (["export", "orders"], ["orders"]),
     (["export", "trades", "--format", "xml"], ["--format", "xml"]),
     (["export", "trades", "--limit", "0"], ["--limit", "'0'"]),
@@ -214,11 +223,11 @@ def test_bad_flag_is_one_line_exit_2(home: Home, args: list[str], needles: list[
 
 @pytest.mark.parametrize("args, needles", [
     (["--speed", "fast", "report"], ["'speed'", "flag --speed", "'fast'"]),
-    (["report", "--speed", "0"], ["'speed'", "flag --speed", "'0'"]),
-    (["report", "--seed", "-4"], ["'seed'", "flag --seed", "'-4'"]),
-    (["report", "--symbols", "BTC"], ["'symbols'", "flag --symbols", "BTC"]),
-    (["report", "--symbols", "BTC/USDT,BTC/USDT"], ["'symbols'", "flag --symbols", "twice"]),
-    (["export", "trades", "--exchange", "no such"], ["'exchange_id'", "flag --exchange"]),
+    (["--speed", "0", "report"], ["'speed'", "flag --speed", "'0'"]),
+    (["--seed", "-4", "report"], ["'seed'", "flag --seed", "'-4'"]),
+    (["--symbols", "BTC", "report"], ["'symbols'", "flag --symbols", "BTC"]),
+    (["--symbols", "BTC/USDT,BTC/USDT", "report"], ["'symbols'", "flag --symbols", "twice"]),
+    (["--exchange", "no such", "export", "trades"], ["'exchange_id'", "flag --exchange"]),
 ])
 def test_bad_flag_value_names_key_flag_and_value(home: Home, args: list[str],
                                                  needles: list[str]) -> None:
@@ -385,7 +394,7 @@ def test_config_show_marks_where_each_value_came_from(home: Home) -> None:
     home.config_file.parent.mkdir(parents=True)
     home.config_file.write_text("[account]\nleverage = 7\n[market]\nexchange_id = 'binance'\n",
                                 encoding="utf-8")
-    res = home.run("config", "show", "--seed", "9", "--db", "x.db", MAX_POSITIONS="5",
+    res = home.run("--seed", "9", "config", "show", "--db", "x.db", MAX_POSITIONS="5",
                    EXCHANGE_ID="bybit")
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
@@ -397,7 +406,7 @@ def test_config_show_marks_where_each_value_came_from(home: Home) -> None:
     assert 'database_url = "x.db"   # flag --db' in lines
     assert "commission_rate = 0.001" in lines  # a default carries no mark
     assert len([line for line in lines if " = " in line]) == len(KEYS)
-    res = home.run("config", "show", "--json", "--seed", "9", MAX_POSITIONS="5")
+    res = home.run("--seed", "9", "config", "show", "--json", MAX_POSITIONS="5")
     shown = json.loads(res.stdout)
     assert (shown["leverage"], shown["max_positions"], shown["seed"]) == (7.0, 5, 9)
     assert list(shown) == [k.name for k in KEYS]
