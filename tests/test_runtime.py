@@ -4,6 +4,7 @@ manual commands, recovery, and the two models running concurrently over real HTT
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from dataclasses import replace
@@ -19,6 +20,7 @@ from autotrade_tui.core.models import Side, TradeSource
 from autotrade_tui.market.sim import SimMarket
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import DecisionRecorded, Notice, TradeExecuted
+from autotrade_tui.store import codec
 from autotrade_tui.store.store import Store
 from tests.openai_server import OpenAIServer, Reply, answer
 from tests.runtime_fixtures import START, SYMBOLS, ScriptedModel, StaleFeed, make_runtime
@@ -41,7 +43,8 @@ async def test_offline_cycle_records_every_symbol_with_prompt_and_context(tmp_pa
     rows = q(tmp_path / "rt.db", "SELECT symbol, model_1_decision, model_2_decision, "
              "model_1_reasoning, input_data, source FROM ai_decisions ORDER BY symbol")
     assert [r[0] for r in rows] == SYMBOLS
-    for _, d1, d2, why, data, source in rows:
+    for _, d1, d2, why, stored, source in rows:
+        data = json.dumps(codec.decode(stored))  # stored compressed (schema version 2)
         assert d1 in ("BUY", "SELL", "HOLD") and d2 in ("BUY", "SELL", "HOLD")
         assert why and source == "auto"
         assert '"rsi_14"' in data and '"prompt"' in data and '"role": "system"' in data
@@ -254,7 +257,8 @@ async def test_models_and_symbols_run_concurrently_over_http(tmp_path: Path) -> 
     assert all(r.executed for r in recs)
     rows = q(tmp_path / "rt.db", "SELECT model_1_name, tokens, input_data FROM ai_decisions")
     assert all(r[0] == "deepseek/deepseek-chat-v3.1" and r[1] == 300 for r in rows)
-    assert not any("sk-test-secret" in r[2] for r in rows)
+    assert not any("sk-test-secret" in json.dumps(codec.decode(r[2])) for r in rows)
+    assert not any(b"sk-test-secret" in r[2] for r in rows)
 
 
 async def test_liquidation_on_a_monitor_tick_is_persisted(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from autotrade_tui.core.models import (
     VoteResult,
 )
 from autotrade_tui.errors import EngineLockedError, StoreError
+from autotrade_tui.store import codec
 from autotrade_tui.store import store as store_mod
 from autotrade_tui.store.db import resolve_url
 from autotrade_tui.store.store import Store, to_dt
@@ -72,7 +73,7 @@ def test_schema_has_seed_columns_indexes_and_wal(db_url: str) -> None:
     if is_sqlite(db_url):
         con = sqlite3.connect(db_url)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert query(db_url, "SELECT value FROM schema_meta") == [("1",)]
+    assert query(db_url, "SELECT value FROM schema_meta") == [(str(store_mod.SCHEMA_VERSION),)]
 
 
 def test_new_database_has_no_state_and_schema_is_idempotent(db_url: str) -> None:
@@ -80,25 +81,27 @@ def test_new_database_has_no_state_and_schema_is_idempotent(db_url: str) -> None
         assert store.load_state() is None
     with Store(db_url) as store:  # second open: create_all must not fail or duplicate
         assert store.load_state() is None
-    assert query(db_url, "SELECT key, value FROM schema_meta") == [("schema_version", "1")]
+    assert query(db_url, "SELECT key, value FROM schema_meta") == [
+        ("schema_version", str(store_mod.SCHEMA_VERSION))]
 
 
 def test_migration_steps_run_once_in_one_transaction(db_url: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    Store(db_url).close()  # a version-1 database
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    old = store_mod.SCHEMA_VERSION  # a database of today's version; the next one adds a step
+    Store(db_url).close()
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", old + 1)
 
     def broken(con: Any) -> None:
         con.execute(text("ALTER TABLE trades ADD COLUMN note2 TEXT"))
         raise RuntimeError("step 1 failed half-way")
 
-    monkeypatch.setitem(store_mod.MIGRATIONS, 1, broken)
+    monkeypatch.setitem(store_mod.MIGRATIONS, old, broken)
     with pytest.raises(RuntimeError, match="half-way"):
         Store(db_url)
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)  # look with the old program
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", old)  # look with the old program
     with Store(db_url) as store:
         assert "note2" not in {c["name"] for c in inspect(store.engine).get_columns("trades")}
-    assert query(db_url, "SELECT value FROM schema_meta") == [("1",)]
+    assert query(db_url, "SELECT value FROM schema_meta") == [(str(old),)]
 
     calls: list[int] = []
 
@@ -106,16 +109,16 @@ def test_migration_steps_run_once_in_one_transaction(db_url: str,
         calls.append(1)
         con.execute(text("ALTER TABLE trades ADD COLUMN note2 TEXT"))
 
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(store_mod.MIGRATIONS, 1, step)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", old + 1)
+    monkeypatch.setitem(store_mod.MIGRATIONS, old, step)
     Store(db_url).close()
-    Store(db_url).close()  # already at 2: the step does not run again
+    Store(db_url).close()  # already at the new version: the step does not run again
     assert calls == [1]
-    assert query(db_url, "SELECT value FROM schema_meta") == [("2",)]
+    assert query(db_url, "SELECT value FROM schema_meta") == [(str(old + 1),)]
     assert query(db_url, "SELECT count(note2) FROM trades") == [(0,)]
 
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 2, newer than this program"):
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", old)
+    with pytest.raises(StoreError, match=f"schema version {old + 1}, newer than this program"):
         Store(db_url)
 
 
@@ -163,9 +166,9 @@ def test_records_decisions_events_snapshots(db_url: str) -> None:
         assert dec.executed is True and dec.input_data == {"x": None, "prompt": "hi"}
         assert dec.timestamp == to_dt(1e9) and dec.timestamp.tzinfo is not None
     [row] = query(db_url, "SELECT model_2_decision, model_2_error, executed, "
-                          "CAST(input_data AS TEXT), execution_note FROM ai_decisions")
+                          "input_data, execution_note FROM ai_decisions")
     assert row[0] is None and row[1] == "timeout" and row[2] == 1
-    assert '"x": null' in row[3] and row[4] == "opened LONG"
+    assert codec.decode(row[3]) == {"x": None, "prompt": "hi"} and row[4] == "opened LONG"
     assert query(db_url, "SELECT event_type, severity FROM market_events") == [
         ("FLASH_CRASH", "HIGH")]
 

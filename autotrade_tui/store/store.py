@@ -51,6 +51,7 @@ from autotrade_tui.core.models import (
 from autotrade_tui.errors import EngineLockedError, StoreError, StoreFatal
 from autotrade_tui.store import faults
 from autotrade_tui.store import lock as locks
+from autotrade_tui.store.codec import compress_column
 from autotrade_tui.store.db import (
     BUSY_TIMEOUT_MS,
     create_db_engine,
@@ -60,6 +61,7 @@ from autotrade_tui.store.db import (
 )
 from autotrade_tui.store.tables import (
     SCHEMA_VERSION,
+    USAGE_INDEX,
     AccountStateRow,
     DecisionRow,
     EventRow,
@@ -77,7 +79,15 @@ T = TypeVar("T")
 # missing tables, then every step from the stored version up runs, and the new version is
 # recorded: all in one transaction (DDL is transactional on both databases), serialised by an
 # advisory lock on PostgreSQL.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _to_v2(conn: Connection) -> None:
+    """1 → 2: `input_data` compressed (existing rows rewritten in batches; the file shrinks
+    at the next `db vacuum`), the usage index added."""
+    compress_column(conn, "ai_decisions", "input_data")
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {USAGE_INDEX} "
+                         "ON ai_decisions (ts, tokens, cost)")
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v2}
 
 
 def to_dt(ts: float) -> datetime:

@@ -1,15 +1,22 @@
 """SQLModel tables: the seed's tables with its column names (SPEC §10), plus what crash
-recovery needs (`account_state`, `position_entries`) and a `schema_meta` version row."""
+recovery needs (`account_state`, `position_entries`) and a `schema_meta` version row.
+
+Version 2 (SPEC §10 "Runs for a year"): `ai_decisions.input_data` is stored compressed
+(store/codec.py: given back as the same JSON), and an index covering the model usage columns
+lets the report sum a year of decisions without reading their rows."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+from autotrade_tui.store.codec import ZJSON
+
+SCHEMA_VERSION = 2
+USAGE_INDEX = "ix_ai_decisions_usage"  # (ts, tokens, cost): the report's sums
 
 
 class TradeRow(SQLModel, table=True):
@@ -33,6 +40,7 @@ class TradeRow(SQLModel, table=True):
 
 class DecisionRow(SQLModel, table=True):
     __tablename__ = "ai_decisions"
+    __table_args__ = (Index(USAGE_INDEX, "ts", "tokens", "cost"),)
     id: int | None = Field(default=None, primary_key=True)
     timestamp: datetime = Field(index=True)
     symbol: str = Field(index=True)
@@ -44,7 +52,7 @@ class DecisionRow(SQLModel, table=True):
     model_1_reasoning: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     model_2_reasoning: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     executed: bool = False
-    input_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    input_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(ZJSON))
     model_1_name: str = ""
     model_2_name: str = ""
     model_1_error: str | None = None

@@ -1,0 +1,120 @@
+"""Schema version 2 (SPEC §10 "Runs for a year"): `input_data` compressed and given back whole;
+a database written with version 1's schema (tests/data/schema_v1.sql, dumped from a file the
+version-1 program wrote) is upgraded in place, its rows readable before and after."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotrade_tui.report import export_rows
+from autotrade_tui.store import codec
+from autotrade_tui.store.store import Store
+from autotrade_tui.store.tables import SCHEMA_VERSION, USAGE_INDEX, DecisionRow
+
+SCHEMA_V1 = Path(__file__).parent / "data" / "schema_v1.sql"
+
+
+def _input(i: int) -> dict[str, Any]:
+    return {"context": {"symbol": "BTC/USDT", "ts": 1.7e9 + i, "price": 60_000.5 + i,
+                        "indicators": {"rsi_14": 40.0 + i / 7, "nan_became": None}},
+            "prompt": [{"role": "system", "content": "You are a disciplined crypto trading "
+                        "analyst ü €"}, {"role": "user", "content": f"Symbol: BTC/USDT #{i}"}],
+            "models": ["offline/trend-follower", "offline/mean-reversion"]}
+
+
+def _v1_database(path: Path, n: int) -> list[dict[str, Any]]:
+    """A version-1 file as that program left it: its DDL, JSON text in input_data."""
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA_V1.read_text())
+    con.execute("INSERT INTO schema_meta VALUES ('schema_version', '1')")
+    inputs = [_input(i) for i in range(n)]
+    for i, data in enumerate(inputs):
+        con.execute(
+            "INSERT INTO ai_decisions (timestamp, symbol, final_decision, model_1_confidence,"
+            " model_2_confidence, model_1_reasoning, model_2_reasoning, executed, input_data,"
+            " model_1_name, model_2_name, final_confidence, vote_reason, execution_note, source,"
+            " price, tokens, cost, latency_s, ts) VALUES ('2026-01-01 00:00:00', 'BTC/USDT',"
+            " 'HOLD', 0.5, 0.5, 'r1', 'r2', 0, ?, 'a', 'b', 0.5, 'v', '', 'auto', 1.0, 10, 0.01,"
+            " 0.1, ?)", (json.dumps(data), 1.7e9 + i))
+    con.commit()
+    con.close()
+    return inputs
+
+
+def _decisions(store: Store) -> list[dict[str, Any]]:
+    return [r.input_data for r in store.rows(DecisionRow, newest_first=False)]
+
+
+def test_codec_round_trip_and_old_forms() -> None:
+    data = _input(3)
+    blob = codec.encode(data)
+    assert codec.is_compressed(blob) and blob[1] & 0x20  # zlib with the preset dictionary
+    assert codec.decode(blob) == data
+    assert codec.decode(json.dumps(data)) == data  # SQLite text of version 1
+    assert codec.decode(json.dumps(data).encode()) == data  # PostgreSQL after ALTER … BYTEA
+    assert codec.decode(memoryview(blob)) == data
+    assert codec.decode(None) is None
+    with pytest.raises(ValueError, match="dictionary"):
+        codec.decode(blob[:2] + b"\0\0\0\1" + blob[6:])
+
+
+def test_version_1_database_is_upgraded_and_reads_the_same(tmp_path: Path) -> None:
+    db = tmp_path / "v1.db"
+    inputs = _v1_database(db, 1_205)  # more than one batch of the rewrite
+    with Store(db, read_only=True) as reader:  # report/export read a version-1 file as it is
+        assert _decisions(reader) == inputs
+    raw_before = sqlite3.connect(db).execute(
+        "SELECT sum(length(input_data)) FROM ai_decisions").fetchone()[0]
+
+    with Store(db, writer=True) as store:
+        assert _decisions(store) == inputs
+        exported = export_rows(store, "decisions")
+        assert [r["input_data"] for r in exported] == inputs
+
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT value FROM schema_meta").fetchone() == (str(SCHEMA_VERSION),)
+    assert con.execute("SELECT DISTINCT typeof(input_data) FROM ai_decisions").fetchall() \
+        == [("blob",)]
+    raw_after = con.execute("SELECT sum(length(input_data)) FROM ai_decisions").fetchone()[0]
+    assert raw_after < raw_before / 2
+    plan = " ".join(str(r) for r in con.execute(
+        "EXPLAIN QUERY PLAN SELECT sum(tokens), sum(cost) FROM ai_decisions"))
+    assert USAGE_INDEX in plan  # the report's sums read the index, not a year of rows
+    con.close()
+    with Store(db, writer=True) as store:  # a second start changes nothing
+        assert _decisions(store) == inputs
+
+
+def test_new_rows_are_stored_compressed(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    with Store(db, writer=True) as store:
+        with store.engine.begin() as conn:
+            conn.execute(DecisionRow.__table__.insert().values(  # type: ignore[attr-defined]
+                timestamp=codec_dt(), symbol="ETH/USDT", final_decision="HOLD",
+                model_1_reasoning="", model_2_reasoning="", vote_reason="", execution_note="",
+                model_1_name="", model_2_name="", source="auto", executed=False,
+                model_1_confidence=0.0, model_2_confidence=0.0, final_confidence=0.0,
+                price=1.0, tokens=0, cost=0.0, latency_s=0.0, ts=1.0, input_data=_input(1)))
+        assert _decisions(store) == [_input(1)]
+    stored = sqlite3.connect(db).execute("SELECT input_data FROM ai_decisions").fetchone()[0]
+    assert isinstance(stored, bytes) and codec.is_compressed(stored)
+
+
+def codec_dt() -> Any:
+    from autotrade_tui.store.store import to_dt
+
+    return to_dt(1.0)
+
+
+def test_dictionary_v1_is_frozen() -> None:
+    """Rows name it by this Adler-32: editing it would make every stored input unreadable."""
+    import zlib
+
+    from autotrade_tui.store.zdict import DICTIONARIES, V1
+
+    assert zlib.adler32(V1) == 0xFEDCDEF5 and len(V1) == 5086 and DICTIONARIES[0] is V1
