@@ -134,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     ex.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N rows")
 
+    dbp = sub.add_parser("db", help="stats: rows and size per table | vacuum: thin aged "
+                         "snapshots and give free space back (not while the engine runs)")
+    dbp.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                     help="config file (TOML)")
+    dbp.add_argument("--db", metavar="URL-or-PATH", default=argparse.SUPPRESS,
+                     help="SQLite file or sqlite:/// / postgresql:// URL (DATABASE_URL)")
+    dbp.add_argument("action", choices=("stats", "vacuum"))
+    dbp.add_argument("--json", action="store_true", help="stats: print one JSON object")
+
     cf = sub.add_parser("config", help="init | show | path")
     _common(cf, USES["config"])
     cf.add_argument("action", choices=("init", "show", "path"))
@@ -239,6 +248,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args, settings)
     if args.command == "export":
         return _export(args, settings)
+    if args.command == "db":
+        return _db(args, settings)
     if args.command == "notify":
         from autotrade_tui.notify.check import notify_test
 
@@ -363,6 +374,16 @@ def _report(args: argparse.Namespace, settings: Any) -> int:
         rep["database"] = missing
     print(json.dumps(rep, indent=2, default=str) if args.json else render_report(rep))
     return 0
+
+
+def _db(args: argparse.Namespace, settings: Any) -> int:
+    from autotrade_tui.maintenance import run_db
+
+    path = _sqlite_file(settings.database_url.get())
+    if path is not None and not path.exists():  # never create one just to measure it
+        print(f"autotrade-tui: no database at {path} yet: nothing recorded", file=sys.stderr)
+        return 0
+    return run_db(args.action, settings, as_json=args.json)
 
 
 def _export(args: argparse.Namespace, settings: Any) -> int:

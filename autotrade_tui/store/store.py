@@ -49,7 +49,7 @@ from autotrade_tui.core.models import (
     VoteResult,
 )
 from autotrade_tui.errors import EngineLockedError, StoreError, StoreFatal
-from autotrade_tui.store import faults
+from autotrade_tui.store import faults, retention
 from autotrade_tui.store import lock as locks
 from autotrade_tui.store.codec import compress_column
 from autotrade_tui.store.db import (
@@ -73,6 +73,7 @@ from autotrade_tui.store.tables import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+THIN_EVERY = 3_600.0  # seconds of the app clock between two thinnings of the snapshots
 
 # Schema changes: bump SCHEMA_VERSION (tables.py) and add MIGRATIONS[old] = a step that turns a
 # schema of version `old` into `old + 1` (ALTER TABLE ..., data fixes). On start, create_all adds
@@ -137,6 +138,7 @@ class Store:
         # Writes (and the writer's bookkeeping of them) one at a time: the runtime calls the
         # store from worker threads.
         self._wlock = threading.RLock()
+        self._next_thin = -math.inf  # the first snapshot thins what aged while stopped
         try:
             self._open(writer=writer, read_only=read_only, existed=existed)
         except SQLAlchemyError as exc:
@@ -485,6 +487,33 @@ class Store:
                 s.add(acc)
 
         self._write(body)
+        if ts >= self._next_thin:  # once an hour (of the app clock): a day's rows at most
+            self._next_thin = ts + THIN_EVERY
+            try:
+                self.thin(ts)
+            except StoreFatal:
+                raise
+            except StoreError as exc:  # the snapshot is written; thinning waits an hour
+                log.warning("thinning the equity snapshots failed: %s", exc)
+
+    def thin(self, now: float) -> int:
+        """Thin the equity snapshots that have aged into a coarser tier (store/retention.py);
+        returns how many rows were deleted."""
+        return self._write(lambda s: retention.thin_snapshots(s.connection(), now))
+
+    def table_sizes(self) -> list[retention.TableSize]:
+        """Rows and bytes of every table of the schema (`db stats`)."""
+        names = sorted(SQLModel.metadata.tables)
+        return self._read(lambda s: retention.table_sizes(s.connection(), names))
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (SQLite VACUUM, PostgreSQL
+        VACUUM ANALYZE); needs the writer's lock, so never under a running engine."""
+        with self._wlock, self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # not in a txn
+            conn.exec_driver_sql("VACUUM" if not self._pg else "VACUUM ANALYZE")
+            if not self._pg:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # ---- reading
     def rows(self, table: type[SQLModel], limit: int | None = None,
