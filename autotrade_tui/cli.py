@@ -46,7 +46,8 @@ COMMON = ("config", "db", "market", "exchange", "symbols", "speed", "seed", "off
 # writes its results to --results-db, never the live account's --db; report, export and
 # config read the database and the config file, not the market.
 USES = {"backtest": ("config", "market", "exchange", "symbols", "seed"),
-        "report": ("config", "db"), "export": ("config", "db"), "config": ("config", "db")}
+        "report": ("config", "db"), "export": ("config", "db"), "config": ("config", "db"),
+        "db": ("config", "db")}
 
 
 def _common(p: argparse.ArgumentParser, uses: tuple[str, ...] = COMMON) -> None:
@@ -136,10 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dbp = sub.add_parser("db", help="stats: rows and size per table | vacuum: thin aged "
                          "snapshots and give free space back (not while the engine runs)")
-    dbp.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                     help="config file (TOML)")
-    dbp.add_argument("--db", metavar="URL-or-PATH", default=argparse.SUPPRESS,
-                     help="SQLite file or sqlite:/// / postgresql:// URL (DATABASE_URL)")
+    _common(dbp, USES["db"])
     dbp.add_argument("action", choices=("stats", "vacuum"))
     dbp.add_argument("--json", action="store_true", help="stats: print one JSON object")
 
