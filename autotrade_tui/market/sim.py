@@ -53,6 +53,10 @@ from autotrade_tui.market.symbols import FIAT, PROFILES, STABLES, UnknownSymbolE
 
 HISTORY_MINUTES = 10 * 1440  # 1h gets 240 candles, 15m 960; the events' 24 h at once
 CHUNK_MINUTES = 1440
+# 1-minute bars kept per symbol (SPEC §10 "Runs for a year": RSS flat): at least the last 11
+# days, so every candle the app asks for (1h × 240, 15m × 960, the events' 24 h) lies inside;
+# older bars are dropped, so a year costs what twelve days do (~1.2 MB a symbol).
+KEEP_MINUTES = HISTORY_MINUTES + CHUNK_MINUTES
 KNOT_FRACTIONS = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])  # where a bar's path turns
 
 @dataclass(frozen=True)
@@ -136,6 +140,11 @@ class _Bars:
     def extend(self, other: _Bars) -> None:
         for name in ("open", "high", "low", "close", "volume", "knots"):
             setattr(self, name, np.concatenate([getattr(self, name), getattr(other, name)]))
+
+    def drop_first(self, n: int) -> None:
+        """Forget the oldest `n` bars (copies: a view would keep the whole array alive)."""
+        for name in ("open", "high", "low", "close", "volume", "knots"):
+            setattr(self, name, getattr(self, name)[n:].copy())
 
 
 # Flash-event durations (minutes) and their weights: mostly a few minutes, sometimes 15.
@@ -397,28 +406,40 @@ class _Path:
             setattr(bars, name, getattr(bars, name) * math.exp(shift))
         state.level += shift
         self.bars, self._state, self._chunks = bars, state, 0
+        self.offset = 0  # the index of bars[0]: older bars have been dropped (KEEP_MINUTES)
 
     def _minute_of_day(self, index: int) -> int:
         return int(((self.base_ts + 60 * index) // 60) % 1440)
 
     def ensure(self, index: int) -> None:
-        """Generate bars up to and including `index`."""
-        while len(self.bars.close) <= index:
+        """Generate bars up to and including `index`. Before growing, bars older than the
+        newest KEEP_MINUTES are dropped: a running app keeps at most KEEP_MINUTES + a chunk,
+        while one read after a jump of the clock (a backtest, a statistic over 90 days) still
+        finds every bar up to `index`. Each chunk comes from its own seeded generator and the
+        carried state, never from the bars kept, so dropping old ones changes no price."""
+        if self.offset + len(self.bars.close) > index:
+            return
+        drop = len(self.bars.close) - KEEP_MINUTES
+        if drop > 0:
+            self.bars.drop_first(drop)
+            self.offset += drop
+        while self.offset + len(self.bars.close) <= index:
             self._chunks += 1
             rng = np.random.default_rng([*self._key, self._chunks])
-            bars, self._state = self._gen.chunk(rng, CHUNK_MINUTES, self._state,
-                                                self._minute_of_day(len(self.bars.close)))
+            bars, self._state = self._gen.chunk(
+                rng, CHUNK_MINUTES, self._state,
+                self._minute_of_day(self.offset + len(self.bars.close)))
             self.bars.extend(bars)
 
     def partial(self, index: int, second: int) -> tuple[float, float, float, float, float]:
         """(open, high, low, close, volume) of bar `index` after `second` whole seconds."""
-        b = self.bars
+        b, i = self.bars, index - self.offset
         frac = second / 60.0
-        path = np.concatenate([[b.open[index]], b.knots[index], [b.close[index]]])
+        path = np.concatenate([[b.open[i]], b.knots[i], [b.close[i]]])
         price = float(np.interp(frac, KNOT_FRACTIONS, path))
         seen = path[frac >= KNOT_FRACTIONS]
-        return (float(b.open[index]), max(float(seen.max()), price), min(float(seen.min()), price),
-                price, float(b.volume[index]) * frac)
+        return (float(b.open[i]), max(float(seen.max()), price), min(float(seen.min()), price),
+                price, float(b.volume[i]) * frac)
 
 
 class SimMarket:
@@ -484,7 +505,8 @@ class SimMarket:
             path.ensure(index)
             _o, _h, _l, price, vol = path.partial(index, second)
             half_spread = price * 0.00005
-            day = path.bars.volume[max(0, index - 1439): index].sum() + vol
+            lo = max(path.offset, index - 1439) - path.offset
+            day = path.bars.volume[lo: index - path.offset].sum() + vol
             out[s] = Ticker(s, price, now, bid=price - half_spread, ask=price + half_spread,
                             volume_24h=float(day))
         return out
@@ -505,8 +527,9 @@ class SimMarket:
         width = TIMEFRAME_SECONDS[timeframe] // 60
         base_min = int(self._base_ts // 60)
         # Buckets are aligned to the epoch (a 1h candle opens on the hour); the first one is
-        # dropped when the history starts inside it.
-        first = -(-base_min // width) * width - base_min  # index of the first whole bucket
+        # dropped when the bars kept start inside it.
+        kept = base_min + path.offset  # the minute of the oldest bar kept
+        first = -(-kept // width) * width - base_min  # index of the first whole bucket
         current = (base_min + index) // width * width - base_min  # the current bucket
         if since is not None:
             aligned = -(-math.ceil(since / 60) // width) * width  # first bucket opening ≥ since
@@ -520,9 +543,9 @@ class SimMarket:
 
     def _aggregate(self, path: _Path, start: int, stop: int, width: int, index: int,
                    second: int, base_min: int) -> list[Candle]:
-        b = path.bars
-        o, h, lo = b.open[start:stop].copy(), b.high[start:stop].copy(), b.low[start:stop].copy()
-        c, v = b.close[start:stop].copy(), b.volume[start:stop].copy()
+        b, a, z = path.bars, start - path.offset, stop - path.offset
+        o, h, lo = b.open[a:z].copy(), b.high[a:z].copy(), b.low[a:z].copy()
+        c, v = b.close[a:z].copy(), b.volume[a:z].copy()
         if stop == index + 1:  # the current bar is only partly formed
             o[-1], h[-1], lo[-1], c[-1], v[-1] = path.partial(index, second)
         edges = np.arange(0, stop - start, width)

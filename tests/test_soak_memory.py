@@ -1,0 +1,49 @@
+"""Bounded memory for a year of running (SPEC §10 "Runs for a year"): the simulated market keeps
+a fixed window of 1-minute bars, and dropping the old ones changes no price or candle."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from autotrade_tui.core.clock import VirtualClock
+from autotrade_tui.market import sim as sim_mod
+from autotrade_tui.market.sim import CHUNK_MINUTES, KEEP_MINUTES, SimMarket
+
+T0 = 1_750_000_000.0
+SYMBOLS = ["BTC/USDT", "SOL/USDT"]
+DAYS = 25
+
+
+def _walk(monkeypatch: pytest.MonkeyPatch | None, profile: str) -> tuple[list, list[int]]:
+    """Tickers and candles read every ~6 hours over DAYS simulated days; the bar counts."""
+    clock = VirtualClock(T0)
+    market = SimMarket(SYMBOLS, clock, seed=11, profile=profile)
+    seen: list = []
+    sizes: list[int] = []
+    for step in range(DAYS * 4):
+        clock.advance(6 * 3600 + 37.0)
+        seen.append(asyncio.run(market.fetch_tickers(SYMBOLS)))
+        if step % 8 == 0 or step == DAYS * 4 - 1:
+            for tf, n in (("1m", 50), ("15m", 960), ("1h", 240), ("1d", 10)):
+                seen.append(market.candles("SOL/USDT", tf, n))
+            seen.append(market.candles("BTC/USDT", "5m", 500, since=clock.now() - 86_400))
+        sizes.append(max(len(p.bars.close) for p in market._paths.values()))
+    seen.append(market.candles("BTC/USDT", "1d", 30))  # more than is kept: last, compared apart
+    return seen, sizes
+
+
+@pytest.mark.parametrize("profile", ["realistic", "eventful"])
+def test_the_sim_keeps_a_fixed_window_and_the_same_prices(
+        profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    bounded, sizes = _walk(None, profile)
+    assert max(sizes) <= KEEP_MINUTES + CHUNK_MINUTES  # a fixed window however long it runs
+    assert sizes[-1] == sizes[len(sizes) // 2]  # flat after warm-up
+    monkeypatch.setattr(sim_mod, "KEEP_MINUTES", 10**9)  # the old behaviour: keep everything
+    unbounded, grown = _walk(monkeypatch, profile)
+    assert grown[-1] > KEEP_MINUTES + 10 * 1440
+    assert bounded[:-1] == unbounded[:-1]  # bit-identical tickers and candles
+    days, all_days = bounded[-1], unbounded[-1]
+    assert 10 <= len(days) < len(all_days) == 30  # a long request gets the days kept,
+    assert days == all_days[-len(days):]  # the newest ones, unchanged
