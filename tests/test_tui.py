@@ -376,7 +376,10 @@ async def test_wide_layout_shows_more_side_by_side(tmp_path: Path) -> None:
         await settle(pilot)
         listing, detail = cockpit.query_one(DecisionList), cockpit.query_one(DecisionDetail)
         assert detail.region.x >= listing.region.right - 1  # side by side
-        assert detail.region.height > 30
+        assert listing.region.height > 30
+        for i in (1, 2):  # each model's box as tall as its text and its border (§11)
+            box, text = cockpit.query_one(f"#model-{i}"), cockpit.query_one(f"#model-{i}-text")
+            assert 3 <= box.region.height <= text.region.height + 2
 
 
 # ---- the runtime's life in the app

@@ -9,14 +9,18 @@ from typing import Any
 
 import pytest
 
-from autotrade_tui.core.models import OrderType, Side, Trade, TradeSource
+from autotrade_tui.core.models import Action, ModelVote, OrderType, Side, Trade, TradeSource
+from autotrade_tui.core.voting import vote
 from autotrade_tui.headless import LogLines
 from autotrade_tui.report import build_report, render_report
 from autotrade_tui.runtime.updates import TradeExecuted
 from autotrade_tui.tui.app import AutotradeApp
 from autotrade_tui.tui.format import money
 from autotrade_tui.tui.screens.confirm import ConfirmScreen
+from autotrade_tui.tui.views import DecisionView, ModelView
 from autotrade_tui.tui.widgets.account_cards import Card
+from autotrade_tui.tui.widgets.decision_detail import DecisionDetail
+from autotrade_tui.tui.widgets.decision_list import DecisionList, short_name, shown_confidence
 from autotrade_tui.tui.widgets.event_feed import EventFeed
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from tests.runtime_fixtures import ScriptedModel, make_runtime
@@ -178,3 +182,42 @@ async def test_a_lasting_liquidation_risk_is_one_line_updated_in_place(tmp_path:
         assert len(lines) == 1 and lines[0].count >= 3
         shown = [line for line in screen_text(app).splitlines() if "LIQUIDATION_RISK" in line]
         assert len(shown) == 1 and f"×{lines[0].count} since" in shown[0]
+
+
+# ---- the decisions pane
+
+
+def view(final: str, conf: float, *votes: tuple[str, float]) -> DecisionView:
+    models = tuple(ModelView(f"prov/m{i}", d, c, "", None) for i, (d, c) in enumerate(votes))
+    return DecisionView(1, 0.0, "SOL/USDT", 1.0, models, final, conf,  # type: ignore[arg-type]
+                        "", False, "", "auto")
+
+
+def test_a_hold_shows_the_holds_confidence_never_the_missed_buys() -> None:
+    assert shown_confidence(view("HOLD", 0.63, ("HOLD", 0.41), ("BUY", 0.63))) == 0.41
+    both_hold = view("HOLD", 0.46, ("HOLD", 0.5), ("HOLD", 0.42))
+    assert shown_confidence(both_hold) == pytest.approx(0.46)
+    assert shown_confidence(view("HOLD", 0.55, ("BUY", 0.6), ("BUY", 0.5))) is None
+    assert shown_confidence(view("BUY", 0.72, ("BUY", 0.8), ("BUY", 0.64))) == 0.72
+    assert vote(ModelVote("a", Action.HOLD, 0.5), ModelVote("b", Action.HOLD, 0.42)).reason \
+        == "both HOLD, avg 0.46"  # no threshold named: a HOLD never trades
+
+
+async def test_decisions_tab_at_80x24_lists_rows_named_models_and_arrows_work(
+        tmp_path: Path) -> None:
+    async with running(tmp_path) as (app, pilot):
+        await pilot.press("right_square_bracket")  # the Decisions tab, by key only
+        await settle(pilot)
+        listing = app.cockpit.query_one(DecisionList)
+        assert listing.has_focus  # no Tab needed
+        assert listing.region.height - 1 >= 6  # rows under the header
+        names = [m.name for m in listing.decisions[0].models]
+        labels = [c.label.plain for c in listing.columns.values()]
+        assert labels[2:4] == [short_name(n) for n in names] != ["Model 1", "Model 2"]
+        text = screen_text(app)
+        assert short_name(names[0]) in text and "Model 1" not in text
+        first = app.cockpit.query_one(DecisionDetail).decision
+        await pilot.press("down")
+        await settle(pilot)
+        assert listing.cursor_row == 1
+        assert app.cockpit.query_one(DecisionDetail).decision is listing.decisions[1] != first

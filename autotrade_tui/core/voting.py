@@ -104,6 +104,8 @@ def _gate(action: Action, score: float, limit: float, lead: str, explain: bool) 
     ending with a space) then `0.72 ≥ 0.60` or `0.55 < 0.60 → HOLD`."""
     if score >= limit - EPS:
         return action, score, f"{lead}{score:.2f} ≥ {limit:.2f}" if explain else "", limit
+    if action is _HOLD:  # a HOLD never trades: no threshold was missed, none is named
+        return _HOLD, score, f"{lead}{score:.2f}" if explain else "", limit
     return _HOLD, score, f"{lead}{score:.2f} < {limit:.2f} → HOLD" if explain else "", limit
 
 

@@ -71,3 +71,33 @@ def duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round values (steps of 1, 2, 2.5 or 5 × 10^k) inside [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else []
+    raw = (hi - lo) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def tick_label(value: float, ticks: list[float]) -> str:
+    """A tick as the axis needs it: thousands separators, as many decimals as the step
+    between ticks has, the typographic minus (84,600 · 84,650 · 0.0525 · −1,200)."""
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else abs(value) or 1.0
+    digits = next(d for d in range(12) if abs(round(step, d) - step) <= step * 1e-6)
+    text = f"{abs(value):,.{digits}f}"
+    return (MINUS + text) if value < 0 and text.strip("0.,") else text
+
+
+def time_labels(stamps: list[float], span: float) -> list[str]:
+    """Labels of a time axis: dates when it is longer than a day (06-14 15:00, or 06-14 for
+    daily bars), clock times within a day."""
+    if span >= 7 * 86400:
+        return [stamp(ts)[:5] for ts in stamps]
+    if span > 86400:
+        return [stamp(ts)[:11] for ts in stamps]
+    return [stamp(ts)[6:11] for ts in stamps]

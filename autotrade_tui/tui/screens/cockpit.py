@@ -174,6 +174,20 @@ class CockpitScreen(Screen[None]):
     def _position_selected(self, event: PositionsTable.Selected) -> None:
         self.symbol = event.symbol
 
+    @on(TabbedContent.TabActivated)
+    def _focus_tab(self, event: TabbedContent.TabActivated) -> None:
+        """The arrows work in a tab as soon as it shows (no Tab key first): its list takes
+        the focus. The Market tab leaves focus alone (its keys act on the selection)."""
+        target = {"tab-decisions": DecisionList, "tab-trades": TradeHistory}.get(
+            event.pane.id or "")
+        if target is not None:
+            self.call_after_refresh(self._focus_first, target)
+
+    def _focus_first(self, kind: type) -> None:
+        found = self.query(kind)
+        if found:
+            found.first().focus()
+
     @on(DecisionList.Chosen)
     def _decision_chosen(self, event: DecisionList.Chosen) -> None:
         self.query_one(DecisionDetail).decision = event.decision

@@ -10,7 +10,7 @@ from typing import Any
 from textual import work
 from textual.reactive import reactive
 
-from autotrade_tui.tui.format import price, stamp
+from autotrade_tui.tui.format import nice_ticks, price, tick_label, time_labels
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
@@ -96,8 +96,11 @@ class CandleChart(PlotPane):
         plt.title(f"{symbol} {tf} · {price(last)}{notes}")
         step = max(1, len(candles) // 4)
         ticks = xs[::step]
-        fmt = (lambda ts: stamp(ts)[:5]) if tf in ("1d", "4h") else (lambda ts: stamp(ts)[6:11])
-        plt.xticks(ticks, [fmt(candles[i].ts) for i in ticks])
+        span = candles[-1].ts - candles[0].ts
+        plt.xticks(ticks, time_labels([candles[i].ts for i in ticks], span))
+        # round prices with separators, like every other number on screen (SPEC §11)
+        values = nice_ticks(lo, hi, 6)
+        plt.yticks(values, [tick_label(v, values) for v in values])
         widget.refresh()
 
     def _draw_lines(self, plt: Any, lo: float, hi: float) -> str:

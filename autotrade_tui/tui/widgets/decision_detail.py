@@ -35,17 +35,26 @@ def vote_text(d: DecisionView) -> Content:
         (d.symbol, "bold"), f" @ {price(d.price)} · {stamp(d.ts)} · ",
         (f"by {d.source}", "$text-muted"), "\n",
         ("VOTE ", "$text-muted"), (d.final, TONE.get(d.final, "bold")),
-        f" {d.confidence:.2f}  {d.vote_reason}", "\n", verdict, f"  {note}")
+        f" {_conf(d)}  {d.vote_reason}", "\n", verdict, f"  {note}")
+
+
+def _conf(d: DecisionView) -> str:
+    from autotrade_tui.tui.widgets.decision_list import shown_confidence
+
+    conf = shown_confidence(d)
+    return f"{conf:.2f}" if conf is not None else "—"
 
 
 class DecisionDetail(Vertical):
     decision: reactive[DecisionView | None] = reactive(None, always_update=True)
 
     def compose(self) -> ComposeResult:
+        # The vote first: three lines that say what happened, never the ones cut off when
+        # the reasoning is long (each model's box scrolls within its own height).
+        yield Static("no decision selected", id="vote")
         with Horizontal(id="models"):
             yield VerticalScroll(Static(id="model-1-text"), id="model-1", classes="model")
             yield VerticalScroll(Static(id="model-2-text"), id="model-2", classes="model")
-        yield Static("no decision selected", id="vote")
 
     def watch_decision(self, d: DecisionView | None) -> None:
         panes = (self.query_one("#model-1"), self.query_one("#model-2"))

@@ -17,6 +17,23 @@ from autotrade_tui.tui.views import DecisionView
 
 KEEP = 300
 COLUMNS = ("Time", "Symbol", "Model 1", "Model 2", "Vote", "Conf", "Exec", "By")
+NAME_WIDTH = 14  # a model's column header: its short name, cut
+
+
+def short_name(name: str) -> str:
+    """`deepseek/deepseek-chat-v3.1` → `deepseek-chat-…`: the part after the provider, cut."""
+    tail = name.rsplit("/", 1)[-1] or name
+    return tail if len(tail) <= NAME_WIDTH else tail[: NAME_WIDTH - 1] + "…"
+
+
+def shown_confidence(d: DecisionView) -> float | None:
+    """The confidence of the result shown: a BUY/SELL's score; for a HOLD, the HOLD votes'
+    (both: their average), never the score of the BUY or SELL that missed; None when no
+    model said HOLD (the HOLD came from the rules, not from a confidence)."""
+    if d.final != "HOLD":
+        return d.confidence
+    holds = [m.confidence for m in d.models if m.decision == "HOLD"]
+    return sum(holds) / len(holds) if holds else None
 
 
 def key_of(d: DecisionView) -> str:
@@ -64,7 +81,20 @@ class DecisionList(DataTable[Text]):
             if keep is not None and keep in {k.value for k in self.rows}:
                 self.move_cursor(row=self.get_row_index(keep), animate=False)
         self.border_title = f"Decisions ({len(self.decisions)})"
+        if self.decisions:
+            self._name_models(self.decisions[0])
         self._announce()
+
+    def _name_models(self, d: DecisionView) -> None:
+        """Headers say which model voted (the newest decision's names), not "Model 1"."""
+        for key, model in zip(("Model 1", "Model 2"), d.models, strict=True):
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            label = short_name(model.name)
+            if column is not None and column.label.plain != label:
+                column.label = Text(label)
+                column.content_width = max(column.content_width, len(label))
+                self._require_update_dimensions = True
+                self.refresh()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -85,7 +115,8 @@ class DecisionList(DataTable[Text]):
         m1, m2 = d.models
         return [Text(stamp(d.ts)[6:]), Text(d.symbol), vote(m1.decision), vote(m2.decision),
                 Text(d.final, style="bold " + tones.get(d.final, "")),
-                Text(f"{d.confidence:.2f}", justify="right"),
+                Text(f"{conf:.2f}" if (conf := shown_confidence(d)) is not None else "—",
+                     justify="right"),
                 Text("yes" if d.executed else "no",
                      style="bold " + tones["BUY"] if d.executed else "dim"),
                 Text(d.source, style="dim" if d.source == "auto" else "bold")]

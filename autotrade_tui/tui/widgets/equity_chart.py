@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual import work
 
-from autotrade_tui.tui.format import money, pct, stamp
+from autotrade_tui.tui.format import money, nice_ticks, pct, tick_label, time_labels
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
 
@@ -61,5 +61,8 @@ class EquityChart(PlotPane):
         change = (last / first - 1.0) * 100.0 if first else 0.0
         plt.title(f"equity {money(last)} ({pct(change, signed=True)} over the curve)")
         step = max(1, len(xs) // 4)
-        plt.xticks(xs[::step], [stamp(self.points[i][0])[:11] for i in xs[::step]])
+        span = self.points[-1][0] - self.points[0][0]
+        plt.xticks(xs[::step], time_labels([self.points[i][0] for i in xs[::step]], span))
+        values = nice_ticks(min(ys), max(ys), 6)
+        plt.yticks(values, [tick_label(v, values) for v in values])
         widget.refresh()

@@ -17,6 +17,18 @@ KEEP = 300
 SEVERITY_STYLE = {"CRITICAL": "bold $error", "HIGH": "bold $warning", "MEDIUM": "$text-muted"}
 
 
+def hanging(e: EventView, detail: bool, width: int) -> Content:
+    """`event_line` wrapped to `width` with a hanging indent: continuation lines start under
+    the text, not under the time (the time column stays clear to scan)."""
+    line = event_line(e, detail)
+    indent = len(stamp(e.ts)[6:]) + 1
+    if width <= indent + 10 or line.cell_length <= width:
+        return line
+    head, body = line[:indent], line[indent:]
+    rows = body.wrap(width - indent)
+    return Content("\n").join([head + rows[0], *(Content(" " * indent) + r for r in rows[1:])])
+
+
 def event_line(e: EventView, detail: bool = True) -> Content:
     dim = e.severity == "MEDIUM"
     body = "$text-muted" if dim else ""
@@ -70,4 +82,10 @@ class EventFeed(VerticalScroll):
         lines = self.query_one(".lines", Static)
         self.border_title = f"Events ({len(self.events)})" if self.events else "Events"
         if self.events:
-            lines.update(Content("\n").join(event_line(e, self.detail) for e in self.events))
+            width = self.scrollable_content_region.width
+            lines.update(Content("\n").join(hanging(e, self.detail, width)
+                                             for e in self.events))
+
+    def on_resize(self) -> None:
+        if self.events:
+            self._show()  # the hanging indent follows the width
