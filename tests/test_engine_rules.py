@@ -832,3 +832,51 @@ def test_copies_keep_the_close_times_the_cooldown_reads() -> None:
     eng.close(X, 100.0, 2.0)
     snap = copy_state(eng.state)
     assert snap.closed_at == {X: 2.0} and snap.closed_at is not eng.closed_at
+
+
+def exposed(limit: float, **over: float) -> EngineConfig:
+    """`cfg` (10k, 10 % at 10x, no fee) with the exposure limit on."""
+    base: dict[str, float] = dict(
+        initial_capital=10_000.0, leverage=10.0, commission_rate=0.0,
+        maintenance_margin_rate=0.005, position_size_percent=10.0, max_positions=10,
+        stop_loss_percent=0.0, take_profit_percent=0.0, max_drawdown_percent=0.0,
+        max_exposure_percent=limit)
+    base.update(over)
+    return EngineConfig(**base)  # type: ignore[arg-type]
+
+
+def test_exposure_of_a_stack_is_measured_at_the_orders_price() -> None:
+    # 100 X at 100, then a BUY at 120: equity 12,000, open notional 12,000, so 150 % leaves
+    # 6,000 of notional: margin 600 (not the 900 asked; at the fill's 100 it would be 500).
+    eng = TradingEngine(exposed(150.0))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    ex = eng.execute(Action.BUY, X, 120.0, 2.0)
+    (t,) = ex.trades
+    assert (t.order_type, t.margin) == (OrderType.ADD, 600.0)
+    assert ex.note == t.reason == "sized down to fit max exposure 150 %"  # no "; " lead-in
+
+
+def test_an_entry_exactly_at_the_exposure_limit_is_not_sized() -> None:
+    ex = TradingEngine(exposed(100.0)).execute(Action.BUY, X, 100.0, 1.0)
+    assert (ex.trades[0].margin, ex.note) == (1_000.0, "")
+
+
+def test_exposure_room_for_exactly_min_margin_and_for_less() -> None:
+    ex = TradingEngine(exposed(0.1)).execute(Action.BUY, X, 100.0, 1.0)  # room: 10 notional
+    assert (ex.trades[0].margin, ex.note) == (1.0, "sized down to fit max exposure 0.1 %")
+    ex = TradingEngine(exposed(0.05)).execute(Action.BUY, X, 100.0, 1.0)  # room: 5 notional
+    assert (ex.trades, ex.rejected) == (
+        [], "max exposure reached: 0 % of equity open, limit 0.05 %")
+
+
+@pytest.mark.parametrize(("price", "shown"), [(95.0, "inf"), (90.0, "inf"),
+                                              (95.0025, "3800100")])
+def test_exposure_refusal_at_zero_or_tiny_equity(price: float, shown: str) -> None:
+    # All in at 20x, then a BUY at a price where the equity is 0, below 0, or 0.5.
+    opener = TradingEngine(cfg(initial_capital=1_000.0, leverage=20.0,
+                               position_size_percent=100.0))
+    opener.open(X, Side.LONG, 100.0, 1.0)
+    eng = TradingEngine(exposed(150.0, initial_capital=1_000.0, leverage=20.0,
+                                position_size_percent=100.0), opener.state)
+    assert eng.execute(Action.BUY, X, price, 2.0).rejected == (
+        f"max exposure reached: {shown} % of equity open, limit 150 %")
