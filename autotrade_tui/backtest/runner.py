@@ -30,6 +30,7 @@ import gc
 import logging
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
+from autotrade_tui.core.scorecard import Scorecard
 from autotrade_tui.runtime.monitor import EventMonitor
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ class _Sym:
         self.first = -1  # the newest bar when the symbol was first fresh (the monitor primes)
         self.fed = -1  # the last bar given to the monitor's window
         self.screen: list[bool] = []  # per bar: may a rule reading the window fire (screen.py)
+        self.holes: list[int] = []  # bars from `first` on that a hole follows
 
     def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
         """The indicators `keys` over the whole series (row i: on the candles up to i)."""
@@ -197,6 +200,9 @@ class Backtest:
         # per symbol: (position, its entries, low, high) of its liquidation-quiet prices
         self._quiet: dict[str, tuple[Any, int, float, float]] = {}
         self.counts = {"decisions": 0, "BUY": 0, "SELL": 0, "HOLD": 0, "executed": 0}
+        # SPEC §16: each model's own answers on a shadow ledger (a copy of the engine)
+        self.scorecard = Scorecard(self.engine.config, [m.name for m in models],
+                                   float(settings.single_model_threshold), self.interval)
         self._fast: Decider | None = None
         self._by_name: dict[str, _Sym] = {}
 
@@ -275,6 +281,8 @@ class Backtest:
         fresh: dict[str, float] = {}
         stale, prices = self.stale, self.prices
         positions = self.engine.positions
+        card = self.scorecard
+        held = card.held() if card.holding else ()  # shadows' positions: on the range too
         bars: dict[str, tuple[float, float, float, float]] = {}
         for s in syms:
             j, ts, last, bar = s.i, s.ts, s.last, s.bar
@@ -282,7 +290,7 @@ class Backtest:
             while j < last and ts[j + 1] + bar <= t:  # closed by now
                 j += 1
             s.i = j
-            if j > seen >= 0 and s.name in positions:  # stops and liquidations on the range
+            if j > seen >= 0 and (s.name in positions or s.name in held):  # on the range
                 bars[s.name] = (s.open[seen + 1], max(s.high[seen + 1:j + 1]),
                                 min(s.low[seen + 1:j + 1]), s.close[j])
             name = s.name
@@ -303,10 +311,13 @@ class Backtest:
         if not fresh:
             return _NONE
         engine = self.engine
-        marked = (engine.mark_bars(fresh, {k: b for k, b in bars.items() if k in fresh}, t)
-                  if bars else engine.mark(fresh, t))
+        if bars:
+            bars = {k: b for k, b in bars.items() if k in fresh}
+        marked = engine.mark_bars(fresh, bars, t) if bars else engine.mark(fresh, t)
         if marked:
             self.trades += [(trade, None) for trade in marked]
+        if held or t >= card.next_due:
+            card.mark(fresh, t, bars)
         return self._events(t, fresh, engine.positions)
 
     def _events(self, t: float, fresh: dict[str, float],
@@ -355,20 +366,23 @@ class Backtest:
         s.fed = max(0, s.i + 1 - self.monitor.history_bars) - 1
         c = s.series
         s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor)
+        after = np.flatnonzero(np.diff(c.ts) != s.bar)
+        s.holes = after[after >= s.first].tolist()
 
     def _feed_window(self, s: _Sym, t: float) -> None:
         """Catch the symbol's window up to its newest bar, as the live monitor fed it bar by
         bar (`EventMonitor.add_bars`): after each bar from the first fresh one on, the next
         opens empty at its close, so a hole leaves that empty bar sealed, as live."""
-        j, bar, ts = s.i, s.bar, s.ts
-        if s.fed >= j:
+        a, j = s.fed + 1, s.i
+        if a > j:
             return
-        bars: list[Candle] = []
-        for k in range(s.fed + 1, j + 1):
-            bars.append(s.candle(k))
-            if s.first <= k < j and ts[k + 1] != ts[k] + bar:
-                c = s.close[k]
-                bars.append(Candle(ts[k] + bar, c, c, c, c, 0.0))
+        c = s.series
+        bars = list(map(Candle, s.ts[a:j + 1], s.open[a:j + 1], s.high[a:j + 1],
+                        s.low[a:j + 1], s.close[a:j + 1], c.volume[a:j + 1].tolist()))
+        # holes are rare: each (from the last, so earlier positions hold) gets its empty bar
+        for k in reversed(s.holes[bisect_left(s.holes, a):bisect_left(s.holes, j)]):
+            close = s.close[k]
+            bars.insert(k - a + 1, Candle(s.ts[k] + s.bar, close, close, close, close, 0.0))
         s.fed = j
         self.monitor.add_bars(s.name, bars, t)
 
@@ -385,6 +399,7 @@ class Backtest:
             price = self.prices[s.name]
             out = decide(self.engine, s.name, price, t, pair, self.policy,
                          stale=s.name in self.stale, source=source)
+            self.scorecard.on_votes(s.name, price, t, pair, stale=s.name in self.stale)
             self.record(s, t, price, source, out.result, out.executed, out.note,
                          out.execution.trades, votes=pair)
         if self.after_cycle is not None:

@@ -330,8 +330,10 @@ class CandleWindow:
 
 
 def _is_sane(c: Candle) -> bool:
-    values = (c.ts, c.open, c.high, c.low, c.close, c.volume)
-    return all(math.isfinite(v) for v in values) and c.volume >= 0
+    # spelt out, not all(...) over a generator: a third of update()'s cost, paid every bar
+    finite = math.isfinite
+    return (finite(c.ts) and finite(c.open) and finite(c.high) and finite(c.low)
+            and finite(c.close) and finite(c.volume) and c.volume >= 0)
 
 
 @dataclass(frozen=True, slots=True)
