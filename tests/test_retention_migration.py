@@ -59,6 +59,10 @@ def test_codec_round_trip_and_old_forms() -> None:
     assert codec.decode(json.dumps(data).encode()) == data  # PostgreSQL after ALTER … BYTEA
     assert codec.decode(memoryview(blob)) == data
     assert codec.decode(None) is None
+    hostile = {"t": "\u202e\x1b[2J ×"}  # bidi override, escape, non-ASCII
+    assert codec.raw_json(codec.encode(hostile)) == '{"t":"\\u202e\\u001b[2J \\u00d7"}'
+    assert codec.raw_json(json.dumps(hostile)) == json.dumps(hostile)
+    assert codec.raw_json(hostile) == json.dumps(hostile) and codec.raw_json(None) is None
     with pytest.raises(ValueError, match="dictionary"):
         codec.decode(blob[:2] + b"\0\0\0\1" + blob[6:])
 
@@ -115,6 +119,10 @@ def test_dictionary_v1_is_frozen() -> None:
     """Rows name it by this Adler-32: editing it would make every stored input unreadable."""
     import zlib
 
-    from autotrade_tui.store.zdict import DICTIONARIES, V1
+    from autotrade_tui.store.zdict import DICTIONARIES, V1, V2
 
     assert zlib.adler32(V1) == 0xFEDCDEF5 and len(V1) == 5086 and DICTIONARIES[0] is V1
+    assert zlib.adler32(V2) == 0x62D6D836 and len(V2) == 24812 and DICTIONARIES[1] is V2
+    old = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, V1)
+    blob = old.compress(b'{"a":[1,2.5]}') + old.flush()  # a row written with V1 still reads
+    assert codec.decode(blob) == {"a": [1, 2.5]} and codec.raw_json(blob) == '{"a":[1,2.5]}'

@@ -26,8 +26,10 @@ _NEWEST = DICTIONARIES[-1]
 
 
 def encode(value: Any) -> bytes:
-    """A JSON value → a zlib stream of its compact JSON with the newest dictionary."""
-    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """A JSON value → a zlib stream of its compact JSON with the newest dictionary. ASCII
+    JSON (non-ASCII escaped): `raw_json` can then hand the text to an export as it is,
+    inert (no control or bidi character raw)."""
+    raw = json.dumps(value, separators=(",", ":")).encode()
     comp = zlib.compressobj(LEVEL, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, _NEWEST)
     return comp.compress(raw) + comp.flush()
 
@@ -42,19 +44,33 @@ def decode(data: Any) -> Any:
     """Whatever the column holds → the JSON value (None stays None)."""
     if data is None or isinstance(data, dict | list):
         return data  # PostgreSQL's JSON column before the migration
+    return json.loads(_text(data))
+
+
+def raw_json(data: Any) -> str | None:
+    """Whatever the column holds → its JSON text, without parsing it (an export writes it as
+    it is); ASCII for every form written by this program (SQLAlchemy's JSON type and
+    `encode` both escape non-ASCII)."""
+    if data is None:
+        return None
+    if isinstance(data, dict | list):
+        return json.dumps(data)
+    text = _text(data)
+    return text if isinstance(text, str) else text.decode()
+
+
+def _text(data: str | bytes | memoryview) -> str | bytes:
     if isinstance(data, memoryview):
         data = data.tobytes()
-    if isinstance(data, str):
-        return json.loads(data)  # SQLite: a row written before version 2
-    if not is_compressed(data):
-        return json.loads(data)  # PostgreSQL: JSON text converted to bytes by the migration
+    if isinstance(data, str) or not is_compressed(data):
+        return data  # SQLite text of version 1; PostgreSQL's JSON bytes after the migration
     if data[1] & 0x20:  # FDICT: the next 4 bytes name the dictionary
         zdict = _BY_ID.get(int.from_bytes(data[2:6], "big"))
         if zdict is None:
             raise ValueError("compressed with a dictionary this program does not have")
         dec = zlib.decompressobj(15, zdict)
-        return json.loads(dec.decompress(data) + dec.flush())
-    return json.loads(zlib.decompress(data))
+        return dec.decompress(data) + dec.flush()
+    return zlib.decompress(data)
 
 
 class ZJSON(TypeDecorator[Any]):
