@@ -112,6 +112,7 @@ async def replay(req: Request, settings: Any, history: Any, store: Any, progress
     metrics = summary(outcome, history, [m.name for m in models], timeframe=req.timeframe,
                       load_seconds=load_seconds)
     metrics["not_executed"] = refusals(outcome)
+    metrics["scorecard"] = bt.scorecard.rows(outcome.prices, outcome.engine, outcome.equity)
     if cache is not None:
         metrics["llm_cache_hits"] = cache.hits
     return metrics, outcome

@@ -68,6 +68,10 @@ class SeriesVotes:
             for state in self.columns]
         # Per held state, the vote at every bar; None where it is HOLD (only counted).
         self.results = [_tally_all(out[0], out[1], policy) for out in self.outputs]
+        # Per held state, per model: (action codes, confidences) as lists, for the
+        # scorecard's shadows (SPEC §16), which follow each model's own answer.
+        self.answers = [[(o.action.tolist(), o.confidence.tolist()) for o in out]
+                        for out in self.outputs]
 
     def votes(self, j: int, state: int = 0) -> tuple[ModelVote, ModelVote]:
         """Both models' votes at bar j with the open position `state`, reasoning included."""
@@ -107,6 +111,7 @@ def make_decider(bt: Backtest) -> Decider:
     """`decide(symbols, t, source)` for `bt`, whose symbols all have their `SeriesVotes`."""
     engine, prices, stale, counts, record = bt.engine, bt.prices, bt.stale, bt.counts, bt.record
     positions = engine.positions
+    card = bt.scorecard
 
     def decide(syms: list[Any], t: float, source: TradeSource) -> None:
         made = holds = 0
@@ -117,6 +122,11 @@ def make_decider(bt: Backtest) -> Decider:
             made += 1
             name = s.name
             state = state_of(positions.get(name))
+            (a0, c0), (a1, c1) = s.lean.answers[state]
+            if a0[j] or a1[j]:  # a model answered BUY/SELL: its shadow acts on it
+                card.on_answers(name, prices[name], t, ((ACTIONS[a0[j]], c0[j]),
+                                                        (ACTIONS[a1[j]], c1[j])),
+                                stale=name in stale)
             result = s.lean.results[state][j]
             if result is None:
                 holds += 1

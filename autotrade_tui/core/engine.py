@@ -115,6 +115,7 @@ class TradingEngine:
         # is sized against when only its own price comes with the order.
         self.marks: dict[str, float] = {}
         self._flatten_left = False  # a drawdown flatten that found a position without a price
+        self.last_equity = state.ledger.capital  # the equity the last mark measured
         self._last_refusal: tuple[float, float, float, str] = (math.nan, 0.0, 0.0, "")
 
     # ---- reading
@@ -478,6 +479,7 @@ class TradingEngine:
         lg, limit = self.ledger, self.config.max_drawdown_percent
         if equity is None:
             equity = self.equity(prices)
+        self.last_equity = equity
         if equity > lg.peak_equity:  # max(peak, equity), without the call
             lg.peak_equity = equity
         if limit and not lg.halted_reason and lg.peak_equity > 0:

@@ -13,6 +13,7 @@ JSON-ready dict (`to_dict` / `from_dict`) that restores bit-exactly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from autotrade_tui.core.models import (
 
 HOUR = 3600.0
 ENSEMBLE = "ensemble"
+CURVE_POINTS = 240  # each shadow's equity curve keeps this many samples (the Models tab)
 
 
 @dataclass(slots=True)
@@ -54,7 +56,6 @@ class Tally:
     right_h: int = 0
     judged_h: int = 0
     errors: int = 0
-    answers: int = 0
     tokens: int = 0
     cost: float = 0.0
     peak: float = 0.0  # the shadow's equity peak and deepest drawdown (%) at its marks
@@ -70,33 +71,46 @@ class Shadow:
         self.engine = TradingEngine(config, state)
         self.threshold = threshold
         self.tally = tally or Tally(peak=config.initial_capital)
+        self._next_due = min((_due(p) for p in self.tally.pending), default=math.inf)
+        self._was_holding = bool(self.engine.positions)
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
                *, stale: bool = False) -> None:
         t = self.tally
-        t.answers += 1
         t.tokens += vote.prompt_tokens + vote.completion_tokens
         t.cost += vote.cost
         if not vote.ok:
             t.errors += 1
             return
-        action = vote.decision
-        assert action is not None
-        if action is not Action.HOLD and price > 0:
-            t.pending.append(Pending(symbol, price, action is Action.BUY, ts + interval,
-                                     ts + HOUR))
-        result = VoteResult(action, vote.confidence, f"{vote.model} alone", self.threshold)
+        assert vote.decision is not None
+        self.act(vote.decision, vote.confidence, symbol, price, ts, interval, stale=stale)
+
+    def act(self, action: Action, confidence: float, symbol: str, price: float, ts: float,
+            interval: float, *, stale: bool = False) -> None:
+        """The model's answer, executed alone (gated as one answer is) and put up for
+        judging; a HOLD does nothing."""
+        if action is Action.HOLD:
+            return
+        if price > 0:
+            self.tally.pending.append(Pending(symbol, price, action is Action.BUY,
+                                              ts + interval, ts + HOUR))
+            self._next_due = min(self._next_due, ts + interval)
+        result = VoteResult(action, confidence, "alone", self.threshold)
         settle(self.engine, symbol, price, ts, result, stale=stale)
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
         eng = self.engine
+        if ts >= self._next_due:
+            self._judge(prices, ts)
+        if not (eng.positions or self._was_holding):
+            return  # flat since its last mark: nothing can move (capital is fixed)
         if bars and eng.positions:
             eng.mark_bars(prices, bars, ts)
-        else:  # flat too: the drawdown guard's peak follows the equity, as the real one's
+        else:  # just flat: once more, so the guard's peak follows the equity as live
             eng.mark(prices, ts)
-        self._judge(prices, ts)
-        equity = eng.equity({**eng.marks, **prices})
+        self._was_holding = bool(eng.positions)
+        equity = eng.last_equity  # what the engine's mark measured for its drawdown guard
         t = self.tally
         if equity > t.peak:
             t.peak = equity
@@ -126,6 +140,12 @@ class Shadow:
             else:
                 keep.append(p)
         t.pending = keep
+        self._next_due = min((_due(p) for p in keep), default=math.inf)
+
+
+def _due(p: Pending) -> float:
+    """When `p` is next to be judged."""
+    return p.due_h if p.done1 else p.due1
 
 
 class Scorecard:
@@ -135,17 +155,49 @@ class Scorecard:
                  interval: float) -> None:
         self.config, self.threshold, self.interval = config, threshold, interval
         self.shadows = {name: Shadow(config, threshold) for name in dict.fromkeys(models)}
+        self.curves: dict[str, list[float]] = {name: [] for name in self.shadows}
+        self.next_due = math.inf  # when the next answer is to be judged
+        self.holding = False  # some shadow holds a position
+
+    def _changed(self) -> None:
+        shadows = self.shadows.values()
+        self.next_due = min((s._next_due for s in shadows), default=math.inf)
+        self.holding = any(s.engine.positions for s in shadows)
+
+    def sample(self, prices: Mapping[str, float]) -> None:
+        """One point of each shadow's equity curve (the caller decides how often)."""
+        for name, s in self.shadows.items():
+            curve = self.curves.setdefault(name, [])
+            curve.append(s.engine.equity({**s.engine.marks, **prices}))
+            del curve[:-CURVE_POINTS]
 
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
                  stale: bool = False) -> None:
         """Both models' answers on one symbol (in the order of `models`)."""
         for vote, shadow in zip(votes, self.shadows.values(), strict=False):
             shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
+        self._changed()
+
+    def on_answers(self, symbol: str, price: float, ts: float,
+                   answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
+        """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
+        for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
+            shadow.act(action, confidence, symbol, price, ts, self.interval, stale=stale)
+        self._changed()
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
         for shadow in self.shadows.values():
             shadow.mark(prices, ts, bars)
+        self._changed()
+
+    def held(self) -> set[str] | dict[str, Any]:
+        """The symbols some shadow holds a position on (a container to test `in`)."""
+        shadows = list(self.shadows.values())
+        if len(shadows) == 2:  # the usual pair: no set built per candle
+            a, b = shadows[0].engine.positions, shadows[1].engine.positions
+            return a if not b else b if not a else a | b
+        return {sym for s in shadows for sym in s.engine.positions}
 
     def rows(self, prices: Mapping[str, float], ensemble: TradingEngine | None = None,
              ensemble_curve: Sequence[float] = ()) -> list[dict[str, Any]]:
@@ -161,13 +213,16 @@ class Scorecard:
 
     # ---- persistence
     def to_dict(self) -> dict[str, Any]:
-        return {name: _shadow_dict(s) for name, s in self.shadows.items()}
+        return {name: {**_shadow_dict(s), "curve": list(self.curves.get(name, []))}
+                for name, s in self.shadows.items()}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         """Shadows from `to_dict` (models not in it start fresh; unknown names are kept out)."""
         for name in self.shadows:
             if name in data:
                 self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
+                self.curves[name] = list(data[name].get("curve", []))
+        self._changed()
 
 
 def _row(name: str, engine: TradingEngine, t: Tally, prices: Mapping[str, float],
@@ -199,8 +254,8 @@ def _shadow_dict(s: Shadow) -> dict[str, Any]:
                        [[e.price, e.quantity, e.margin, e.leverage, e.fee, e.ts]
                         for e in p.entries]] for p in eng.positions.values()],
         "closed_at": dict(eng.closed_at), "marks": dict(eng.marks),
-        "tally": [t.right1, t.judged1, t.right_h, t.judged_h, t.errors, t.answers, t.tokens,
-                  t.cost, t.peak, t.max_dd],
+        "tally": [t.right1, t.judged1, t.right_h, t.judged_h, t.errors, t.tokens, t.cost,
+                  t.peak, t.max_dd],
         "pending": [[p.symbol, p.price, p.up, p.due1, p.due_h, p.done1] for p in t.pending],
     }
 
