@@ -52,3 +52,32 @@ async def test_the_events_panel_keeps_its_right_border_at_160x50(tmp_path: Path)
         right = feed.region.right - 1
         rows = screen_text(app).splitlines()[feed.region.y + 1: feed.region.bottom - 1]
         assert rows and all(row[right] in "│┃|" for row in rows)
+
+
+async def test_a_row_painted_before_its_widths_are_measured_is_not_left_cut() -> None:
+    """The flaky `' BTC/US LONG 2.41 82,84 …'` (issue 21 point 10): a paint between `add_row`
+    and the table's idle width pass cached the row at the header widths. Reproduced without
+    timing: the row is rendered at once, before the idle pass."""
+    from textual.app import App, ComposeResult
+
+    from autotrade_tui.tui.widgets.positions_table import PositionsTable
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield PositionsTable()
+
+    position = {"symbol": "BTC/USDT", "side": "LONG", "quantity": 2.40517,
+                "entry_price": 82_884.46, "mark_price": 82_881.23,
+                "liquidation_price": 79_100.55, "margin": 10_000.0, "unrealized_pnl": -7.77,
+                "liquidation_distance_pct": 4.6}
+    async with One().run_test(size=(100, 8)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        table.styles.height, table.styles.width = 5, 100  # no resize to clear its caches
+        await pilot.pause()
+        table.account = {"positions": [position]}
+        assert table._require_update_dimensions  # widths not measured yet
+        table.render_line(1)  # a paint comes first (a loaded machine)
+        await pilot.pause()  # the idle pass measures the widths
+        assert not table._require_update_dimensions
+        row = table.render_line(1).text
+        assert " BTC/USDT" in row and " 2.40517" in row and "82,884.46" in row

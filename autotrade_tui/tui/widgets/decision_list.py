@@ -14,6 +14,7 @@ from textual.widgets import DataTable
 from autotrade_tui.tui.format import stamp
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.views import DecisionView
+from autotrade_tui.tui.widgets.table import FreshTable
 
 KEEP = 300
 COLUMNS = ("Time", "Symbol", "Model 1", "Model 2", "Vote", "Conf", "Exec", "By")
@@ -40,7 +41,7 @@ def key_of(d: DecisionView) -> str:
     return str(d.id) if d.id is not None else f"{d.ts}-{d.symbol}"
 
 
-class DecisionList(DataTable[Text]):
+class DecisionList(FreshTable):
     @dataclass
     class Chosen(Message):
         """The highlighted decision changed (None: there are none)."""

@@ -14,11 +14,12 @@ from textual.widgets import DataTable
 
 from autotrade_tui.tui.format import money, pct, price, qty, short
 from autotrade_tui.tui.theme import colour
+from autotrade_tui.tui.widgets.table import FreshTable
 
 COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "Liq.", "Margin", "uP&L", "to liq.")
 
 
-class PositionsTable(DataTable[Text]):
+class PositionsTable(FreshTable):
     """One row per position (row key = symbol); rebuilt only when the set of symbols changes."""
 
     account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)

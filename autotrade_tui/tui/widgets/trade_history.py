@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from autotrade_tui.tui.format import money, price, qty, stamp
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.views import TradeView
+from autotrade_tui.tui.widgets.table import FreshTable
 
 KEEP = 500
 COLUMNS = ("Time", "Symbol", "Type", "Side", "Amount", "Price", "P&L", "Fee", "By")
 
 
-class TradeHistory(DataTable[Text]):
+class TradeHistory(FreshTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=1)
         self.trades: list[TradeView] = []
