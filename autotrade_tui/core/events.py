@@ -186,7 +186,8 @@ class CandleWindow:
             self._vol.append(candle.volume)
             if len(ts) > 1:
                 self._seal(len(ts) - 2)
-                self._compact()
+                if self._fv >= self._COMPACT_SLACK <= self._ft:  # else _compact has nothing
+                    self._compact()
             return True
         if candle.ts == ts[-1]:
             self._bars[-1] = candle  # the live bar is in no statistic: nothing else to do
@@ -272,22 +273,25 @@ class CandleWindow:
         return prev + (tr - prev) / min(k, self.atr_period)
 
     def _seal(self, s: int) -> None:
-        """Bar s stopped being live: fold it into the statistics."""
-        bars, ts, vol = self._bars, self._ts, self._vol
+        """Bar s stopped being live: fold it into the statistics. (On locals: it runs for
+        every bar, live and in every backtest; the float operations are the same, in order.)"""
+        bars, ts, vol, trs, cap = self._bars, self._ts, self._vol, self._tr, self._cap
         tr = _true_range(bars[s], bars[s - 1].close if s > 0 else None)
         atr = self._wilder(s, tr)
-        self._tr.append(tr)
+        trs.append(tr)
         self._atr.append(atr)
         cutoff = ts[s] - self.baseline_seconds
+        sum_v, fv = self._sum_v, self._fv
         if s > 0:
-            self._sum_v += vol[s - 1]  # the previous reference bar joins the baseline
-        while self._fv < s and (ts[self._fv] < cutoff or s - self._fv > self._cap):
-            self._sum_v -= vol[self._fv]
-            self._fv += 1
-        self._sum_tr += tr
-        while self._ft <= s and (ts[self._ft] <= cutoff or s + 1 - self._ft > self._cap):
-            self._sum_tr -= self._tr[self._ft]
-            self._ft += 1
+            sum_v += vol[s - 1]  # the previous reference bar joins the baseline
+        while fv < s and (ts[fv] < cutoff or s - fv > cap):
+            sum_v -= vol[fv]
+            fv += 1
+        sum_tr, ft = self._sum_tr + tr, self._ft
+        while ft <= s and (ts[ft] <= cutoff or s + 1 - ft > cap):
+            sum_tr -= trs[ft]
+            ft += 1
+        self._sum_v, self._fv, self._sum_tr, self._ft = sum_v, fv, sum_tr, ft
         self._since_resync += 1
         if self._since_resync >= self._resync_every:
             self._resync()
