@@ -1,5 +1,5 @@
-"""The four account cards: equity, P&L (realized after fees, fees and unrealized beside it),
-open positions, win rate."""
+"""The four account cards: equity, P&L (realized after fees, the fees beside it), open
+positions (with their unrealized P&L), win rate."""
 
 from __future__ import annotations
 
@@ -63,11 +63,12 @@ class AccountCards(Horizontal):
         # One vocabulary (SPEC §11): realized P&L after every fee, the fees beside it, and the
         # colour the sign of that number, never of another (the unrealized is only a detail).
         net = acc["pnl_after_fees"]
-        detail = (f"fees {short(acc['total_fees'])} "
-                  f"unr. {short(acc['unrealized_pnl'], signed=True)}")
-        self._show("pnl", money(net, signed=True), detail, net)
-        n = len(acc["positions"])
-        self._show("positions", str(n), f"margin {short(acc['open_margin'])}" if n else "flat")
+        self._show("pnl", money(net, signed=True), f"fees {short(acc['total_fees'])}", net)
+        # The unrealized P&L goes with the open positions (it is theirs): at 80 columns a
+        # card has room for one figure beside its value.
+        n, unrealized = len(acc["positions"]), acc["unrealized_pnl"]
+        self._show("positions", str(n), f"uP&L {short(unrealized, signed=True)}" if n
+                   else "flat")
         closed = acc["total_trades"]
         self._show("winrate", pct(acc["win_rate"]) if closed else "—",
                    f"{acc['winning_trades']}W {acc['losing_trades']}L")
