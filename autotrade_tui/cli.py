@@ -7,6 +7,7 @@ database trouble with exit code 1; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -385,17 +386,28 @@ def _db(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Any) -> int:
-    from autotrade_tui.report import export_rows, format_rows
+    """Streamed (SPEC §10: a year of rows never sits in memory); to a file through a part
+    file renamed at the end, so a failed export never leaves half a file under its name."""
+    from autotrade_tui.report import export
 
     store, _missing = _open_reader(settings, say=False)  # an empty export says it itself
     with store:
-        text = format_rows(export_rows(store, args.what, args.limit), args.format, args.what)
-    if args.output:
+        if not args.output:
+            export(store, args.what, args.format, sys.stdout, args.limit)
+            return 0
+        target = Path(args.output)
+        part = target.with_name(f".{target.name}.part")
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            with part.open("w", encoding="utf-8", newline="") as fh:
+                export(store, args.what, args.format, fh, args.limit)
+            part.replace(target)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
             raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -11,11 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from sqlalchemy import LargeBinary, select, type_coerce
 
 from autotrade_tui.core.decision import position_dict
 from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
 from autotrade_tui.core.text import clean, spreadsheet_safe
+from autotrade_tui.store.codec import ZJSON, raw_json
 from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.queries import stop_outs
 from autotrade_tui.store.store import Store
@@ -140,26 +144,102 @@ def _row(row: Any) -> dict[str, Any]:
     return {name: d[name] for name in type(row).model_fields if name in d}
 
 
-def export_rows(store: Store, kind: str, limit: int | None = None) -> list[dict[str, Any]]:
-    rows = store.rows(EXPORT_TABLES[kind], limit, newest_first=False)
-    return [_row(r) for r in rows]
+EXPORT_BATCH = 2_000  # rows read at once: a year of decisions never sits in memory
 
 
-def format_rows(rows: list[dict[str, Any]], fmt: str, kind: str) -> str:
+def export(store: Store, kind: str, fmt: str, out: TextIO, limit: int | None = None) -> int:
+    """Stream the rows of `kind` (oldest first) to `out` as CSV or JSON; returns how many.
+
+    Read in batches by id (keyset: each batch is an index seek, however far in), written as
+    they come. Columns in the table's order; the timestamp to the second; compressed JSON
+    (`input_data`) is written as its text, never parsed (store/codec.py). JSON is an array
+    with one row per line."""
+    model = EXPORT_TABLES[kind]
+    table = model.__table__  # type: ignore[attr-defined]
+    names = [n for n in model.model_fields if n in table.c]
+    raw = {n for n in names if isinstance(table.c[n].type, ZJSON)}
+    cols = [type_coerce(table.c[n], LargeBinary) if n in raw else table.c[n] for n in names]
+    write_row = (_csv_writer if fmt == "csv" else _json_writer)(out, names)
+    key = names.index("id")
+    done, last = 0, 0
+    while limit is None or done < limit:
+        size = EXPORT_BATCH if limit is None else min(EXPORT_BATCH, limit - done)
+        q = select(*cols).where(table.c.id > last).order_by(table.c.id).limit(size)
+        rows = store._read(lambda s, q=q: s.connection().execute(q).all())
+        for values in rows:
+            write_row([_export_value(n, v, n in raw) for n, v in zip(names, values,
+                                                                      strict=True)])
+        done += len(rows)
+        if len(rows) < size:
+            break
+        last = rows[-1][key]
     if fmt == "json":
-        return json.dumps(rows, indent=2, default=str) + "\n"  # a text file ends with one
+        out.write("\n]\n" if done else "[]\n")  # a text file ends with a newline
+    return done
+
+
+def _export_value(name: str, value: Any, raw: bool) -> Any:
+    if raw:
+        return _Raw(raw_json(value) or "null")
+    if name == "timestamp" and value is not None:
+        return value.isoformat(sep=" ", timespec="seconds")
+    return value
+
+
+class _Raw(str):
+    """JSON text to write as it is (compressed JSON, read without parsing)."""
+
+
+def _csv_writer(out: TextIO, names: list[str]) -> Callable[[list[Any]], None]:
     buf = io.StringIO()
-    fields = list(EXPORT_TABLES[kind].model_fields)
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: _csv_cell(v) for k, v in r.items()})
-    return buf.getvalue()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    out.write(buf.getvalue())
+
+    def write(values: list[Any]) -> None:
+        # A raw JSON text (kilobytes of quotes) is quoted with one str.replace instead of
+        # csv's character loop: 3x faster; it goes in through a placeholder that needs no
+        # quoting (\x01: cleaned texts never hold it).
+        buf.seek(0)
+        buf.truncate()
+        raws = [v for v in values if isinstance(v, _Raw)]
+        writer.writerow([_CSV_SLOT if isinstance(v, _Raw) else _csv_cell(v) for v in values])
+        line = buf.getvalue()
+        for text in raws:
+            line = line.replace(_CSV_SLOT, '"' + text.replace('"', '""') + '"', 1)
+        out.write(line)
+
+    return write
+
+
+_CSV_SLOT = "\x01raw\x01"
+
+
+def _json_writer(out: TextIO, names: list[str]) -> Callable[[list[Any]], None]:
+    first = True
+
+    def write(values: list[Any]) -> None:
+        nonlocal first
+        # A raw JSON text goes in through a placeholder: one dumps per row, none parsed.
+        raws = [v for v in values if isinstance(v, _Raw)]
+        row = json.dumps({k: (_PLACEHOLDER if isinstance(v, _Raw) else v)
+                          for k, v in zip(names, values, strict=True)}, default=str)
+        for text in raws:
+            row = row.replace(_PLACEHOLDER_JSON, text, 1)
+        out.write(("[\n" if first else ",\n") + row)
+        first = False
+
+    return write
+
+
+_PLACEHOLDER = "\x00raw json\x00"  # a cleaned text never holds NUL: no clash
+_PLACEHOLDER_JSON = json.dumps(_PLACEHOLDER)
 
 
 def _csv_cell(value: Any) -> Any:
     """Numbers stay numbers (−155.64 is a number, not a formula); texts are cleaned and
-    guarded against formula injection; dicts and lists are JSON (escaped: inert)."""
+    guarded against formula injection; dicts and lists are JSON (escaped: inert), and so is
+    a raw JSON text (ASCII: store/codec.py), quoted by the writer."""
     if isinstance(value, dict | list):
         return json.dumps(value)
     if isinstance(value, str):

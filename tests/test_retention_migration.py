@@ -4,6 +4,7 @@ version-1 program wrote) is upgraded in place, its rows readable before and afte
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autotrade_tui.report import export_rows
+from autotrade_tui.report import export
 from autotrade_tui.store import codec
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import SCHEMA_VERSION, USAGE_INDEX, DecisionRow
@@ -77,8 +78,9 @@ def test_version_1_database_is_upgraded_and_reads_the_same(tmp_path: Path) -> No
 
     with Store(db, writer=True) as store:
         assert _decisions(store) == inputs
-        exported = export_rows(store, "decisions")
-        assert [r["input_data"] for r in exported] == inputs
+        out = io.StringIO()
+        assert export(store, "decisions", "json", out) == len(inputs)
+        assert [r["input_data"] for r in json.loads(out.getvalue())] == inputs
 
     con = sqlite3.connect(db)
     assert con.execute("SELECT value FROM schema_meta").fetchone() == (str(SCHEMA_VERSION),)

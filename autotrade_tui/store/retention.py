@@ -139,6 +139,8 @@ def table_sizes(conn: Connection, tables: Sequence[str]) -> list[TableSize]:
             sizes = {}
     out = []
     for name in tables:
+        if not conn.dialect.has_table(conn, name):  # a table a newer schema adds
+            continue
         rows = int(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() or 0)
         size = sizes.get(name, 0)
         if conn.dialect.name == "postgresql":
