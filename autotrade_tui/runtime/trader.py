@@ -90,6 +90,11 @@ class Runtime:
         self.restored = loaded is not None
         self.monitor = EventMonitor(feed, self.symbols, EventThresholds.from_settings(settings),
                                     settings.maintenance_margin_rate)
+        from autotrade_tui.runtime.scorecard import ScorecardKeeper
+
+        self.scorecard = ScorecardKeeper(self.engine.config, [m.name for m in models],
+                                         float(settings.single_model_threshold),
+                                         self.interval_s, store)
         self.tickers: dict[str, Ticker] = {}
         self.stale: frozenset[str] = frozenset()
         self.recent_events: list[MarketEvent] = []
@@ -245,7 +250,11 @@ class Runtime:
     def account(self) -> dict[str, Any]:
         from autotrade_tui.report import account_dict
 
-        return account_dict(self.engine, self.prices())
+        prices = self.prices()
+        acc = account_dict(self.engine, prices)
+        acc["scorecard"] = self.scorecard.rows(prices, self.engine)
+        acc["scorecard_curves"] = self.scorecard.card.curves
+        return acc
 
     def _publish_account(self) -> None:
         self.publish(AccountUpdated(self.account()))
@@ -411,6 +420,9 @@ class Runtime:
             before = copy_state(self.engine.state)
             trades = self.engine.mark(prices, now)
             await self._persist(before, trades, prices=prices, ts=now)
+            self.scorecard.track(self.engine.last_equity)
+            self.scorecard.mark(prices, now)
+            await self.scorecard.save(now)
 
     def _maybe_trigger_decisions(self, events: list[MarketEvent]) -> None:
         if not self.settings.event_triggered_decisions:
@@ -425,6 +437,8 @@ class Runtime:
         if not force and now - self._last_snapshot < SNAPSHOT_EVERY_S:
             return
         self._last_snapshot = now
+        self.scorecard.sample(self.prices())
+        await self.scorecard.save(now)
         acc = self.account()
         await asyncio.to_thread(
             self.store.record_snapshot, now, equity=acc["equity"], capital=acc["capital"],
@@ -481,6 +495,7 @@ class Runtime:
         if source is TradeSource.AUTO:
             self.cycles += 1
         await self._maybe_snapshot(self.clock.now(), force=True)
+        await self.scorecard.save(self.clock.now())  # the cycle's answers
         self._publish_account()
         return out
 
@@ -517,6 +532,7 @@ class Runtime:
             before = copy_state(self.engine.state)
             outcome = decide(self.engine, symbol, price, now, (votes[0], votes[1]), self.policy,
                              stale=stale, paused=self.paused, source=source)
+            self.scorecard.on_votes(symbol, price, now, votes, stale=stale)
             decision_id = await self._record_decision(symbol, now, price, votes, outcome, ctx,
                                                       source, before)
         for t in outcome.execution.trades:

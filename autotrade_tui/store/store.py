@@ -22,6 +22,7 @@ its -wal/-shm are still the ones it opened (StoreFileChanged: the engine stops).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import threading
@@ -67,6 +68,7 @@ from autotrade_tui.store.tables import (
     EventRow,
     PositionEntryRow,
     SchemaMetaRow,
+    ScorecardRow,
     SnapshotRow,
     TradeRow,
 )
@@ -88,7 +90,12 @@ def _to_v2(conn: Connection) -> None:
                          "ON ai_decisions (ts, tokens, cost)")
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v2}
+def _to_v3(conn: Connection) -> None:
+    """2 → 3: the `model_scorecard` table (SPEC §16). create_all has made it already (a new
+    table needs no conversion); the step is here so the version records it."""
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v2, 2: _to_v3}
 
 
 def to_dt(ts: float) -> datetime:
@@ -457,6 +464,24 @@ class Store:
                 s.add(row)
 
         self._write(body)
+
+    def save_scorecard(self, shadows: Mapping[str, Any], ts: float) -> None:
+        """The scorecard's state (`Scorecard.to_dict()`), one row per model, in one txn."""
+        rows = {name: json.dumps(state, allow_nan=True) for name, state in shadows.items()}
+
+        def body(s: Session) -> None:
+            for name, state in rows.items():
+                s.merge(ScorecardRow(model=name, state=state, ts=ts))
+
+        self._write(body)
+
+    def load_scorecard(self) -> dict[str, Any]:
+        """What `save_scorecard` wrote: model → its state ({} on a new account)."""
+        def body(s: Session) -> dict[str, Any]:
+            return {r.model: json.loads(r.state)
+                    for r in s.exec(select(ScorecardRow)).scalars()}  # type: ignore[call-overload]
+
+        return self._read(body)
 
     def record_events(self, events: Iterable[MarketEvent]) -> None:
         events = list(events)  # iterated again if the write is retried

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from autotrade_tui.store.codec import ZJSON
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: model_scorecard (SPEC §16)
 USAGE_INDEX = "ix_ai_decisions_usage"  # (ts, tokens, cost): the report's sums
 
 
@@ -152,3 +152,13 @@ class SchemaMetaRow(SQLModel, table=True):
     __tablename__ = "schema_meta"
     key: str = Field(primary_key=True)
     value: str
+
+
+class ScorecardRow(SQLModel, table=True):
+    """One model's shadow ledger and tally (core.scorecard, as JSON text: floats round-trip
+    exactly), one row per model, rewritten in place: it never grows."""
+
+    __tablename__ = "model_scorecard"
+    model: str = Field(primary_key=True)
+    state: str = Field(sa_column=Column(Text, nullable=False))
+    ts: float = 0.0  # the runtime's clock when written

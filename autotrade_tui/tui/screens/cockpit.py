@@ -27,6 +27,7 @@ from autotrade_tui.tui.widgets.decision_detail import DecisionDetail
 from autotrade_tui.tui.widgets.decision_list import DecisionList
 from autotrade_tui.tui.widgets.equity_chart import EquityChart
 from autotrade_tui.tui.widgets.event_feed import EventFeed
+from autotrade_tui.tui.widgets.model_scorecard import ModelScorecard
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from autotrade_tui.tui.widgets.status_bar import StatusBar
 from autotrade_tui.tui.widgets.trade_history import TradeHistory
@@ -94,6 +95,8 @@ class CockpitScreen(Screen[None]):
                 yield Lazy(TradeHistory(id="trades"))
             with TabPane("Equity", id="tab-equity"):
                 yield Lazy(EquityChart(id="equity"))
+            with TabPane("Models", id="tab-models"):
+                yield Lazy(ModelScorecard(id="models"))
         yield Footer(compact=True, show_command_palette=False)
 
     # ---- data down (called by the app)
@@ -158,6 +161,9 @@ class CockpitScreen(Screen[None]):
             self.status = pending["status"]
         if "account" in pending:
             self.account = pending["account"]
+            for table in self.query(ModelScorecard):  # once its tab has been built
+                table.show(self.account.get("scorecard", ()),
+                           self.account.get("scorecard_curves", {}))
 
     def add_decision(self, d: DecisionView) -> None:
         self.query_one(DecisionList).add(d)

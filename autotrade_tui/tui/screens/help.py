@@ -42,6 +42,8 @@ PANES = (
     ("Events", "market events, newest first: CRITICAL red, HIGH orange, MEDIUM dim"),
     ("Trades", "every fill, newest first, with P&L after fees and who made it"),
     ("Equity", "the equity curve from the account snapshots, then live"),
+    ("Models", "each model's own answers traded alone on a shadow ledger, beside the real "
+               "account (ensemble): return, drawdown, direction accuracy, errors, cost"),
 )
 
 
