@@ -70,6 +70,8 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
     out["return_pct"] = (out["equity"] / out["initial_capital"] - 1.0) * 100.0
     out["paused"] = bool(loaded and loaded[1])
     out["stop_outs"] = stop_outs(store)
+    out["scorecard"] = scorecard_rows(store.load_scorecard(), engine, prices, settings,
+                                      out["max_drawdown"])
     tokens, cost = store.usage_totals()
     out["model_tokens"], out["model_cost"] = tokens, cost
     path = sqlite_path(store.url)
@@ -80,6 +82,19 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
         for r in store.rows(DecisionRow, recent)
     ]
     return out
+
+
+def scorecard_rows(saved: dict[str, Any], engine: TradingEngine, prices: dict[str, float],
+                   settings: Any, ensemble_dd: float) -> list[dict[str, Any]]:
+    """SPEC §16 from the saved shadows: one row per model, then the real account."""
+    from autotrade_tui.core.scorecard import Scorecard
+
+    card = Scorecard(engine.config, list(saved), float(settings.single_model_threshold),
+                     float(settings.trading_interval_minutes) * 60.0)
+    card.restore(saved)
+    rows = card.rows(prices, engine)
+    rows[-1]["max_drawdown"] = ensemble_dd
+    return rows
 
 
 def render_report(rep: dict[str, Any]) -> str:
@@ -113,6 +128,15 @@ def render_report(rep: dict[str, Any]) -> str:
                      f"{p['entry_price']:,.2f}  mark {p['mark_price']:,.2f}  liq "
                      f"{p['liquidation_price']:,.2f}  margin {p['margin']:,.2f}  "
                      f"{p['leverage']:.0f}x  uP&L {sign(p['unrealized_pnl'])}")
+    lines.append("")
+    lines.append("Models (each one's own answers traded alone; ensemble = this account)")
+    for r in rep["scorecard"]:
+        acc = "—" if r["accuracy_1"] is None else f"{r['accuracy_1']:.0f} %"
+        cost = "—" if not r["cost"] else f"${r['cost']:.4f}"
+        lines.append(f"  {r['model'][:28]:<28} equity {r['equity']:>12,.2f}  return "
+                     f"{pct(r['return_pct'], True):>9}  trades {r['trades']:>4}  max DD "
+                     f"{r['max_drawdown']:.1f} %  accuracy {acc}  errors {r['errors']}  "
+                     f"cost {cost}")
     lines.append("")
     lines.append("Recent trades")
     for t in rep["recent_trades"]:

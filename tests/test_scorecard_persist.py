@@ -91,3 +91,33 @@ def test_a_version_2_database_is_upgraded_to_hold_the_scorecard(tmp_path: Path) 
     assert con.execute("SELECT value FROM schema_meta WHERE key = 'schema_version'"
                        ).fetchone() == (str(SCHEMA_VERSION),)
     con.close()
+
+
+async def test_report_json_has_the_scorecard_the_engine_left(tmp_path: Path,
+                                                             capsys: object) -> None:
+    from autotrade_tui.cli import main
+
+    rt = await make_runtime(tmp_path, models=[ScriptedModel("A", ("BUY", 0.9)),
+                                              ScriptedModel("B", ("HOLD", 0.5))],
+                            symbols=["BTC/USDT"])
+    clock = rt.clock
+    assert isinstance(clock, VirtualClock)
+    for _ in range(3):
+        clock.advance(300)
+        await rt.monitor_tick()
+        await rt.decision_cycle()
+    await rt.close()
+    live = {r["model"]: r for r in rt.account()["scorecard"]}
+    assert main(["report", "--json", "--db", str(tmp_path / "rt.db")]) == 0
+    rep = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    rows = {r["model"]: r for r in rep["scorecard"]}
+    assert list(rows) == ["A", "B", "ensemble"]
+    keys = ("model", "equity", "return_pct", "trades", "win_rate", "max_drawdown",
+            "accuracy_1", "accuracy_1h", "errors", "tokens", "cost")
+    for name in ("A", "B"):
+        assert all(k in rows[name] for k in keys)
+        assert rows[name]["trades"] == live[name]["trades"]
+        assert rows[name]["accuracy_1"] == live[name]["accuracy_1"]
+    assert rows["B"]["equity"] == 100_000.0  # a model that only HOLDs never trades
+    assert rows["A"]["equity"] != 100_000.0
+    assert rows["ensemble"]["equity"] == rep["equity"]
