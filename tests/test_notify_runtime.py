@@ -231,18 +231,22 @@ def test_config_show_and_a_bad_url_keep_the_token_masked(
 
 
 # ---------------------------------------------------------------- headless, end to end
-def test_headless_sends_alerts_and_never_prints_a_token(tmp_path: Path,
-                                                         hook: Webhook) -> None:  # noqa: F811
-    """The real `--headless` process at DEBUG log level: decisions reach the webhook; the
-    token is in none of its output."""
+def _headless(tmp_path: Path, url: str) -> subprocess.Popen[str]:
+    """The real `--headless` process (sim at speed 600, DEBUG log level) alerting on every
+    decision to `url`."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENROUTER_API_KEY", "DATABASE_URL", "AUTOTRADE_CONFIG")}
     env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-               NOTIFY_URLS=hook.url("ok/" + TOKEN), NOTIFY_ON="decision",
-               AUTOTRADE_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "autotrade_tui", "--headless", "--market",
+               NOTIFY_URLS=url, NOTIFY_ON="decision", AUTOTRADE_LOG_LEVEL="DEBUG",
+               PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "autotrade_tui", "--headless", "--market",
                              "sim", "--speed", "600", "--symbols", "BTC/USDT"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_headless_sends_alerts_and_never_prints_a_token(tmp_path: Path,
+                                                         hook: Webhook) -> None:  # noqa: F811
+    proc = _headless(tmp_path, hook.url("ok/" + TOKEN))
     try:
         posts = hook.wait(2, "ok", timeout=60)
     finally:
@@ -269,3 +273,21 @@ async def test_cockpit_sends_alerts_and_closes_its_notifier(tmp_path: Path,
                                                                "SOL/USDT"}
     senders = notifier.delivery._tasks
     assert senders and all(t.done() for t in senders)  # closed with the runtime
+
+
+def test_headless_stops_soon_though_a_service_hangs(tmp_path: Path,
+                                                    hook: Webhook) -> None:  # noqa: F811
+    """A send stuck on a dead service never keeps the process alive: the queue gets its
+    3 s of grace, and no thread is waited for at exit (a send in Apprise's shared pool
+    would be, here until its 20 s read timeout)."""
+    proc = _headless(tmp_path, hook.url("hang/" + TOKEN) + "?rto=20")
+    try:
+        hook.wait(1, "hang", timeout=60)
+    finally:
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, err
+    assert "state saved" in out and TOKEN not in out + err
+    assert took < 10.0, f"stopping took {took:.1f} s"

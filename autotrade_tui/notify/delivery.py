@@ -9,9 +9,10 @@ Behind it:
 - one queue per service, bounded: a service that cannot keep up loses its oldest pending
   messages, counted (`dropped`), never unbounded memory;
 - one sender task per service: a slow or dead service delays only its own messages. Apprise
-  sends synchronously, so each send runs in a thread of this object's own pool (never the
-  loop's default executor, which the runtime's database writes use), one at a time per
-  service, awaited at most `timeout` seconds;
+  sends synchronously, so each send runs in a daemon thread of its own (never the loop's
+  default executor, which the runtime's database writes use; never a pool, whose threads
+  the interpreter waits for at exit), one at a time per service, awaited at most `timeout`
+  seconds;
 - failures said through `report` once per service per `quiet_s` (10 minutes), the service
   named by its place and scheme, the error text scrubbed of every URL piece.
 """
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +34,36 @@ from autotrade_tui.notify.urls import label, load_apprise, scrub
 
 QUEUE_PER_SERVICE = 50
 HELD_LISTED = 5  # held messages a "+N more" message spells out (the most urgent)
-SEND_TIMEOUT_S = 15.0  # Apprise's own socket timeouts (4 s connect, 4 s read) come first
+SEND_TIMEOUT_S = 15.0  # Apprise's socket timeouts (4 s connect, 4 s read) usually come first
 FAILURE_QUIET_S = 600.0
 _BAD_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
+
+def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """`fn(*args)` in a new daemon thread, as a future of the running loop. Not a pool: the
+    interpreter joins a pool's threads at exit, so a send stuck on a dead service would hold
+    up quitting; a daemon thread is left behind. Bounded: one send at a time per service."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # nobody waits any more (cancelled)
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:  # handed to the awaiting task, as an executor would
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="notify-send", daemon=True).start()
+    return future
 
 
 @dataclass
@@ -111,7 +139,6 @@ class Delivery:
         self._wake = asyncio.Event()  # something was held: the flusher recomputes its wait
         self._progress = asyncio.Event()  # a send ended (`close` waits for the queues)
         self._tasks: list[asyncio.Task[None]] = []
-        self._pool = ThreadPoolExecutor(max(1, len(urls)), thread_name_prefix="notify")
 
     # ---- the producer side (the runtime's publish)
     def post(self, alert: Alert) -> None:
@@ -139,7 +166,7 @@ class Delivery:
     # ---- life
     async def prepare(self) -> None:
         """Build the Apprise objects (a slow import the first time: in a thread)."""
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._build)
+        await in_daemon_thread(self._build)
 
     async def start(self) -> None:
         """`prepare`, then the sender tasks."""
@@ -151,7 +178,11 @@ class Delivery:
     def _build(self) -> None:
         apprise = load_apprise()
         for svc in self.services:
-            obj = apprise.Apprise(asset=apprise.AppriseAsset(app_id="autotrade-tui"))
+            # async_mode off and no service_timeout: Apprise sends in the calling thread
+            # (ours, a daemon) instead of its shared pool, which the interpreter would wait
+            # for at exit; our own `timeout_s` bounds the wait instead.
+            obj = apprise.Apprise(asset=apprise.AppriseAsset(
+                app_id="autotrade-tui", async_mode=False, service_timeout=0))
             obj.add(svc.url)  # validated at start-up (config); a failure shows when sending
             svc.apprise = obj
 
@@ -162,7 +193,6 @@ class Delivery:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _drained(self) -> None:
         while self._held.count or any(s.queue or s.busy for s in self.services):
@@ -208,31 +238,29 @@ class Delivery:
             with contextlib.suppress(Exception):
                 await svc.pending
             svc.pending = None
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._send_blocking, svc, alert)
-        try:  # Apprise times out first; this is the backstop
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s + 2.0)
+        future = in_daemon_thread(self._send_blocking, svc, alert)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
         except TimeoutError:
             svc.pending = future
             return f"no answer in {self.timeout_s:g} s"
 
     def _send_blocking(self, svc: Service, alert: Alert) -> str | None:
-        """In a pool thread. Apprise's own `timeout` ends the call; its result carries the
-        log lines of this send, the failure's reason."""
+        """In a thread of its own. Without a `timeout`, Apprise sends in this thread (not
+        its shared pool), bounded by its socket timeouts (4 s connect, 4 s read); the
+        result carries this send's log lines, the failure's reason."""
         apprise = load_apprise()
         try:
             result = svc.apprise.notify(
                 title=alert.title, body=alert.body or alert.title,
                 notify_type=getattr(apprise.NotifyType, alert.level.upper(),
                                     apprise.NotifyType.INFO),
-                body_format=apprise.NotifyFormat.TEXT, timeout=self.timeout_s)
+                body_format=apprise.NotifyFormat.TEXT)
         except Exception as exc:  # a plugin bug must not end the sender
             lines = [f"{type(exc).__name__}: {exc}"]
         else:
             if result:
                 return None
-            if result.timeout_count:
-                return f"no answer in {self.timeout_s:g} s"
             lines = [e.message for e in result.logs() if e.level in _BAD_LEVELS]
         why = " — ".join(dict.fromkeys(lines)) or "the service refused it"
         return one_line(scrub(why, [s.url for s in self.services]))
