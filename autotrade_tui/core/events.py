@@ -275,11 +275,21 @@ class CandleWindow:
     def _seal(self, s: int) -> None:
         """Bar s stopped being live: fold it into the statistics. (On locals: it runs for
         every bar, live and in every backtest; the float operations are the same, in order.)"""
-        bars, ts, vol, trs, cap = self._bars, self._ts, self._vol, self._tr, self._cap
-        tr = _true_range(bars[s], bars[s - 1].close if s > 0 else None)
-        atr = self._wilder(s, tr)
+        bars, ts, vol, trs, cap, atrs = (self._bars, self._ts, self._vol, self._tr, self._cap,
+                                         self._atr)
+        bar = bars[s]
+        if s > 0:  # _true_range and _wilder, written out
+            prev = bars[s - 1].close
+            tr = max(bar.high - bar.low, abs(bar.high - prev), abs(bar.low - prev))
+        else:
+            tr = bar.high - bar.low
+        k = self._dropped + s + 1  # how many bars have been sealed, this one included
+        if k == 1:
+            atrs.append(tr)
+        else:
+            last = atrs[s - 1]
+            atrs.append(last + (tr - last) / min(k, self.atr_period))
         trs.append(tr)
-        self._atr.append(atr)
         cutoff = ts[s] - self.baseline_seconds
         sum_v, fv = self._sum_v, self._fv
         if s > 0:
