@@ -6,6 +6,7 @@ tick, and the URLs' tokens nowhere (notices, logs, database); `notify test` on t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ from autotrade_tui import cli
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.models import Side
 from autotrade_tui.notify.service import Notifier, attach, next_midnight
+from autotrade_tui.notify.urls import KINDS
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import Notice, Update
 from tests.runtime_fixtures import START, ScriptedModel, make_runtime
@@ -291,3 +293,19 @@ def test_headless_stops_soon_though_a_service_hangs(tmp_path: Path,
     assert proc.returncode == 0, err
     assert "state saved" in out and TOKEN not in out + err
     assert took < 10.0, f"stopping took {took:.1f} s"
+
+
+def test_a_backtest_sends_no_alert(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                   hook: Webhook, capsys: pytest.CaptureFixture[str]  # noqa: F811
+                                   ) -> None:
+    """A replay of history is not the trader's account: nothing leaves the terminal."""
+    _cli_env(monkeypatch, tmp_path, hook.url("ok/" + TOKEN))
+    monkeypatch.setenv("NOTIFY_ON", ",".join(KINDS))
+    rc = cli.main(["backtest", "--market", "sim", "--symbols", "BTC/USDT", "--from",
+                   "2025-03-01", "--to", "2025-03-02", "--results-db",
+                   str(tmp_path / "bt.db"), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert json.loads(out)["decisions"] > 0  # each one would be an alert in a live engine
+    time.sleep(0.3)
+    assert hook.posts == []
