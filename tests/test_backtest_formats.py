@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -177,7 +178,7 @@ def test_bad_files_name_file_and_line(tmp_path: Path) -> None:
                                             r"values: need 6"):
         ReplayFeed(tmp_path / "BTC_USDT-5m.json", VirtualClock(0))
     (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(body.encode())[:-12])
-    with pytest.raises(DataFileError, match=r"cut\.csv\.gz: is a damaged gzip file"):
+    with pytest.raises(DataFileError, match=r"cut\.csv\.gz: is a damaged gzip or zip file"):
         ReplayFeed(tmp_path / "cut.csv.gz", VirtualClock(0))
 
 
@@ -192,3 +193,7 @@ def test_an_exchange_archive_without_a_header(tmp_path: Path) -> None:
     assert frame["ts"].tolist() == [T0 + 300 * k for k in range(5)]
     assert frame["close"].tolist() == part["close"].tolist()
     assert frame["_row"].tolist() == [1, 2, 3, 4, 5]  # no header: line 1 is a bar
+    with zipfile.ZipFile(tmp_path / "BTCUSDT-5m-2025-01.zip", "w") as archive:  # as shipped
+        archive.write(tmp_path / "BTCUSDT-5m-2025-01.csv", "BTCUSDT-5m-2025-01.csv")
+    zipped = ReplayFeed(tmp_path / "BTCUSDT-5m-2025-01.zip", VirtualClock(0)).frame()
+    assert zipped.equals(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -287,8 +288,10 @@ def test_unsorted_check_is_per_symbol_and_json_rows_name_their_symbol(tmp_path: 
 def test_unreadable_files_get_clear_messages(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match=r"nope\.csv: no such file"):
         ReplayFeed(tmp_path / "nope.csv", VirtualClock(0))
-    (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04\x00\x00zipped")
-    with pytest.raises(DataFileError, match=r"x\.xlsx: is not a data file this reads"):
+    with zipfile.ZipFile(tmp_path / "x.xlsx", "w") as book:  # a spreadsheet: a zip of many
+        book.writestr("xl/workbook.xml", "<workbook/>")
+        book.writestr("xl/sheet1.xml", "<sheet/>")
+    with pytest.raises(DataFileError, match=r"x\.xlsx: is a zip archive of 2 files, not one "):
         ReplayFeed(tmp_path / "x.xlsx", VirtualClock(0))
     (tmp_path / "broken.json").write_text('[{"timestamp": 1,')
     with pytest.raises(DataFileError, match=r"broken\.json: is not valid JSON"):

@@ -5,7 +5,8 @@ ship it: the first six columns are open time, open, high, low, close, volume), J
 records, freqtrade's list of lists `[ms, open, high, low, close, volume]`, or
 `{symbol: records or lists}`), Parquet and Feather (freqtrade's `date` column), each also
 gzip-compressed. The suffix is a hint only: gzip, Parquet (`PAR1`), Arrow/Feather (`ARROW1`,
-`FEA1`) and JSON (`[`, `{`) are recognised by their first bytes, anything else is read as CSV.
+`FEA1`) and JSON (`[`, `{`) are recognised by their first bytes, anything else is read as CSV;
+a zip archive holding one file (an exchange's monthly klines) is read as that file.
 
 `read_table` gives the raw table with a `_row` column: the row number an error names, which is
 the file's own line number for CSV (header = line 1), the item number for JSON, and the row
@@ -23,6 +24,7 @@ import gzip
 import io
 import json
 import re
+import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,8 +61,9 @@ def read_table(path: Path) -> pd.DataFrame:
     except json.JSONDecodeError as exc:
         raise DataFileError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno})") from None
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise DataFileError(f"{path}: is a damaged gzip file ({_first_line(exc)})") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
+        raise DataFileError(f"{path}: is a damaged gzip or zip file ({_first_line(exc)})") \
+            from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataFileError(_csv_problem(path, exc)) from None
     except (OSError, ValueError) as exc:
@@ -70,6 +73,8 @@ def read_table(path: Path) -> pd.DataFrame:
 def _parse(path: Path, data: bytes) -> pd.DataFrame:
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
+    elif data[:4] == b"PK\x03\x04":
+        data = _unzip(path, data)
     kind = sniff(data)
     if kind == "parquet":
         return _numbered(pd.read_parquet(io.BytesIO(data)))  # pyarrow, a dependency
@@ -80,10 +85,17 @@ def _parse(path: Path, data: bytes) -> pd.DataFrame:
         if flat is not None:
             return flat
         return _from_json(json.loads(data.decode("utf-8-sig")), path)
-    if data[:4] == b"PK\x03\x04":  # a zip archive (also .xlsx): not one table of text
-        raise DataFileError(f"{path}: is not a data file this reads (a zip archive: unzip "
-                            f"it; use {FORMATS})")
     return _read_csv(path, data)
+
+
+def _unzip(path: Path, data: bytes) -> bytes:
+    """The one file of a zip archive (an exchange's monthly klines, data.binance.vision)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(names) != 1:
+            raise DataFileError(f"{path}: is a zip archive of {len(names)} files, not one data "
+                                f"file (unzip it; use {FORMATS})")
+        return archive.read(names[0])
 
 
 def sniff(data: bytes) -> str:
