@@ -291,7 +291,8 @@ def test_headless_stops_soon_though_a_service_hangs(tmp_path: Path,
         out, err = proc.communicate(timeout=60)
     took = time.monotonic() - t0
     assert proc.returncode == 0, err
-    assert "state saved" in out and TOKEN not in out + err
+    assert "state saved" in out and TOKEN not in out
+    assert err == ""  # the abandoned daemon thread dies quietly with the process
     assert took < 10.0, f"stopping took {took:.1f} s"
 
 
