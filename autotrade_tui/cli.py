@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser("backtest", help="replay history through the same engine")
     _common(bt, USES["backtest"])
-    bt.add_argument("--data", metavar="FILE", default=argparse.SUPPRESS,
-                    help="OHLCV file (CSV/JSON/Parquet); default: fetch history through ccxt")
+    bt.add_argument("--data", metavar="FILE|DIR", default=argparse.SUPPRESS,
+                    help="OHLCV file (CSV/JSON/Parquet/Feather, also .gz) or a freqtrade data "
+                    "folder; default: fetch history through ccxt")
     bt.add_argument("--from", dest="date_from", metavar="DATE", help="start (YYYY-MM-DD)")
     bt.add_argument("--to", dest="date_to", metavar="DATE", help="end (YYYY-MM-DD)")
     bt.add_argument("--timeframe", default="5m", help="candle timeframe (default 5m)")
