@@ -1033,7 +1033,9 @@ def test_revising_a_bar_after_the_window_compacted() -> None:
     assert len(w) < 300  # compacted: the oldest bars are gone
     for back in (2, 5, 20):
         old = bars[-back]
-        new = Candle(old.ts, old.open, old.high + 7.0, old.low - 3.0, old.close + 1.0,
+        # 20 higher: its true range is now its distance from the previous close, and the
+        # next bar's true range its distance from this close
+        new = Candle(old.ts, old.open + 20.0, old.high + 27.0, old.low + 17.0, old.close + 21.0,
                      old.volume + 40.0)
         assert w.update(new)
         bars[-back] = new
