@@ -19,7 +19,7 @@ async def test_the_models_tab_shows_each_shadow_and_the_ensemble(tmp_path: Path)
         await wait_for(pilot, lambda: table.row_count == 3, "the scorecard rows")
         text = screen_text(app)
         assert "trend-follower" in text and "mean-reversion" in text and "ensemble" in text
-        assert "Acc 1" in text and "EQUITY" in text.splitlines()[2]  # cards stay at 80x24
+        assert "Max DD" in text and "EQUITY" in text.splitlines()[2]  # cards stay at 80x24
         rows = rt.account()["scorecard"]
         assert [r["model"] for r in rows] == [*(m.name for m in rt.models), "ensemble"]
         assert rows[-1]["equity"] == rt.account()["equity"]
@@ -28,4 +28,4 @@ async def test_the_models_tab_shows_each_shadow_and_the_ensemble(tmp_path: Path)
 def test_a_sparkline_runs_from_the_lowest_to_the_highest_point() -> None:
     assert spark([1.0, 2.0, 3.0]) == "▁▅█"
     assert spark([5.0, 5.0]) == "▄▄" and spark([7.0]) == ""
-    assert len(spark(list(range(100)))) == 16
+    assert len(spark(list(range(100)))) == 12

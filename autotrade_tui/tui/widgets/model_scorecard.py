@@ -13,10 +13,11 @@ from textual.widgets import DataTable
 from autotrade_tui.tui.format import money, pct, short
 from autotrade_tui.tui.theme import colour
 
-COLUMNS = ("Model", "Equity", "Return", "Trades", "Win", "Max DD", "Acc 1", "Acc 1h", "Err",
-           "Cost", "P&L/$", "Curve")
+# What matters first comes first (80 columns show Model .. Max DD; the rest scrolls).
+COLUMNS = ("Model", "Return", "Curve", "Equity", "Max DD", "Acc 1", "Acc 1h", "Trades", "Win",
+           "Err", "Cost", "P&L/$")
 BLOCKS = "▁▂▃▄▅▆▇█"
-CURVE_WIDTH = 16
+CURVE_WIDTH = 12
 
 
 def spark(points: Sequence[float], width: int = CURVE_WIDTH) -> str:
@@ -55,15 +56,16 @@ class ModelScorecard(DataTable[Text]):
         ret = r["return_pct"]
         tone = good if ret > 0 else bad if ret < 0 else ""
         per = r.get("pnl_per_dollar")
-        return [Text(r["model"], style="bold" if r["model"] == "ensemble" else ""),
-                Text(short(r["equity"]), justify="right"),
+        name = r["model"].rpartition("/")[2][:22]  # offline/trend-follower → trend-follower
+        return [Text(name, style="bold" if r["model"] == "ensemble" else ""),
                 Text(pct(ret, signed=True), justify="right", style=tone),
-                Text(str(r["trades"]), justify="right"),
-                Text(pct(r.get("win_rate")), justify="right"),
+                Text(spark(curve), style=tone),
+                Text(short(r["equity"]), justify="right"),
                 Text(pct(r["max_drawdown"]), justify="right"),
                 Text(pct(r.get("accuracy_1")), justify="right"),
                 Text(pct(r.get("accuracy_1h")), justify="right"),
+                Text(str(r["trades"]), justify="right"),
+                Text(pct(r.get("win_rate")), justify="right"),
                 Text(str(r["errors"]), justify="right", style=bad if r["errors"] else ""),
                 Text("—" if not r["cost"] else f"${r['cost']:.4f}", justify="right"),
-                Text("—" if per is None else money(per, signed=True), justify="right"),
-                Text(spark(curve), style=tone)]
+                Text("—" if per is None else money(per, signed=True), justify="right")]
