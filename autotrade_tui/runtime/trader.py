@@ -302,9 +302,15 @@ class Runtime:
             await self._guarded(self.monitor_tick(), "event monitor")
 
     async def _decision_loop(self) -> None:
+        """A cycle every interval (SPEC §7.3), timed from when each was due, not from when
+        the previous one ended: a slow cycle (a slow model, a busy cockpit at --speed 600)
+        does not push every later one back. One that overran a whole interval is followed
+        by the next at once, never by a burst of the missed ones."""
+        due = self.clock.now()
         while not self.stopping:
             await self._guarded(self.decision_cycle(), "decision cycle")
-            self.next_decision_at = self.clock.now() + self.interval_s
+            due = max(due + self.interval_s, self.clock.now())
+            self.next_decision_at = due
             self.publish(StatusChanged(self.status()))
             await self.sleep_until(self.next_decision_at)
 

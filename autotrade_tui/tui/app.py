@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,6 +31,7 @@ from autotrade_tui.tui.views import (
     load_history,
     trade_from_update,
 )
+from autotrade_tui.tui.widgets.decision_list import DecisionList
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -84,6 +86,8 @@ class AutotradeApp(App[None]):
         self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
         self.runtime: Runtime | None = None
         self.notifier: Any = None  # notify.service.Notifier: alerts out of the terminal
+        self._decisions: list[Any] = []  # decisions waiting for the list (one rebuild)
+        self._quitting = False
         self.register_theme(AUTOTRADE)
         self.theme = "autotrade"
 
@@ -98,6 +102,17 @@ class AutotradeApp(App[None]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.run_runtime)  # the first frame first
+        # SIGTERM (systemd, kill) or SIGHUP (the SSH session closed): quit as `q` does, the
+        # state saved, exit 0 (SPEC §11), instead of dying with 143 mid-write.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._terminated)
+
+    def _terminated(self) -> None:
+        if not self._quitting:
+            self._quitting = True
+            self.call_later(self.action_quit)
 
     # ---- the runtime's life
     @work(exclusive=True, group="runtime", exit_on_error=False, description="trading runtime")
@@ -210,7 +225,18 @@ class AutotradeApp(App[None]):
         self.cockpit.show_status(msg.status)
 
     def on_decision_made(self, msg: m.DecisionMade) -> None:
-        self.cockpit.add_decision(decision_from_update(msg.decision))
+        # A cycle's decisions arrive together: the list is rebuilt once for all of them
+        # (after the messages already waiting), not once each (SPEC §11: never starve).
+        if not self._decisions:
+            self.call_later(self._show_decisions)
+        self._decisions.append(decision_from_update(msg.decision))
+
+    def _show_decisions(self) -> None:
+        batch, self._decisions = self._decisions, []
+        if len(batch) == 1:
+            self.cockpit.add_decision(batch[0])
+        elif batch:
+            self.cockpit.query_one(DecisionList).load(batch)
 
     def on_trade_made(self, msg: m.TradeMade) -> None:
         self.cockpit.add_trade(trade_from_update(msg.trade))

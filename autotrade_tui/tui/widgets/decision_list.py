@@ -51,6 +51,7 @@ class DecisionList(FreshTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=1)
         self.decisions: list[DecisionView] = []
+        self._stale = False  # decisions came while hidden: the rows wait for on_show
 
     def on_mount(self) -> None:
         for name in COLUMNS:
@@ -72,6 +73,11 @@ class DecisionList(FreshTable):
         # arrived (they are decided concurrently).
         self.decisions.sort(key=lambda d: (-d.ts, d.symbol))
         del self.decisions[KEEP:]
+        self.border_title = f"Decisions ({len(self.decisions)})"
+        if not self.is_on_screen:  # a hidden tab: rows are built when it shows (on_show)
+            self._stale = True  # (rebuilding 300 rows a cycle cost the engine its pace)
+            return
+        self._stale = False
         keep = None
         if self.row_count and self.cursor_row > 0:  # at the top, follow the newest
             keep = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
@@ -81,10 +87,13 @@ class DecisionList(FreshTable):
                 self.add_row(*self._cells(d), key=key_of(d))
             if keep is not None and keep in {k.value for k in self.rows}:
                 self.move_cursor(row=self.get_row_index(keep), animate=False)
-        self.border_title = f"Decisions ({len(self.decisions)})"
         if self.decisions:
             self._name_models(self.decisions[0])
         self._announce()
+
+    def on_show(self) -> None:
+        if self._stale:
+            self._rebuild()
 
     def _name_models(self, d: DecisionView) -> None:
         """Headers say which model voted (the newest decision's names), not "Model 1"."""
