@@ -30,9 +30,9 @@ CRASH_BAR = 330  # more than a day of 5-minute bars before it: volume and ATR ba
 BTC = ["BTC/USDT"]
 
 
-def crashed(n: int = 400) -> pd.DataFrame:
-    """BTC with one 5-minute bar closing 7 % below its open; the path goes on from there."""
-    df = market(n=n, symbols=BTC).reset_index(drop=True)
+def crashed(n: int = 400, step: int = 300) -> pd.DataFrame:
+    """BTC with one bar closing 7 % below its open; the path goes on from there."""
+    df = market(n=n, symbols=BTC, step=step).reset_index(drop=True)
     k = CRASH_BAR
     after = df.index > k
     for col in ("open", "high", "low", "close"):
@@ -107,15 +107,15 @@ async def test_the_live_runtime_raises_the_same_events(tmp_path: Path) -> None:
         [s[:3] for s in seen]
 
 
-@pytest.mark.parametrize("timeframe", ["5m", "15m"])
-async def test_the_screen_never_hides_an_event(tmp_path: Path, timeframe: str,
+@pytest.mark.parametrize(("step", "timeframe"), [(300, "5m"), (300, "15m"), (60, "1m")])
+async def test_the_screen_never_hides_an_event(tmp_path: Path, step: int, timeframe: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    df = crashed(n=700)
+    df = crashed(n=700, step=step)
     df.loc[500, "volume"] *= 9  # a volume spike
     df.loc[560:620, "volume"] *= 0.05  # a drought
     df = df[(df.index < 600) | (df.index > 606)]  # a hole of 7 bars
     data = write(df, tmp_path / "m.csv")
-    secs = {"5m": 300, "15m": 900}[timeframe]
+    secs = {"1m": 60, "5m": 300, "15m": 900}[timeframe]
     history = load_file(request(data, symbols=BTC, timeframe=timeframe, bar_seconds=secs))
     settings = defaults(symbols=BTC, leverage=50.0, position_size_percent=10.0)
     models = (TrendFollower(), MeanReverter())
