@@ -47,3 +47,30 @@ def test_the_sim_keeps_a_fixed_window_and_the_same_prices(
     days, all_days = bounded[-1], unbounded[-1]
     assert 10 <= len(days) < len(all_days) == 30  # a long request gets the days kept,
     assert days == all_days[-len(days):]  # the newest ones, unchanged
+
+
+def test_the_monitor_windows_stay_a_fixed_size() -> None:
+    """Three days of 1-minute bars through the event monitor: each window keeps about a day."""
+    from autotrade_tui.config import defaults
+    from autotrade_tui.core.events import EventThresholds
+    from autotrade_tui.runtime.monitor import EventMonitor
+
+    clock = VirtualClock(T0)
+    market = SimMarket(SYMBOLS, clock, seed=3)
+    monitor = EventMonitor(market, SYMBOLS, EventThresholds.from_settings(defaults()), 0.005)
+    asyncio.run(monitor.prime())
+    sizes = []
+
+    async def run() -> None:
+        for minute in range(3 * 1440):
+            clock.advance(60.0)
+            for sym in SYMBOLS:
+                await monitor.refresh_candles(sym, clock.now())
+            if minute % 360 == 0:
+                sizes.append(max(len(w._bars) for w in monitor.windows.values()))
+
+    asyncio.run(run())
+    assert max(sizes) <= monitor.history_bars + 100  # a day and a margin, never more
+    assert sizes[-1] <= sizes[len(sizes) // 2] + 100  # flat
+    newest = monitor.windows["BTC/USDT"].last
+    assert newest is not None and newest.ts >= clock.now() - 120  # and it kept up
