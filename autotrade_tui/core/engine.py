@@ -328,19 +328,28 @@ class TradingEngine:
             self.marks.update(prices)
             self._check_drawdown(prices, self.ledger.capital + 0.0 + 0.0)
             return []
+        trades = self._mark_ticks(prices, ts)
+        trades += self._check_drawdown(prices, ts=ts)
+        return trades
+
+    def _mark_ticks(self, prices: Mapping[str, float], ts: float,
+                    ranged: set[str] | tuple[()] = ()) -> list[Trade]:
+        """Liquidations and guards at each position's price; a symbol in `ranged` had its
+        whole bar checked already (its close lies inside that range): only its mark moves."""
         trades: list[Trade] = []
         for symbol, pos in list(self.positions.items()):
             price = prices.get(symbol)
             if price is None or not price > 0:
                 continue
             self.marks[symbol] = price
+            if symbol in ranged:
+                continue
             if self._is_liquidatable(pos, price):
                 trades.append(self._liquidate(pos, ts))
                 continue
             hit = self._guard_hit(pos, price)
             if hit:
                 trades.append(self.close(symbol, price, ts, TradeSource.GUARD, hit))
-        trades += self._check_drawdown(prices, ts=ts)
         return trades
 
     def mark_bars(self, prices: Mapping[str, float],
@@ -353,14 +362,19 @@ class TradingEngine:
         (beyond the liquidation price: liquidated); inside the bar the stop comes first, then
         the liquidation, then the take-profit, each filled at its own price."""
         trades: list[Trade] = []
+        checked = set()
         for symbol, pos in list(self.positions.items()):
             bar = bars.get(symbol)
             if bar is None or not bar[2] > 0:
                 continue
+            checked.add(symbol)
             trade = self._bar_exit(pos, bar, ts)
             if trade is not None:
                 trades.append(trade)
-        trades += self.mark(prices, ts)
+        if not self.positions:
+            return trades + self.mark(prices, ts)
+        trades += self._mark_ticks(prices, ts, checked)
+        trades += self._check_drawdown(prices, ts=ts)
         return trades
 
     def _bar_exit(self, pos: Position, bar: tuple[float, float, float, float],
@@ -370,26 +384,26 @@ class TradingEngine:
         long = pos.side is Side.LONG
         liq = pos.liquidation_price(self.config.maintenance_margin_rate)
         stop, take = self.guard_prices(pos)
-
-        def beyond_against(level: float | None, price: float) -> bool:  # adverse side
-            return level is not None and (price <= level if long else price >= level)
-
-        def beyond_for(level: float | None, price: float) -> bool:  # favourable side
-            return level is not None and (price >= level if long else price <= level)
-
-        worst, best = (low, high) if long else (high, low)
-        if beyond_against(liq, open_):
-            return self._liquidate(pos, ts)
+        # Prices times the side's sign: "against the position" is then always ≤ and "for
+        # it" always ≥ (a missing guard sits at ∓∞, where nothing reaches it).
+        sgn = 1.0 if long else -1.0
+        liq_s = sgn * liq
+        stop_s = -_INF if stop is None else sgn * stop
+        take_s = _INF if take is None else sgn * take
+        o = sgn * open_
+        worst, best = (sgn * low, sgn * high) if long else (sgn * high, sgn * low)
+        if worst > stop_s and worst > liq_s and best < take_s:
+            return None  # the bar reaches no level (most bars)
         symbol = pos.symbol
-        if beyond_against(stop, open_):
-            return self.close(symbol, open_, ts, TradeSource.GUARD, self._guard_text(pos, open_))
-        if beyond_for(take, open_):
-            return self.close(symbol, open_, ts, TradeSource.GUARD, self._guard_text(pos, open_))
-        if stop is not None and beyond_against(stop, worst):
-            return self.close(symbol, stop, ts, TradeSource.GUARD, self._guard_text(pos, stop))
-        if beyond_against(liq, worst):
+        if o <= liq_s:
             return self._liquidate(pos, ts)
-        if take is not None and beyond_for(take, best):
+        if o <= stop_s or o >= take_s:  # opened beyond a guard: filled at the open
+            return self.close(symbol, open_, ts, TradeSource.GUARD, self._guard_text(pos, open_))
+        if stop is not None and worst <= stop_s:
+            return self.close(symbol, stop, ts, TradeSource.GUARD, self._guard_text(pos, stop))
+        if worst <= liq_s:
+            return self._liquidate(pos, ts)
+        if take is not None and best >= take_s:
             return self.close(symbol, take, ts, TradeSource.GUARD, self._guard_text(pos, take))
         return None
 
