@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
 from autotrade_tui.core.models import Side
+from autotrade_tui.errors import EngineLockedError, StoreFileChanged
 from autotrade_tui.store.store import Store
 from autotrade_tui.tui import messages as m
 from autotrade_tui.tui.app import AutotradeApp
@@ -424,39 +425,27 @@ async def test_engine_lock_exits_with_code_3_and_a_message(
         holder.close()
 
 
-async def test_losing_the_database_file_while_running_exits_1(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from autotrade_tui.errors import StoreFileChanged
-
+@pytest.mark.parametrize(("fault", "code"), [
+    # another engine took the database: 3, as at start
+    (EngineLockedError("another autotrade-tui engine is trading on this database"), 3),
+    # the file was deleted or replaced under us: 1, no other engine holds it
+    (StoreFileChanged("the database file was deleted or replaced"), 1),
+])
+async def test_losing_the_database_while_running_stops_with_its_exit_code(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fault: Exception,
+        code: int) -> None:
     async with running(tmp_path) as (app, pilot):
         rt = runtime_of(app)
 
-        def lost(*_a: object, **_k: object) -> None:
-            raise StoreFileChanged("the database file was deleted or replaced")
+        def refused(*_a: object, **_k: object) -> None:
+            raise fault
 
-        rt.store.save_state = lost  # type: ignore[method-assign]
-        await pilot.press("b", "y")
-        await wait_for(pilot, lambda: app._exit, "the exit")
-    assert app.return_code == 1  # not 3: no other engine holds it, the file is gone
-    assert "the database file was deleted or replaced" in capsys.readouterr().err
-
-
-async def test_losing_the_engine_lock_while_running_exits_3(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from autotrade_tui.errors import EngineLockedError
-
-    async with running(tmp_path) as (app, pilot):
-        rt = runtime_of(app)
-
-        def taken(*_a: object, **_k: object) -> None:
-            raise EngineLockedError("another autotrade-tui engine is trading on this database")
-
-        rt.store.save_state = taken  # type: ignore[method-assign]
+        rt.store.save_state = refused  # type: ignore[method-assign]
         await pilot.press("b", "y")
         await wait_for(pilot, lambda: app._exit, "the exit")
         assert rt.stopping and not rt.engine.positions
-    assert app.return_code == 3
-    assert "autotrade-tui: another autotrade-tui engine is trading" in capsys.readouterr().err
+    assert app.return_code == code
+    assert f"autotrade-tui: {fault}" in capsys.readouterr().err
     assert rows(tmp_path / "t.db", "SELECT COUNT(*) FROM trades") == [(0,)]
 
 
