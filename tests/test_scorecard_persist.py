@@ -16,6 +16,7 @@ from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.engine import EngineConfig
 from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import SCHEMA_VERSION
 from tests.runtime_fixtures import ScriptedModel, make_runtime
@@ -23,17 +24,22 @@ from tests.runtime_fixtures import ScriptedModel, make_runtime
 ROOT = Path(__file__).resolve().parents[1]
 
 
+async def cycles(rt: Runtime, n: int) -> None:
+    """`n` five-minute steps of the runtime's virtual clock: a tick, then a decision cycle."""
+    clock = rt.clock
+    assert isinstance(clock, VirtualClock)
+    for _ in range(n):
+        clock.advance(300)
+        await rt.monitor_tick()
+        await rt.decision_cycle()
+
+
 async def test_a_restart_resumes_the_shadows_where_they_were(tmp_path: Path) -> None:
     def models() -> list[ScriptedModel]:
         return [ScriptedModel("A", ("BUY", 0.9)), ScriptedModel("B", ("SELL", 0.7))]
 
     rt = await make_runtime(tmp_path, models=models(), symbols=["BTC/USDT", "SOL/USDT"])
-    clock = rt.clock
-    assert isinstance(clock, VirtualClock)
-    for _ in range(4):
-        clock.advance(300)
-        await rt.monitor_tick()
-        await rt.decision_cycle()
+    await cycles(rt, 4)
     await rt.close()  # (its last equity point is a point of the curves too)
     before = rt.scorecard.card.to_dict()
     assert before["A"]["positions"] and before["B"]["positions"]  # each traded its answers
@@ -100,12 +106,7 @@ async def test_report_json_has_the_scorecard_the_engine_left(tmp_path: Path,
     rt = await make_runtime(tmp_path, models=[ScriptedModel("A", ("BUY", 0.9)),
                                               ScriptedModel("B", ("HOLD", 0.5))],
                             symbols=["BTC/USDT"])
-    clock = rt.clock
-    assert isinstance(clock, VirtualClock)
-    for _ in range(3):
-        clock.advance(300)
-        await rt.monitor_tick()
-        await rt.decision_cycle()
+    await cycles(rt, 3)
     await rt.close()
     live = {r["model"]: r for r in rt.account()["scorecard"]}
     assert main(["report", "--json", "--db", str(tmp_path / "rt.db")]) == 0
