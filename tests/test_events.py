@@ -833,12 +833,12 @@ def test_reference_volume_with_one_sealed_bar() -> None:
 
 
 @pytest.mark.parametrize(("side", "distance", "severity", "action"), [
-    (Side.LONG, 1.0, CRIT, "Close or reduce the LONG now, or add margin"),
-    (Side.SHORT, 0.0, CRIT, "Close or reduce the SHORT now, or add margin"),
-    (Side.LONG, 3.0, HIGH, "Reduce the LONG or add margin before 90.45"),
-    (Side.SHORT, 3.0, HIGH, "Reduce the SHORT or add margin before 109.45"),
-    (Side.LONG, 8.0, MED, "Watch the LONG: set a stop well before 90.45"),
-    (Side.SHORT, 8.0, MED, "Watch the SHORT: set a stop well before 109.45"),
+    (Side.LONG, 1.0, CRIT, "Close the LONG now (x): it is liquidated at 90.45"),
+    (Side.SHORT, 0.0, CRIT, "Close the SHORT now (x): it is liquidated at 109.45"),
+    (Side.LONG, 3.0, HIGH, "Consider closing the LONG (x) before 90.45"),
+    (Side.SHORT, 3.0, HIGH, "Consider closing the SHORT (x) before 109.45"),
+    (Side.LONG, 8.0, MED, "Watch the LONG: liquidation at 90.45 (x closes it)"),
+    (Side.SHORT, 8.0, MED, "Watch the SHORT: liquidation at 109.45 (x closes it)"),
 ])
 def test_liquidation_advice_by_severity(side: Side, distance: float, severity: Severity,
                                         action: str) -> None:
@@ -855,7 +855,7 @@ def test_liquidation_advice_urgency_in_words() -> None:
         return e.suggested_action
     assert "now" in advice(1.0) and "Close" in advice(1.0)
     assert "stop" not in advice(1.0)
-    assert "Watch" in advice(8.0) and "set a stop" in advice(8.0) and "now" not in advice(8.0)
+    assert "Watch" in advice(8.0) and "x closes it" in advice(8.0) and "now" not in advice(8.0)
     assert "Close" not in advice(8.0)
 
 
@@ -866,7 +866,7 @@ def test_a_whole_liquidation_event() -> None:
     assert e == MarketEvent(
         T0, "B/USDT", EventType.LIQUIDATION_RISK, CRIT,
         "B/USDT LONG is 1.68 % from liquidation (price 92.00, liquidation 90.45)",
-        "Close or reduce the LONG now, or add margin",
+        "Close the LONG now (x): it is liquidated at 90.45",
         {"distance_pct": 1.6823, "liquidation_price": pytest.approx(liq), "price": 92.0,
          "side": "LONG", "entry_price": 100.0, "quantity": 2.0, "leverage": 10.0,
          "margin": 20.0, "threshold_pct": 10.0})
@@ -887,7 +887,7 @@ def test_liquidation_risk_on_an_asset_below_one_usdt() -> None:
     assert liq == pytest.approx(0.45 / 0.995)
     (e,) = detect(SymbolSnapshot("X/USDT", T0, 0.46), [pos])
     assert (e.event_type, e.severity) == (EventType.LIQUIDATION_RISK, CRIT)
-    assert e.suggested_action == "Close or reduce the LONG now, or add margin"
+    assert e.suggested_action == "Close the LONG now (x): it is liquidated at 0.4523"
     low, high = EventDetector().liquidation_quiet(pos, MMR)
     assert low == pytest.approx(liq / (1 - 0.10000001)) and high == math.inf
 

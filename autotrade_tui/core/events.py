@@ -640,12 +640,13 @@ class EventDetector:
             return None  # far from liquidation: no text, no metrics built
         side = str(pos.side)
         liq_text = fmt_price(liq)
+        # Advice names what the app can do (x closes the position, X closes all)
         if severity is Severity.CRITICAL:
-            action = f"Close or reduce the {side} now, or add margin"
+            action = f"Close the {side} now (x): it is liquidated at {liq_text}"
         elif severity is Severity.HIGH:
-            action = f"Reduce the {side} or add margin before {liq_text}"
+            action = f"Consider closing the {side} (x) before {liq_text}"
         else:
-            action = f"Watch the {side}: set a stop well before {liq_text}"
+            action = f"Watch the {side}: liquidation at {liq_text} (x closes it)"
         where = (f"is {distance:.2f} % from liquidation" if distance > 0
                  else "is at or past its liquidation price")
         q, notional, margin = pos.totals()  # Position's properties, read from one sum
