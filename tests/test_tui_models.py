@@ -29,3 +29,18 @@ def test_a_sparkline_runs_from_the_lowest_to_the_highest_point() -> None:
     assert spark([1.0, 2.0, 3.0]) == "▁▅█"
     assert spark([5.0, 5.0]) == "▄▄" and spark([7.0]) == ""
     assert len(spark(list(range(100)))) == 12
+
+
+async def test_the_header_shows_the_risk_rules_state(tmp_path: Path) -> None:
+    """SPEC §8.1 / issue 17: exposure and drawdown against their limits, live."""
+    from autotrade_tui.core.models import Side
+    from tests.tui_fixtures import WIDE
+
+    async with running(tmp_path, size=WIDE) as (app, pilot):
+        rt = runtime_of(app)
+        assert rt.status().risk == "exp 0/200% DD 0.0/15%"
+        await rt.manual_open("BTC/USDT", Side.LONG)  # 1 % at 20x: 20 % of equity
+        risk = rt.status().risk
+        assert risk.startswith("exp 20/200% DD 0.0") and risk.endswith("/15%")
+        await wait_for(pilot, lambda: "exp 20/200%" in screen_text(app).splitlines()[1],
+                       "the header's risk text")

@@ -238,11 +238,12 @@ class Runtime:
 
         r = risk_dict(self.engine, {**self.engine.marks, **self.prices()})
         parts = []
+        # compact: it shares the header's second line with the clock and the data age
         if r["max_exposure_pct"]:
-            parts.append(f"exposure {r['exposure_pct']:.0f} %/{r['max_exposure_pct']:g} %")
+            parts.append(f"exp {r['exposure_pct']:.0f}/{r['max_exposure_pct']:g}%")
         if r["max_drawdown_limit_pct"]:
-            parts.append(f"DD {r['drawdown_pct']:.1f} %/{r['max_drawdown_limit_pct']:g} %")
-        return " · ".join(parts)
+            parts.append(f"DD {r['drawdown_pct']:.1f}/{r['max_drawdown_limit_pct']:g}%")
+        return " ".join(parts)
 
     def prices(self) -> dict[str, float]:
         return {s: t.last for s, t in self.tickers.items()}
