@@ -16,8 +16,8 @@ from autotrade_tui.backtest.history import load_file
 from autotrade_tui.backtest.runner import Backtest
 from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import VirtualClock
-from autotrade_tui.core.events import EventThresholds
-from autotrade_tui.core.models import EventType, Severity
+from autotrade_tui.core.events import CandleWindow, EventDetector, EventThresholds, snapshot
+from autotrade_tui.core.models import Candle, EventType, Severity
 from autotrade_tui.market.replay import ReplayFeed
 from autotrade_tui.runtime.monitor import EventMonitor, flash_windows
 from autotrade_tui.runtime.trader import Runtime
@@ -127,3 +127,24 @@ async def test_the_screen_never_hides_an_event(tmp_path: Path, step: int, timefr
     assert {EventType.FLASH_CRASH, EventType.VOLUME_SPIKE, EventType.VOLUME_DRY} <= kinds
     assert EventType.VOLATILITY_SPIKE in kinds or timeframe == "15m"  # 15m: 1 bar in 3 falls
     assert screened.trades == everywhere.trades and screened.equity == everywhere.equity
+
+
+@pytest.mark.parametrize(("bar", "label"), [(60, "1m"), (300, "5m"), (900, "15m"),
+                                            (90, "1.5m"), (3600, "1h"), (14_400, "4h"),
+                                            (5400, "1.5h")])
+def test_event_texts_name_the_windows_bar_length(bar: int, label: str) -> None:
+    """A volume or volatility event says which bars it measured ("last 5m bar", "5m bars")."""
+    win = CandleWindow(bar_seconds=bar, baseline_seconds=max(86_400.0, 200 * bar),
+                       min_baseline_bars=5, atr_period=3)
+    for k in range(40):  # calm bars, then one with ten times the volume and range
+        c = 100.0 + (k % 2)
+        win.update(Candle(T0 + k * bar, c, c + 0.5, c - 0.5, c, 10.0))
+    big = T0 + 40 * bar
+    win.update(Candle(big, 100.0, 110.0, 95.0, 101.0, 100.0))
+    win.update(Candle(big + bar, 101.0, 101.0, 101.0, 101.0, 0.0))  # the next bar opens
+    snap = snapshot(win, "BTC/USDT", big + bar, 101.0)
+    assert snap.bar == label
+    events = {e.event_type: e for e in EventDetector().detect(snap, [], 0.005)}
+    assert f"(last {label} bar 100.00 vs average 10.00)" in \
+        events[EventType.VOLUME_SPIKE].description
+    assert events[EventType.VOLATILITY_SPIKE].description.endswith(f"({label} bars)")
