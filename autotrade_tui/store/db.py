@@ -14,6 +14,7 @@ from autotrade_tui.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 PAGE_SIZE = 8192
+CACHE_KIB = 512
 WAL_CHECKPOINT_PAGES = 64  # 512 KiB of 8 KiB pages
 WAL_LIMIT_BYTES = 1024 * 1024
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not a TCP timeout
@@ -100,6 +101,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Page cache per pooled connection (SQLite's default 2 MiB each): a few connections'
+    # caches filling as the file grows were a slow RSS creep over days (SPEC §10: flat);
+    # the hot pages (indexes' ends, the account row) fit in far less.
+    cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     # FULL: a committed trade survives power loss too, not only kill -9; trades are rare.
     cur.execute("PRAGMA synchronous=FULL")
     # A bounded WAL (SPEC §10): checkpointed every 512 KiB (64 pages), and cut back to
