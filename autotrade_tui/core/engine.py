@@ -116,6 +116,7 @@ class TradingEngine:
         self.marks: dict[str, float] = {}
         self._flatten_left = False  # a drawdown flatten that found a position without a price
         self.last_equity = state.ledger.capital  # the equity the last mark measured
+        self._levels: dict[str, tuple[Any, ...]] = {}  # symbol → (position key, its levels)
         self._last_refusal: tuple[float, float, float, str] = (math.nan, 0.0, 0.0, "")
 
     # ---- reading
@@ -382,14 +383,7 @@ class TradingEngine:
         """The first exit the bar reaches for `pos`, filled (None: it reaches none)."""
         open_, high, low, _ = bar
         long = pos.side is Side.LONG
-        liq = pos.liquidation_price(self.config.maintenance_margin_rate)
-        stop, take = self.guard_prices(pos)
-        # Prices times the side's sign: "against the position" is then always ≤ and "for
-        # it" always ≥ (a missing guard sits at ∓∞, where nothing reaches it).
-        sgn = 1.0 if long else -1.0
-        liq_s = sgn * liq
-        stop_s = -_INF if stop is None else sgn * stop
-        take_s = _INF if take is None else sgn * take
+        stop, take, sgn, liq_s, stop_s, take_s = self._levels_of(pos)
         o = sgn * open_
         worst, best = (sgn * low, sgn * high) if long else (sgn * high, sgn * low)
         if worst > stop_s and worst > liq_s and best < take_s:
@@ -406,6 +400,24 @@ class TradingEngine:
         if take is not None and best >= take_s:
             return self.close(symbol, take, ts, TradeSource.GUARD, self._guard_text(pos, take))
         return None
+
+    def _levels_of(self, pos: Position) -> tuple[Any, ...]:
+        """(stop and take-profit prices, the side's sign, then the liquidation, stop and
+        take-profit prices signed:
+        "against the position" is then always ≤ and "for it" always ≥; a missing guard sits
+        at ∓∞, where nothing reaches it). Kept per position until an entry is added: a
+        backtest asks every candle."""
+        n = len(pos.entries)
+        cached = self._levels.get(pos.symbol)
+        if cached is not None and cached[0] is pos and cached[1] == n:  # (held: no id reuse)
+            return cached[2]
+        liq = pos.liquidation_price(self.config.maintenance_margin_rate)
+        stop, take = self.guard_prices(pos)
+        sgn = 1.0 if pos.side is Side.LONG else -1.0
+        levels = (stop, take, sgn, sgn * liq, -_INF if stop is None else sgn * stop,
+                  _INF if take is None else sgn * take)
+        self._levels[pos.symbol] = (pos, n, levels)
+        return levels
 
     def guard_prices(self, pos: Position) -> tuple[float | None, float | None]:
         """(stop-loss price, take-profit price) of `pos`; None where the guard is off. A guard
