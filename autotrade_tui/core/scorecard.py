@@ -160,9 +160,14 @@ class Scorecard:
         self.holding = False  # some shadow holds a position
 
     def _changed(self) -> None:
-        shadows = self.shadows.values()
-        self.next_due = min((s._next_due for s in shadows), default=math.inf)
-        self.holding = any(s.engine.positions for s in shadows)
+        # (a plain loop: a backtest calls this every candle a shadow holds)
+        due, holding = math.inf, False
+        for s in self.shadows.values():
+            if s._next_due < due:
+                due = s._next_due
+            if s.engine.positions:
+                holding = True
+        self.next_due, self.holding = due, holding
 
     def sample(self, prices: Mapping[str, float]) -> None:
         """One point of each shadow's equity curve (the caller decides how often)."""
@@ -188,7 +193,8 @@ class Scorecard:
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
         for shadow in self.shadows.values():
-            shadow.mark(prices, ts, bars)
+            if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
+                shadow.mark(prices, ts, bars)
         self._changed()
 
     def held(self) -> set[str] | dict[str, Any]:
