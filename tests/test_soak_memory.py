@@ -74,3 +74,28 @@ def test_the_monitor_windows_stay_a_fixed_size() -> None:
     assert sizes[-1] <= sizes[len(sizes) // 2] + 100  # flat
     newest = monitor.windows["BTC/USDT"].last
     assert newest is not None and newest.ts >= clock.now() - 120  # and it kept up
+
+
+async def test_a_live_table_keeps_a_screenful_of_render_cache() -> None:
+    """A table updated 400 times (marks move): its render caches stay a screenful deep."""
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from autotrade_tui.tui.widgets.table import CACHED_CELLS, CACHED_LINES, FreshTable
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FreshTable()
+
+    async with One().run_test(size=(100, 30)) as pilot:
+        table = pilot.app.query_one(FreshTable)
+        cols = table.add_columns(*[f"c{i}" for i in range(8)])
+        rows = [table.add_row(*[Text(str(i * j)) for j in range(8)]) for i in range(20)]
+        for step in range(400):
+            table.update_cell(rows[step % 20], cols[step % 8], Text(f"{step:,}"))
+            if step % 10 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        assert 0 < len(table._cell_render_cache) <= CACHED_CELLS
+        assert len(table._line_cache) <= CACHED_LINES
+        assert len(table._row_render_cache) <= CACHED_LINES
