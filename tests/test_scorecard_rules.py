@@ -353,3 +353,13 @@ def test_a_scorecard_without_models_is_empty() -> None:
     card.on_answers(BTC, 100.0, 0.0, [])
     assert card.next_due == float("inf") and not card.holding
     assert card.rows({BTC: 100.0}) == [] and card.to_dict() == {}
+
+
+def test_a_flat_shadows_answer_is_judged_at_its_due_time() -> None:
+    card = Scorecard(CFG, ["a"], 0.55, 300.0)
+    card.on_answers(BTC, 100.0, 0.0, [(Action.BUY, 0.3)])  # below the threshold: no trade
+    assert not card.holding and card.next_due == 300.0
+    card.mark({BTC: 101.0}, 300.0)
+    a = card.rows({})[0]
+    assert (a["judged_1"], a["accuracy_1"], a["trades"]) == (1, 100.0, 0)
+    assert card.next_due == HOUR
