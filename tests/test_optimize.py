@@ -163,18 +163,19 @@ def test_the_default_space_is_valid_against_the_config_keys() -> None:
                                      "take_profit_percent"}
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
-                    reason="needs a PostgreSQL server (TEST_DATABASE_URL); CI provides one")
-def test_a_study_on_postgresql(home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
-    url = os.environ["TEST_DATABASE_URL"]
-    name = f"pg-{os.getpid()}"
+def test_a_study_on_a_database_storage(home: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+                                       db_url: str) -> None:
+    """Optuna's RDB storage: an SQLite file always, and a fresh PostgreSQL database when
+    TEST_DATABASE_URL names a server (as in CI): the scale-out across machines."""
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
     space = home / "space.toml"
     space.write_text(SMALL_SPACE, encoding="utf-8")
-    rc = main(["optimize", "--data", str(data(home)), "--symbols", "BTC/USDT", "--trials", "3",
-               "--storage", url, "--space", str(space), "--study", name, "--json"])
-    out, err = capsys.readouterr()
-    assert rc == 0, err
-    assert json.loads(out)["trials"] >= 3
+    args = ["optimize", "--data", str(data(home)), "--symbols", "BTC/USDT", "--storage", url,
+            "--space", str(space), "--study", "rdb", "--json"]
+    assert main([*args, "--trials", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["trials"] >= 2
+    assert main([*args, "--trials", "3"]) == 0  # resumed from the database
+    assert json.loads(capsys.readouterr().out)["trials"] >= 3
 
 
 async def test_configured_models_never_pay_for_an_uncached_answer_unless_allowed(
