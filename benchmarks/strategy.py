@@ -126,7 +126,6 @@ def exposure(out: Outcome, history: History) -> float:
         return 0.0
     notional = np.zeros(len(times))
     for sym, s in history.series.items():
-        qty_at = np.zeros(len(times))
         held = 0.0
         marks: list[tuple[float, float]] = []
         for t, _ in out.trades:

@@ -20,7 +20,7 @@ from typing import Any
 
 from autotrade_tui.core.decision import settle
 from autotrade_tui.core.engine import EngineConfig, EngineState, Ledger, TradingEngine
-from autotrade_tui.core.metrics import max_drawdown_pct
+from autotrade_tui.core.metrics import deepen, max_drawdown_pct
 from autotrade_tui.core.models import (
     Action,
     Entry,
@@ -112,12 +112,7 @@ class Shadow:
         self._was_holding = bool(eng.positions)
         equity = eng.last_equity  # what the engine's mark measured for its drawdown guard
         t = self.tally
-        if equity > t.peak:
-            t.peak = equity
-        elif t.peak > 0:
-            dd = (t.peak - equity) / t.peak * 100.0
-            if dd > t.max_dd:
-                t.max_dd = dd
+        t.peak, t.max_dd = deepen(t.peak, t.max_dd, equity)
 
     def _judge(self, prices: Mapping[str, float], ts: float) -> None:
         t = self.tally

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autotrade_tui.core.engine import EngineConfig, TradingEngine
+from autotrade_tui.core.metrics import deepen
 from autotrade_tui.core.models import ModelVote
 from autotrade_tui.core.scorecard import Scorecard
 
@@ -30,10 +31,7 @@ class ScorecardKeeper:
 
     def track(self, equity: float) -> None:
         """The real account's equity at a mark (the ensemble row's drawdown)."""
-        if equity > self.peak:
-            self.peak = equity
-        elif self.peak > 0:
-            self.max_dd = max(self.max_dd, (self.peak - equity) / self.peak * 100.0)
+        self.peak, self.max_dd = deepen(self.peak, self.max_dd, equity)
 
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote],
                  *, stale: bool) -> None:
