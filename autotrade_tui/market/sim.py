@@ -320,9 +320,8 @@ REALISTIC_PULL_PER_DAY = 0.003  # only keeps a year-long session near its price 
 class _RealisticGenerator(_Generator):
     """The realistic profile's chunks (see the module doc)."""
 
-    daily_sigma, jumps_per_month = OTHER_ASSET
-
-    def set_asset(self, base: str) -> None:
+    def __init__(self, prof: Profile, base_volume: float, base: str) -> None:
+        super().__init__(prof, base_volume)
         self.daily_sigma, self.jumps_per_month = REALISTIC.get(base, OTHER_ASSET)
 
     def chunk(self, rng: np.random.Generator, n: int, st: _State,
@@ -394,10 +393,9 @@ class _Path:
         target = math.exp(rng.uniform(math.log(self.prof.low), math.log(self.prof.high)))
         if last is not None and last > 0:
             target = last  # drawn above all the same: the rest of the path stays seeded
-        make = _RealisticGenerator if kind == "realistic" else _Generator
-        self._gen = make(self.prof, self.prof.quote_volume / target)
-        if kind == "realistic":
-            self._gen.set_asset(symbol.partition("/")[0])
+        volume = self.prof.quote_volume / target
+        self._gen = (_RealisticGenerator(self.prof, volume, symbol.partition("/")[0])
+                     if kind == "realistic" else _Generator(self.prof, volume))
         state = _State(level=math.log(target))
         bars, state = self._gen.chunk(rng, HISTORY_MINUTES, state, self._minute_of_day(0))
         # Shift the history so that it ends at the target price: "now" is in a realistic range.
