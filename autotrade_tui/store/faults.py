@@ -130,6 +130,10 @@ class FileIdentity:
 
     def check(self) -> None:
         """Raises StoreFileChanged when a file is not the one that was opened."""
+        if all(_identity(self._file(s)) == was for s, was in self._ids.items()):
+            return
+        # Look again, the database itself first: a user deleting the database and its side
+        # files may be half-way through, and the message should name the file they touched.
         for suffix, was in self._ids.items():
             now = _identity(self._file(suffix))
             if now != was:
