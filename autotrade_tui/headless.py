@@ -19,7 +19,7 @@ from autotrade_tui.core.models import OrderType
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import EngineLockedError
 from autotrade_tui.market.factory import check_settings
-from autotrade_tui.notify.service import attach as attach_notifier
+from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime, make_clock
 from autotrade_tui.runtime.updates import (
     DecisionRecorded,
@@ -136,13 +136,13 @@ def _stop_soon(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callable[[]
 
 
 async def _main(settings: Any, lines: LogLines) -> int:
-    runtime = await Runtime.open(settings, clock=lines.clock)
+    link = await LocalLink.open(settings, clock=lines.clock)
+    runtime = link.runtime
     loop = asyncio.get_running_loop()
     lines.on_closed = _stop_soon(runtime, loop)
     if lines.closed:  # the reader left while we were starting
         runtime.stop()
     runtime.subscribe(lines)
-    notifier = attach_notifier(runtime)  # alerts out of the terminal (SPEC §14)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
@@ -156,7 +156,7 @@ async def _main(settings: Any, lines: LogLines) -> int:
         saved = f"NOT all saved ({runtime.unsaved})" if runtime.unsaved else "state saved"
         _say(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
              f"position(s); {saved}")
-        await notifier.close()  # what is queued (a "stopped" alert) gets a few seconds
+        await link.close_extras()  # what is queued (a "stopped" alert) gets a few seconds
     if isinstance(runtime.fatal, EngineLockedError):
         print(f"autotrade-tui: {runtime.fatal}", file=sys.stderr)
         return 3

@@ -263,12 +263,15 @@ def test_headless_sends_alerts_and_never_prints_a_token(tmp_path: Path,
 # ---------------------------------------------------------------- the cockpit
 async def test_cockpit_sends_alerts_and_closes_its_notifier(tmp_path: Path,
                                                             hook: Webhook) -> None:  # noqa: F811
+    from autotrade_tui.runtime.link import LocalLink
     from tests.tui_fixtures import running
 
     async with running(tmp_path, notify_urls=[hook.url("ok/" + TOKEN)],
                        notify_on=["decision"]) as (app, pilot):
         posts = await await_posts(hook, 3)  # the first cycle: one decision per symbol
-        notifier = app.notifier
+        link = app.runtime
+        assert isinstance(link, LocalLink)
+        notifier = link.extras[0]
         assert isinstance(notifier, Notifier) and notifier.active
         await pilot.press("q")
     assert {p.body["title"].split(" ")[1] for p in posts} == {"BTC/USDT", "ETH/USDT",

@@ -39,12 +39,14 @@ from autotrade_tui.core.text import (
     storable,
 )
 from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.history import load_history
+from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import Notice
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 from autotrade_tui.tui.app import AutotradeApp
-from autotrade_tui.tui.views import load_history
+from autotrade_tui.tui.views import history_view
 from autotrade_tui.tui.widgets.candle_chart import CandleChart
 from tests.openai_server import OpenAIServer, Recorded, Reply, answer
 from tests.tui_fixtures import (
@@ -255,11 +257,12 @@ def hostile_app(tmp_path: Path, server: OpenAIServer) -> AutotradeApp:
     db = tmp_path / "t.db"
     settings = defaults(database_url=str(db), market_source="sim", symbols=SYMBOLS)
 
-    async def factory(s: Any) -> Runtime:
+    async def factory(s: Any) -> LocalLink:
         clock = VirtualClock(START)
-        return await Runtime.open(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
-                                  models=(model(server, "test/a"), model(server, "test/b")),
-                                  store=Store(db, writer=True))
+        return await LocalLink.open(
+            s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
+            models=(model(server, "test/a"), model(server, "test/b")),
+            store=Store(db, writer=True))
 
     return AutotradeApp(settings, runtime_factory=factory)
 
@@ -418,7 +421,7 @@ def test_csv_export_cells_are_inert_and_formula_guarded(
 
 def test_the_cockpit_history_of_old_rows_is_inert_and_bounded(raw_rows: Path) -> None:
     with Store(raw_rows) as store:
-        history = load_history(store)
+        history = history_view(load_history(store))
     [d], [t], [e] = history.decisions, history.trades, history.events
     texts = [d.note, d.vote_reason, d.models[0].reasoning, d.models[1].error or "", t.reason,
              e.description]

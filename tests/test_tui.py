@@ -66,7 +66,7 @@ async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) 
         assert position_rows(app) == []
         await pilot.press("b")
         text = await confirm_text(pilot)
-        price = app.runtime.tickers["BTC/USDT"].last  # type: ignore[union-attr]
+        price = runtime_of(app).tickers["BTC/USDT"].last
         assert text.startswith(f"Open LONG BTC/USDT at ~{price:,.2f} with 1 % of free "
                                "capital (margin ~1,000, 20x)?")
         assert "liquidation ~" in text and "fee ~20.00" in text
@@ -89,7 +89,7 @@ async def test_s_then_enter_opens_short(tmp_path: Path) -> None:
         assert (await confirm_text(pilot)).startswith("Open SHORT BTC/USDT at ~")
         await pilot.press("enter")
         await wait_for(pilot, lambda: position_rows(app) == ["BTC/USDT"], "the position row")
-        assert app.runtime.engine.positions["BTC/USDT"].side is Side.SHORT  # type: ignore
+        assert runtime_of(app).engine.positions["BTC/USDT"].side is Side.SHORT
     assert rows(tmp_path / "t.db", "SELECT side, source FROM trades") == [("SHORT", "manual")]
 
 
@@ -101,14 +101,14 @@ async def test_n_and_escape_cancel_without_trading(tmp_path: Path) -> None:
             await pilot.press(answer)
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "closing")
             await settle(pilot)
-        assert position_rows(app) == [] and not app.runtime.engine.positions  # type: ignore
+        assert position_rows(app) == [] and not runtime_of(app).engine.positions
         assert any("cancelled" in n.message for n in app._notifications)
     assert rows(tmp_path / "t.db", "SELECT COUNT(*) FROM trades") == [(0,)]
 
 
 async def test_opposite_side_says_it_closes_first(tmp_path: Path) -> None:
     async with running(tmp_path) as (app, pilot):
-        await app.runtime.manual_open("BTC/USDT", Side.LONG)  # type: ignore[union-attr]
+        await runtime_of(app).manual_open("BTC/USDT", Side.LONG)
         await pilot.press("s")
         text = await confirm_text(pilot)
         assert text.startswith("Close LONG BTC/USDT (P&L ~")
@@ -171,7 +171,7 @@ async def test_shift_x_closes_all(tmp_path: Path) -> None:
 
 async def test_a_refusal_is_shown_with_its_reason(tmp_path: Path) -> None:
     async with running(tmp_path, max_positions=1) as (app, pilot):
-        await app.runtime.manual_open("ETH/USDT", Side.LONG)  # type: ignore[union-attr]
+        await runtime_of(app).manual_open("ETH/USDT", Side.LONG)
         await pilot.press("b")
         text = await confirm_text(pilot)
         assert "The engine would refuse it now: max positions reached (1)." in text
@@ -213,7 +213,7 @@ async def test_p_resumes_after_a_drawdown_halt(tmp_path: Path) -> None:
 
 async def test_d_records_a_manual_decision_for_the_selected_symbol(tmp_path: Path) -> None:
     async with running(tmp_path) as (app, pilot):
-        app.runtime.clock.advance(1)  # type: ignore[union-attr]  # a moment after the cycle
+        runtime_of(app).clock.advance(1)  # a moment after the cycle
         decisions = app.cockpit.query_one(DecisionList)
         await pilot.press("2", "d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")

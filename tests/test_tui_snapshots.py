@@ -10,13 +10,12 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, TabbedContent
 
 from autotrade_tui.core.models import Side
-from tests.tui_fixtures import make_app, ready, settle, wait_for
+from tests.tui_fixtures import make_app, ready, runtime_of, settle, wait_for
 
 
 async def with_a_long(pilot: Pilot[Any]) -> None:
     app = await ready(pilot)
-    assert app.runtime is not None
-    await app.runtime.manual_open("BTC/USDT", Side.LONG)
+    await runtime_of(app).manual_open("BTC/USDT", Side.LONG)
     await wait_for(pilot, lambda: app.cockpit.query_one("#positions", DataTable).row_count == 1,
                    "the position row")
     await settle(pilot)

@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.market.sim import SimMarket
+from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.store.store import Store
 from autotrade_tui.tui.app import AutotradeApp
@@ -31,10 +32,10 @@ def make_app(tmp_path: Path, *, autorun: bool = True, **overrides: Any) -> Autot
     settings = defaults(database_url=str(db), market_source="sim", symbols=SYMBOLS,
                         **overrides)
 
-    async def factory(s: Any) -> Runtime:
+    async def factory(s: Any) -> LocalLink:
         clock = VirtualClock(START)
-        return await Runtime.open(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
-                                  store=Store(db, writer=True))
+        return await LocalLink.open(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
+                                    store=Store(db, writer=True))
 
     return AutotradeApp(settings, runtime_factory=factory, autorun=autorun)
 
@@ -52,8 +53,8 @@ async def running(tmp_path: Path, *, size: tuple[int, int] = NARROW,
 
 def runtime_of(app: AutotradeApp) -> Runtime:
     """The app's runtime, which must be open."""
-    assert app.runtime is not None
-    return app.runtime
+    assert isinstance(app.runtime, LocalLink)
+    return app.runtime.runtime
 
 
 async def wait_for(pilot: Pilot[Any], cond: Callable[[], object], what: str,
@@ -73,8 +74,13 @@ async def ready(pilot: Pilot[Any]) -> AutotradeApp:
     """The runtime is open, its first decision cycle done and shown, the chart drawn."""
     app = pilot.app
     assert isinstance(app, AutotradeApp)
-    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.cycles >= 1
-                   and app.runtime.next_decision_at is not None, "the first decision cycle")
+
+    def first_cycle() -> bool:
+        link = app.runtime
+        return (isinstance(link, LocalLink) and link.runtime.cycles >= 1
+                and link.runtime.next_decision_at is not None)
+
+    await wait_for(pilot, first_cycle, "the first decision cycle")
     from autotrade_tui.tui.widgets.candle_chart import CandleChart
     from autotrade_tui.tui.widgets.decision_list import DecisionList
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerFailed, WorkerState
+from textual.worker import Worker, WorkerState
 
 from autotrade_tui.core.text import clean, one_line
 from autotrade_tui.tui import messages as m
@@ -28,7 +28,7 @@ from autotrade_tui.tui.views import (
     decision_from_update,
     event_from_ongoing,
     event_from_update,
-    load_history,
+    history_view,
     trade_from_update,
 )
 from autotrade_tui.tui.widgets.decision_list import DecisionList
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from textual.notifications import SeverityLevel
 
-    from autotrade_tui.runtime.trader import Runtime
+    from autotrade_tui.runtime.interface import EngineLink
 
-RuntimeFactory = Callable[[Any], Awaitable["Runtime"]]
+RuntimeFactory = Callable[[Any], Awaitable["EngineLink"]]
 ORDER_TITLES = {"long": "Open LONG", "short": "Open SHORT", "close": "Close position",
                 "close_all": "Close ALL positions"}
 SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
@@ -62,12 +62,13 @@ def preload(settings: Any) -> None:
         importlib.import_module(name)
 
 
-async def open_runtime(settings: Any) -> Runtime:
-    """`Runtime.open(settings)`, its heavy imports done off the event loop first."""
+async def open_runtime(settings: Any) -> EngineLink:
+    """An engine in this process (`runtime.link.LocalLink`), its heavy imports done off the
+    event loop first."""
     await asyncio.to_thread(preload, settings)
-    from autotrade_tui.runtime.trader import Runtime
+    from autotrade_tui.runtime.link import LocalLink
 
-    return await Runtime.open(settings)
+    return await LocalLink.open(settings)
 
 
 class AutotradeApp(App[None]):
@@ -84,8 +85,7 @@ class AutotradeApp(App[None]):
         `autorun=False` leaves the runtime's loops to the caller (tests drive its ticks)."""
         super().__init__()
         self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
-        self.runtime: Runtime | None = None
-        self.notifier: Any = None  # notify.service.Notifier: alerts out of the terminal
+        self.runtime: EngineLink | None = None  # the one way to the engine (SPEC §13 seam)
         self._decisions: list[Any] = []  # decisions waiting for the list (one rebuild)
         self._quitting = False
         self.register_theme(AUTOTRADE)
@@ -132,12 +132,11 @@ class AutotradeApp(App[None]):
             return
         self.runtime = runtime
         self.cockpit.attach(runtime)
-        with contextlib.suppress(WorkerFailed):  # reported already; live panes still fill
-            self.cockpit.show_history(await self.read_history(runtime).wait())
+        try:
+            self.cockpit.show_history(history_view(await runtime.history()))
+        except Exception as exc:  # the live panes still fill; say what is missing
+            self.notify(f"history: {type(exc).__name__}: {exc}", severity="error", timeout=10)
         runtime.subscribe(self._forward)
-        from autotrade_tui.notify.service import attach as attach_notifier
-
-        self.notifier = attach_notifier(runtime)
         if self.autorun:
             await runtime.run()
         if runtime.fatal is not None:  # another engine took the database (3), or it was lost (1)
@@ -145,13 +144,8 @@ class AutotradeApp(App[None]):
 
             code = 3 if isinstance(runtime.fatal, EngineLockedError) else 1
             self.runtime = None
-            await runtime.close()
-            await self.notifier.close()  # the "stopped" alert gets its few seconds
+            await runtime.close()  # a "stopped" alert gets its few seconds
             self.exit(return_code=code, message=f"autotrade-tui: {runtime.fatal}")
-
-    @work(thread=True, group="history", exit_on_error=False, description="history from db")
-    def read_history(self, runtime: Runtime) -> Any:
-        return load_history(runtime.store)
 
     def _forward(self, update: Any) -> None:
         message = m.from_update(update)
@@ -182,8 +176,6 @@ class AutotradeApp(App[None]):
             except Exception:  # a failed or slow loop must not keep the user waiting
                 worker.cancel()
         await runtime.close()
-        if self.notifier is not None:
-            await self.notifier.close()
 
     async def action_quit(self) -> None:
         await self.cockpit.panes_mounted()
@@ -218,7 +210,7 @@ class AutotradeApp(App[None]):
         self.cockpit.prices_moved()
 
     def on_account_changed(self, msg: m.AccountChanged) -> None:
-        now = self.runtime.clock.now() if self.runtime else 0.0
+        now = self.runtime.now() if self.runtime else 0.0
         self.cockpit.show_account(msg.account, now)
 
     def on_status_updated(self, msg: m.StatusUpdated) -> None:
@@ -252,22 +244,27 @@ class AutotradeApp(App[None]):
                     timeout=6 if msg.level == "info" else 10)
 
     # ---- user intents → the runtime
-    def _live_runtime(self) -> Runtime | None:
+    def _live_runtime(self) -> EngineLink | None:
         if self.runtime is None:
             self.notify("still connecting: the runtime is not ready yet", severity="warning",
                         timeout=3)
         return self.runtime
 
-    def on_manual_order(self, msg: m.ManualOrder) -> None:
+    @work(group="commands", exit_on_error=False, description="order preview")
+    async def on_manual_order(self, msg: m.ManualOrder) -> None:
+        from autotrade_tui.errors import AutotradeError
         from autotrade_tui.tui.orders import NothingToDo, describe
 
         runtime = self._live_runtime()
         if runtime is None:
             return
         try:
-            text = describe(msg.kind, msg.symbol, runtime)
+            text = describe(await runtime.preview(msg.kind, msg.symbol))
         except NothingToDo as exc:
             self.notify(str(exc), severity="warning", timeout=4)
+            return
+        except AutotradeError as exc:  # an attached engine out of reach: nothing to confirm
+            self.notify(str(exc), title="no preview", severity="error", timeout=8)
             return
 
         def answered(yes: bool | None) -> None:
@@ -282,12 +279,11 @@ class AutotradeApp(App[None]):
     async def send_order(self, kind: str, symbol: str) -> None:
         from autotrade_tui.core.engine import Rejected
         from autotrade_tui.errors import AutotradeError
-        from autotrade_tui.tui.orders import send
 
         if self.runtime is None:
             return
         try:
-            result = await send(kind, symbol, self.runtime)
+            result = await self.runtime.order(kind, symbol)
         except Rejected as exc:
             self.notify(str(exc), title="refused", severity="warning", timeout=8)
             return

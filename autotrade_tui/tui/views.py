@@ -91,26 +91,10 @@ def decision_from_update(u: Any) -> DecisionView:
                              u.source))
 
 
-def decision_from_row(r: Any) -> DecisionView:
-    """From an `ai_decisions` row."""
-    m1 = ModelView(r.model_1_name or "model 1", r.model_1_decision, r.model_1_confidence,
-                   r.model_1_reasoning, r.model_1_error)
-    m2 = ModelView(r.model_2_name or "model 2", r.model_2_decision, r.model_2_confidence,
-                   r.model_2_reasoning, r.model_2_error)
-    return safe(DecisionView(r.id, r.ts, r.symbol, r.price, (m1, m2), r.final_decision,
-                             r.final_confidence, r.vote_reason, bool(r.executed),
-                             r.execution_note, r.source))
-
-
 def trade_from_update(t: Any) -> TradeView:
     """From a core `Trade` (a runtime `TradeExecuted`)."""
     return safe(TradeView(t.ts, t.symbol, t.order_type.value, t.side.value, t.amount, t.price,
                           t.pnl, t.fee, t.source.value, t.reason))
-
-
-def trade_from_row(r: Any) -> TradeView:
-    return safe(TradeView(r.ts, r.symbol, r.order_type, r.side, r.amount, r.price, r.pnl,
-                          r.fee, r.source, r.reason))
 
 
 def event_from_update(e: Any) -> EventView:
@@ -126,11 +110,6 @@ def event_from_ongoing(o: Any) -> EventView:
                           e.description, e.suggested_action, o.count, o.since))
 
 
-def event_from_row(r: Any) -> EventView:
-    return safe(EventView(r.ts, r.symbol, r.event_type, r.severity, r.description,
-                          r.suggested_action))
-
-
 @dataclass(frozen=True, slots=True)
 class History:
     """What the database already holds when the cockpit opens (newest first)."""
@@ -141,11 +120,9 @@ class History:
     equity: list[tuple[float, float]]  # (ts, equity), oldest first
 
 
-def load_history(store: Any, limit: int = 200) -> History:
-    """Blocking database reads: call from a thread worker."""
-    from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
-
-    return History([decision_from_row(r) for r in store.rows(DecisionRow, limit)],
-                   [trade_from_row(r) for r in store.rows(TradeRow, limit)],
-                   [event_from_row(r) for r in store.rows(EventRow, limit)],
-                   store.equity_curve())
+def history_view(h: Any) -> History:
+    """What a runtime's `history()` returned (runtime.interface.History), as the panes show
+    it."""
+    return History([decision_from_update(d) for d in h.decisions],
+                   [trade_from_update(t) for t in h.trades],
+                   [event_from_update(e) for e in h.events], list(h.equity))

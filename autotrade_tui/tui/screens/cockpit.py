@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -31,6 +31,9 @@ from autotrade_tui.tui.widgets.model_scorecard import ModelScorecard
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from autotrade_tui.tui.widgets.status_bar import StatusBar
 from autotrade_tui.tui.widgets.trade_history import TradeHistory
+
+if TYPE_CHECKING:
+    from autotrade_tui.runtime.interface import EngineLink
 
 REFRESH_HZ = 4
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -105,15 +108,15 @@ class CockpitScreen(Screen[None]):
         while self.query(Lazy):  # noqa: ASYNC110  (Lazy gives no completion signal)
             await asyncio.sleep(0.01)
 
-    def attach(self, runtime: Any) -> None:
-        """The runtime is ready: its symbols, clock, feed and first figures."""
+    def attach(self, runtime: EngineLink) -> None:
+        """The runtime is ready: its symbols, clock, candles and first figures."""
         self.symbols = list(runtime.symbols)
         if self.symbol not in self.symbols:
             self.symbol = self.symbols[0] if self.symbols else ""
-        self.query_one(StatusBar).now = runtime.clock.now
+        self.query_one(StatusBar).now = runtime.now
         self.status = runtime.status()
         self.account = runtime.account()
-        self.query_one(CandleChart).attach(runtime.feed.fetch_ohlcv)
+        self.query_one(CandleChart).attach(runtime.candles)
 
     def show_phase(self, text: str) -> None:
         self.query_one(StatusBar).phase = text
