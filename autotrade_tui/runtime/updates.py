@@ -24,6 +24,8 @@ class Status:
     stale: frozenset[str] = frozenset()
     speed: float = 1.0
     risk: str = ""  # the risk rules' state, e.g. "exposure 45 %/200 % · DD 2.1 %/15 %"
+    link: str = ""  # how this front end reaches the engine: "" in process, else "ATTACHED
+    #                 <where>" or "DISCONNECTED <where> …" (set by the attach client, §13)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ class StatusBar(Widget):
                     Content.assemble((self.phase, "$text-muted")))
         mode_style = "bold $success" if st.mode == "LIVE DATA" else "bold $primary"
         line1 = Content.assemble((st.mode, mode_style), " ", ("PAPER", "bold reverse $accent"),
-                                 SEP, (_model_names(st), "$foreground"))
+                                 *self._link(st), SEP, (_model_names(st), "$foreground"))
         now = self.now() if self.now else st.now
         parts: list[Any] = [(clock(now) + " UTC", "bold"), SEP]
         if st.next_decision_at is not None:
@@ -90,6 +90,15 @@ class StatusBar(Widget):
         if getattr(st, "risk", ""):
             parts += [SEP, (st.risk, "$text-muted")]
         return line1, Content.assemble(*parts)
+
+    @staticmethod
+    def _link(st: Any) -> list[Any]:
+        """An engine in another process (`attach`): where, and whether it is reachable."""
+        link = getattr(st, "link", "")
+        if not link:
+            return []
+        style = "bold reverse $error" if link.startswith("DISCONNECTED") else "bold $warning"
+        return [SEP, (link, style)]
 
     @staticmethod
     def _freshness(st: Any, now: float) -> list[Any]:
