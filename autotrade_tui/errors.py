@@ -60,3 +60,8 @@ class StoreFileChanged(StoreFatal):
 
 class EngineLockedError(StoreFatal):
     """Another engine already trades on this database."""
+
+
+class EngineUnreachable(AutotradeError):
+    """An attached viewer cannot reach its engine's API (socket gone, refused, wrong token):
+    exit 1 at start; while attached it shows DISCONNECTED and retries."""
