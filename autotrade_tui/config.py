@@ -140,6 +140,29 @@ def _database_url(text: str) -> str | None:
     return None
 
 
+API_TOKEN_MIN = 16  # characters: a guessable token on a TCP port is an open door
+SOCKET_PATH_MAX = 107  # bytes: sockaddr_un's sun_path (108 on Linux, with its NUL)
+
+
+def _socket_path(text: str) -> str | None:
+    if len(os.fsencode(Path(text).expanduser())) > SOCKET_PATH_MAX:
+        return f"is longer than a Unix socket path may be ({SOCKET_PATH_MAX} bytes)"
+    return "is a directory, not a socket path" if Path(text).expanduser().is_dir() else None
+
+
+def _host_port(text: str) -> str | None:
+    """`HOST:PORT`, `[v6]:PORT`; port 0 = any free port."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+        return "is not HOST:PORT (e.g. 127.0.0.1:8765)"
+    return None
+
+
+def _api_token(text: str) -> str | None:
+    return (f"is shorter than {API_TOKEN_MIN} characters" if len(text) < API_TOKEN_MIN
+            else None)
+
+
 def _k(name: str, default: Any, help: str, **kw: Any) -> Key:
     kind = kw.pop("kind", type(default))
     return Key(name, default, help, kind=kind, **kw)
@@ -291,6 +314,18 @@ KEYS: tuple[Key, ...] = (
        env="NOTIFY_ON", kind=list, choices=notify_urls.KINDS, section="notify"),
     _k("notify_max_per_minute", 20, "Most alerts a minute; more are sent as one '+N more' "
        "message.", env="NOTIFY_MAX_PER_MINUTE", low=1, high=1000, section="notify"),
+    # --- the engine's API: watch and steer it from another terminal (SPEC §13)
+    _k("api", True, "Serve the engine's HTTP + WebSocket API (for `autotrade-tui attach`); "
+       "false = no server.", env="AUTOTRADE_API", section="service"),
+    _k("api_socket", "", "Unix socket of the API (mode 0600); empty = <user runtime dir, or "
+       "the data dir>/engine-<hash of the database URL>.sock.", env="AUTOTRADE_API_SOCKET",
+       check=_socket_path, section="service"),
+    _k("api_listen", "", "HOST:PORT to serve the API over TCP as well (needs api_token); "
+       "empty = the socket only.", env="AUTOTRADE_API_LISTEN", check=_host_port,
+       section="service"),
+    _k("api_token", Secret(""), f"Bearer token every TCP request must carry (at least "
+       f"{API_TOKEN_MIN} characters); a secret, never shown.", env="AUTOTRADE_API_TOKEN",
+       kind=Secret, secret=True, check=_api_token, section="service"),
 )
 KEY_BY_NAME = {k.name: k for k in KEYS}
 
@@ -608,6 +643,10 @@ def _check_consistency(values: dict[str, Any], sources: dict[str, str]) -> None:
     order(("flash_move_percent", "flash_high_percent", "flash_critical_percent"))
     order(("liquidation_critical_percent", "liquidation_high_percent",
            "liquidation_risk_percent"))
+    if values["api"] and values["api_listen"] and not values["api_token"]:
+        raise ConfigError(f"config key 'api_listen' from {_where(sources['api_listen'], None)}:"
+                          f" serving the API over TCP needs 'api_token' (or AUTOTRADE_API_TOKEN"
+                          f", at least {API_TOKEN_MIN} characters)")
     if values["market_source"] == "replay" and not values["replay_file"]:
         raise ConfigError(f"config key 'market_source' from {sources['market_source']}: 'replay' "
                           "needs 'replay_file' (an OHLCV file or a freqtrade data folder)")
