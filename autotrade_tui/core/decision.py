@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autotrade_tui.core.account import AccountView, PositionFigures
 from autotrade_tui.core.engine import Execution, TradingEngine
 from autotrade_tui.core.models import (
     Action,
@@ -50,15 +51,7 @@ class Outcome:
 
 def position_dict(pos: Position, mark: float, mmr: float) -> dict[str, Any]:
     """A position's figures at `mark` (JSON-ready): for prompts, reports and every pane."""
-    liq = pos.liquidation_price(mmr)
-    return {
-        "symbol": pos.symbol, "side": pos.side.value, "quantity": pos.quantity,
-        "entry_price": pos.entry_price, "mark_price": mark, "margin": pos.margin,
-        "leverage": pos.leverage, "liquidation_price": liq,
-        "liquidation_distance_pct": abs(mark - liq) / mark * 100.0 if mark else None,
-        "unrealized_pnl": pos.unrealized_pnl(mark), "entries": len(pos.entries),
-        "opened_at": pos.opened_at,
-    }
+    return PositionFigures.of(pos, mark, mmr).to_dict()
 
 
 def position_view(engine: TradingEngine, symbol: str, price: float) -> dict[str, Any] | None:
@@ -69,10 +62,8 @@ def position_view(engine: TradingEngine, symbol: str, price: float) -> dict[str,
 
 
 def account_view(engine: TradingEngine, prices: Mapping[str, float]) -> dict[str, Any]:
-    lg = engine.ledger
-    return {"equity": engine.equity(prices), "free_capital": lg.capital,
-            "open_positions": len(engine.positions), "realized_pnl": lg.realized_pnl,
-            "win_rate_pct": lg.win_rate * 100.0, "closed_trades": lg.total_trades}
+    """The account as the prompt says it (core.account.AccountView.prompt_dict)."""
+    return AccountView.of(engine, prices).prompt_dict()
 
 
 def build_context(symbol: str, ts: float, price: float, engine: TradingEngine,
