@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import LargeBinary, select, type_coerce
 
-from autotrade_tui.core.decision import position_dict
-from autotrade_tui.core.engine import EngineConfig, Ledger, TradingEngine
+from autotrade_tui.core.account import AccountView, RiskFigures
+from autotrade_tui.core.engine import EngineConfig, TradingEngine
 from autotrade_tui.core.text import clean, spreadsheet_safe
 from autotrade_tui.store.codec import ZJSON, raw_json
 from autotrade_tui.store.db import sqlite_path
@@ -31,34 +31,12 @@ EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRo
 
 def account_dict(engine: TradingEngine, prices: dict[str, float]) -> dict[str, Any]:
     """The account figures every front end shows (percentages are 0–100)."""
-    lg: Ledger = engine.ledger
-    marks = {s: prices.get(s, p.entry_price) for s, p in engine.positions.items()}
-    return {
-        "equity": engine.equity(marks), "capital": lg.capital,
-        "realized_pnl": lg.realized_pnl, "unrealized_pnl": engine.unrealized_pnl(marks),
-        # "P&L" on every screen (SPEC §11): what closing trades made after every fee paid,
-        # open positions' entry fees included; equity = initial + this + unrealized.
-        "pnl_after_fees": lg.realized_pnl - lg.total_fees,
-        "total_fees": lg.total_fees, "total_trades": lg.total_trades,
-        "winning_trades": lg.winning_trades, "losing_trades": lg.losing_trades,
-        "win_rate": lg.win_rate * 100.0, "liquidations": lg.liquidations,
-        "initial_capital": lg.initial_capital, "open_margin": engine.open_margin(),
-        "halted_reason": lg.halted_reason, **risk_dict(engine, marks),
-        "positions": [position_dict(p, marks[s], engine.config.maintenance_margin_rate)
-                      for s, p in sorted(engine.positions.items())],
-    }
+    return AccountView.of(engine, prices).to_dict()
 
 
 def risk_dict(engine: TradingEngine, marks: dict[str, float]) -> dict[str, Any]:
     """The risk rules' state (SPEC §8.1): exposure and drawdown against their limits."""
-    cfg, lg = engine.config, engine.ledger
-    equity = engine.equity(marks)
-    peak = max(lg.peak_equity, equity)
-    return {"exposure_pct": engine.exposure_percent(marks),
-            "max_exposure_pct": cfg.max_exposure_percent,
-            "drawdown_pct": (peak - equity) / peak * 100.0 if peak > 0 else 0.0,
-            "max_drawdown_limit_pct": cfg.max_drawdown_percent,
-            "drawdown_action": cfg.drawdown_action}
+    return RiskFigures.of(engine, marks).to_dict()
 
 
 def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any]:
