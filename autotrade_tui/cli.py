@@ -17,6 +17,7 @@ from typing import Any
 from autotrade_tui import __version__
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
+from autotrade_tui.stdio import detach_stdout
 
 # flag name → settings key (flags the user did not give are absent from the namespace)
 FLAG_KEYS = {
@@ -219,18 +220,6 @@ def main(argv: list[str] | None = None) -> int:
 def _error(text: str) -> None:
     """An error on stderr, cleaned: it may quote a data file, a server or an exchange."""
     print(clean(text), file=sys.stderr)
-
-
-def detach_stdout() -> None:
-    """The reader of stdout has gone (`| head`): send whatever is still written there to
-    os.devnull, so neither later output nor the interpreter's final flush raises
-    BrokenPipeError (the recipe of Python's `signal` documentation)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no file descriptor behind sys.stdout
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
 
 def _dispatch(args: argparse.Namespace) -> int:

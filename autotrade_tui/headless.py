@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from autotrade_tui.cli import detach_stdout
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import OrderType
 from autotrade_tui.core.text import clean
@@ -28,6 +27,7 @@ from autotrade_tui.runtime.updates import (
     TradeExecuted,
     Update,
 )
+from autotrade_tui.stdio import detach_stdout
 from autotrade_tui.tui.format import money
 
 
