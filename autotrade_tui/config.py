@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from autotrade_tui.errors import ConfigError
@@ -330,9 +330,117 @@ KEYS: tuple[Key, ...] = (
 KEY_BY_NAME = {k.name: k for k in KEYS}
 
 
+def field_type(key: Key) -> str:
+    """The type of a key's value once loaded, as `SettingsFields` spells it."""
+    if key.kind is list:
+        return "list[Secret]" if key.secret else "list[str]"
+    if key.kind is str and key.choices:
+        return "Literal[" + ", ".join(f'"{c}"' for c in key.choices) + "]"
+    return key.kind.__name__
+
+
+def typed_fields() -> str:
+    """The body of `SettingsFields`, from KEYS: `python -c "from autotrade_tui.config import
+    typed_fields; print(typed_fields())"` prints it to paste after adding a key."""
+    lines, section = [], None
+    for key in KEYS:
+        if key.section != section:
+            section = key.section
+            lines.append(f"    # [{section}]")
+        lines.append(f"    {key.name}: {field_type(key)}")
+    return "\n".join(lines)
+
+
+class SettingsFields:
+    """Every key of `KEYS` as a typed attribute of `Settings`, for type checkers and readers.
+
+    Not a second declaration of the keys: this body is `typed_fields()`'s output (KEYS' names,
+    order and types) and tests/test_types.py fails, printing the body to paste, when the two
+    differ. At run time the values come from `Settings.values` (`Settings.__getattr__`).
+    """
+
+    # [account]
+    initial_capital: float
+    leverage: float
+    commission_rate: float
+    maintenance_margin_rate: float
+    position_size_percent: float
+    max_positions: int
+    # [risk]
+    stop_loss_percent: float
+    take_profit_percent: float
+    max_drawdown_percent: float
+    drawdown_action: Literal["flatten", "pause"]
+    max_entries_per_position: int
+    stack_only_in_profit: bool
+    max_exposure_percent: float
+    reentry_cooldown_minutes: float
+    # [decisions]
+    trading_interval_minutes: float
+    confidence_threshold: float
+    single_model_threshold: float
+    ai_voting_strategy: Literal["majority", "unanimous", "weighted"]
+    model_primary_weight: float
+    model_secondary_weight: float
+    ai_model_primary: str
+    ai_model_secondary: str
+    ai_base_url: str
+    openrouter_api_key: Secret
+    offline_models: bool
+    model_timeout_seconds: float
+    model_max_retries: int
+    max_concurrent_model_calls: int
+    event_triggered_decisions: bool
+    # [market]
+    market_source: Literal["auto", "ccxt", "sim", "replay"]
+    exchange_id: str
+    exchange_api_url: str
+    symbols: list[str]
+    speed: float
+    sim_profile: Literal["realistic", "eventful"]
+    seed: int
+    replay_file: str
+    stale_after_seconds: float
+    auto_probe_seconds: float
+    fundamentals_enabled: bool
+    fear_greed_url: str
+    coingecko_url: str
+    # [events]
+    event_interval_seconds: float
+    flash_move_percent: float
+    flash_high_percent: float
+    flash_critical_percent: float
+    volume_spike_ratio: float
+    volume_dry_ratio: float
+    volatility_spike_ratio: float
+    liquidation_risk_percent: float
+    liquidation_high_percent: float
+    liquidation_critical_percent: float
+    flash_cooldown_seconds: float
+    volume_spike_cooldown_seconds: float
+    volume_dry_cooldown_seconds: float
+    volatility_cooldown_seconds: float
+    liquidation_cooldown_seconds: float
+    event_repeat_minutes: float
+    # [storage]
+    database_url: Secret
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    # [notify]
+    notify_urls: list[Secret]
+    notify_on: list[str]
+    notify_max_per_minute: int
+    # [service]
+    api: bool
+    api_socket: str
+    api_listen: str
+    api_token: Secret
+
+
 @dataclass(frozen=True)
-class Settings:
-    """The effective configuration; built by `load_settings`, passed down, never re-read."""
+class Settings(SettingsFields):
+    """The effective configuration; built by `load_settings`, passed down, never re-read.
+
+    Each key reads as a typed attribute (`settings.leverage: float`, see SettingsFields)."""
 
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -341,11 +449,13 @@ class Settings:
     def __repr__(self) -> str:  # the shown (masked) values: a repr may end up in a log
         return f"Settings({self.shown()!r}, config_path={self.config_path!r})"
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    if not TYPE_CHECKING:  # type checkers see SettingsFields: a misspelt key is an error
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return self.values[name]
+            except KeyError:
+                raise AttributeError(name) from None
 
     def replace(self, **changes: Any) -> Settings:
         values = dict(self.values)
@@ -710,4 +820,5 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["KEYS", "Key", "Secret", "Settings", "defaults", "load_settings", "mask_url"]
+__all__ = ["KEYS", "Key", "Secret", "Settings", "SettingsFields", "defaults", "field_type",
+           "load_settings", "mask_url", "typed_fields"]

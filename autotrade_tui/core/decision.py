@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.core.account import AccountView, PositionFigures
 from autotrade_tui.core.engine import Execution, TradingEngine
@@ -21,6 +21,9 @@ from autotrade_tui.core.models import (
 )
 from autotrade_tui.core.voting import EPS, vote
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class VotePolicy:
@@ -30,7 +33,7 @@ class VotePolicy:
     weights: tuple[float, float] = (0.5, 0.5)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> VotePolicy:
+    def from_settings(cls, settings: Settings) -> VotePolicy:
         return cls(settings.ai_voting_strategy, settings.confidence_threshold,
                    settings.single_model_threshold,
                    (settings.model_primary_weight, settings.model_secondary_weight))

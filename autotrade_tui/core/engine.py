@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrade_tui.core.models import (
     Action,
@@ -25,6 +25,9 @@ from autotrade_tui.core.models import (
     pnl_at,
 )
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
+
 MIN_MARGIN = 1.0  # USDT; below this an entry is dust and is refused as insufficient capital
 EPS = 1e-9
 
@@ -35,6 +38,9 @@ class Rejected(Exception):
 
 FLATTEN, PAUSE = "flatten", "pause"  # drawdown_action
 AUTOMATIC = frozenset({TradeSource.AUTO, TradeSource.EVENT})  # what the discipline rules bind
+# A position's guard levels (`TradingEngine._levels_of`): stop and take-profit prices (None:
+# off), the side's sign, then the liquidation, stop and take-profit prices signed
+Levels = tuple[float | None, float | None, float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,7 @@ class EngineConfig:
     reentry_cooldown_minutes: float = 0.0  # automatic entries wait this long after a close
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EngineConfig:
+    def from_settings(cls, settings: Settings) -> EngineConfig:
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
@@ -116,7 +122,8 @@ class TradingEngine:
         self.marks: dict[str, float] = {}
         self._flatten_left = False  # a drawdown flatten that found a position without a price
         self.last_equity = state.ledger.capital  # the equity the last mark measured
-        self._levels: dict[str, tuple[Any, ...]] = {}  # symbol → (position key, its levels)
+        self._levels: dict[str, tuple[Position, int, Levels]] = {}  # symbol → (position,
+        #                                                     its entries, its levels)
         self._last_refusal: tuple[float, float, float, str] = (math.nan, 0.0, 0.0, "")
 
     # ---- reading
@@ -401,7 +408,7 @@ class TradingEngine:
             return self.close(symbol, take, ts, TradeSource.GUARD, self._guard_text(pos, take))
         return None
 
-    def _levels_of(self, pos: Position) -> tuple[Any, ...]:
+    def _levels_of(self, pos: Position) -> Levels:
         """(stop and take-profit prices, the side's sign, then the liquidation, stop and
         take-profit prices signed:
         "against the position" is then always ≤ and "for it" always ≥; a missing guard sits

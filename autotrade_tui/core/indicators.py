@@ -29,6 +29,7 @@ Keltner, Donchian, Ichimoku) agree to rounding (1e-15) once the window holds the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,8 @@ def _macd(high: Arr, low: Arr, close: Arr, volume: Arr) -> dict[str, Arr]:
 
 
 def _bollinger(high: Arr, low: Arr, close: Arr, volume: Arr) -> dict[str, Arr]:
-    upper, middle, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2.0, nbdevdn=2.0, matype=0)
+    # simple moving averages (talib's default matype, SMA)
+    upper, middle, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
     band = upper - lower
     with np.errstate(divide="ignore", invalid="ignore"):
         # A flat market has zero band width: %B is then "in the middle", not a division error.
@@ -137,8 +139,8 @@ def _directional(high: Arr, low: Arr, close: Arr, volume: Arr) -> dict[str, Arr]
 
 
 def _stochastic(high: Arr, low: Arr, close: Arr, volume: Arr) -> dict[str, Arr]:
-    k, d = talib.STOCH(high, low, close, fastk_period=14, slowk_period=3, slowk_matype=0,
-                       slowd_period=3, slowd_matype=0)
+    # %K and %D smoothed by simple moving averages (talib's default matype, SMA)
+    k, d = talib.STOCH(high, low, close, fastk_period=14, slowk_period=3, slowd_period=3)
     return {"stoch_k": k, "stoch_d": d}
 
 
@@ -236,8 +238,8 @@ def latest(df: pd.DataFrame) -> dict[str, float]:
     return {k: float(out[k][-1]) for k in INDICATOR_KEYS}
 
 
-def _ok(*values: float | None) -> bool:
-    return all(v is not None and np.isfinite(v) for v in values)
+def _ok(value: float | None) -> TypeGuard[float]:
+    return value is not None and bool(np.isfinite(value))
 
 
 def signals(ind: dict[str, float], price: float) -> dict[str, str]:
@@ -292,7 +294,7 @@ def _momentum(ind: dict[str, float]) -> str:
 
 def _volatility(ind: dict[str, float]) -> str:
     bbu, bbl, kcu, kcl = (ind.get(k) for k in ("bb_upper", "bb_lower", "kc_upper", "kc_lower"))
-    if not (_ok(bbu, bbl, kcu, kcl) and kcu > kcl):
+    if not (_ok(bbu) and _ok(bbl) and _ok(kcu) and _ok(kcl) and kcu > kcl):
         return "normal"
     squeeze = (bbu - bbl) / (kcu - kcl)
     if squeeze < SQUEEZE_LOW:

@@ -266,7 +266,8 @@ def _shadow_from(config: EngineConfig, threshold: float, d: Mapping[str, Any]) -
     positions = {sym: Position(sym, Side(side), [Entry(*e) for e in entries], opened)
                  for sym, side, opened, entries in d["positions"]}
     state = EngineState(lg, positions, dict(d["closed_at"]))
-    tally = Tally(*d["tally"], pending=[Pending(*p) for p in d["pending"]])
+    tally = Tally(*d["tally"])
+    tally.pending = [Pending(*p) for p in d["pending"]]
     shadow = Shadow(config, threshold, state, tally)
     shadow.engine.marks.update(d["marks"])
     return shadow

@@ -43,7 +43,7 @@ _TABLE = _table()
 _UNPAIRED = {c: "\ufffd" for c in _SURROGATES}
 
 
-def clean(text: str, limit: int | None = None) -> str:
+def clean(text: object, limit: int | None = None) -> str:
     """`text` with every control, bidi and surrogate character visible and inert; newlines
     and tabs kept; at most `limit` characters (the last one "…" when it was cut)."""
     if not isinstance(text, str):
@@ -55,7 +55,7 @@ def clean(text: str, limit: int | None = None) -> str:
     return _fit(out, limit, cut)
 
 
-def one_line(text: str, limit: int | None = ERROR_LIMIT) -> str:
+def one_line(text: object, limit: int | None = ERROR_LIMIT) -> str:
     """`clean`, on one line: runs of whitespace (newlines, tabs, CR …) become one space."""
     if not isinstance(text, str):
         text = str(text)
