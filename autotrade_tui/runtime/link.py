@@ -26,11 +26,19 @@ class LocalLink:
     @classmethod
     async def open(cls, settings: Any, **parts: Any) -> LocalLink:
         """`Runtime.open(settings, **parts)` with what every engine serves wired in: alerts
-        (SPEC §14). Front ends that run an engine (cockpit, headless) open it through this."""
+        (SPEC §14) and the API (§13; ApiError when it cannot be served, the engine closed
+        again). Front ends that run an engine (cockpit, headless) open it through this."""
+        from autotrade_tui.api.service import start as start_api
         from autotrade_tui.notify.service import attach as attach_notifier
 
         runtime = await Runtime.open(settings, **parts)
-        return cls(runtime, [attach_notifier(runtime)])
+        link = cls(runtime, [attach_notifier(runtime)])
+        try:
+            link.extras.append(await start_api(link, settings))
+        except BaseException:
+            await link.close()
+            raise
+        return link
 
     @property
     def symbols(self) -> Sequence[str]:
