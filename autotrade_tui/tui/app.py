@@ -1,6 +1,7 @@
 """The Textual cockpit: an App that opens the trading runtime in a worker after the first
-frame, runs it on its own loop, turns its updates into messages, and routes the user's
-intents (confirmed manual orders, pause, decide now) back to it."""
+frame, runs it on its own loop, and owns its life (start, failure, quit). Updates reach the
+panes through tui.routing, the user's intents the engine through tui.intents, toasts are
+cleaned by tui.plain; keys, palette and help come from one table, tui.actions."""
 
 from __future__ import annotations
 
@@ -11,73 +12,34 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.worker import Worker, WorkerState
 
-from autotrade_tui.core.text import clean, one_line
-from autotrade_tui.tui import messages as m
+from autotrade_tui.tui.actions import bindings
 from autotrade_tui.tui.commands import TradingCommands
+from autotrade_tui.tui.intents import Intents
+from autotrade_tui.tui.plain import PlainText
+from autotrade_tui.tui.routing import UpdateRouting
 from autotrade_tui.tui.screens.cockpit import BREAKPOINTS, CockpitScreen
-from autotrade_tui.tui.screens.confirm import ConfirmScreen
 from autotrade_tui.tui.screens.help import HelpScreen
+from autotrade_tui.tui.startup import open_runtime
 from autotrade_tui.tui.theme import AUTOTRADE
-from autotrade_tui.tui.views import (
-    decision_from_update,
-    event_from_ongoing,
-    event_from_update,
-    history_view,
-    trade_from_update,
-)
-from autotrade_tui.tui.widgets.decision_list import DecisionList
+from autotrade_tui.tui.views import history_view
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-    from textual.notifications import SeverityLevel
-
     from autotrade_tui.runtime.interface import EngineLink
 
 RuntimeFactory = Callable[[Any], Awaitable["EngineLink"]]
-ORDER_TITLES = {"long": "Open LONG", "short": "Open SHORT", "close": "Close position",
-                "close_all": "Close ALL positions"}
-SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
-NOTICE_LIMIT = 1_000  # a toast is a few lines, not a dump
 
 
-# Imported in a thread before the runtime opens, so the event loop (the UI) never stalls on
-# them: sqlmodel/SQLAlchemy, numpy, pandas/TA-Lib, and ccxt when the exchange may be used.
-PRELOAD = ("autotrade_tui.store.store", "autotrade_tui.report", "autotrade_tui.market.sim",
-           "autotrade_tui.ai.factory", "autotrade_tui.ai.prompts", "autotrade_tui.runtime.trader",
-           "autotrade_tui.core.indicators")
-PRELOAD_EXCHANGE = ("autotrade_tui.market.ccxt_feed", "ccxt.async_support", "httpx")
-
-
-def preload(settings: Any) -> None:
-    import importlib
-
-    names = PRELOAD + (PRELOAD_EXCHANGE if settings.market_source in ("auto", "ccxt") else ())
-    for name in names:
-        importlib.import_module(name)
-
-
-async def open_runtime(settings: Any) -> EngineLink:
-    """An engine in this process (`runtime.link.LocalLink`), its heavy imports done off the
-    event loop first."""
-    await asyncio.to_thread(preload, settings)
-    from autotrade_tui.runtime.link import LocalLink
-
-    return await LocalLink.open(settings)
-
-
-class AutotradeApp(App[None]):
+class AutotradeApp(UpdateRouting, Intents, PlainText):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "autotrade-tui"
     COMMANDS = App.COMMANDS | {TradingCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = BREAKPOINTS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "help", key_display="?"), Binding("q", "quit", "quit")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")  # ? and q (tui.actions)
 
     def __init__(self, settings: Any, *, runtime_factory: RuntimeFactory = open_runtime,
                  autorun: bool = True) -> None:
@@ -86,14 +48,9 @@ class AutotradeApp(App[None]):
         super().__init__()
         self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
         self.runtime: EngineLink | None = None  # the one way to the engine (SPEC §13 seam)
-        self._decisions: list[Any] = []  # decisions waiting for the list (one rebuild)
         self._quitting = False
         self.register_theme(AUTOTRADE)
         self.theme = "autotrade"
-
-    @property
-    def cockpit(self) -> CockpitScreen:
-        return self._cockpit
 
     def get_default_screen(self) -> CockpitScreen:
         """The cockpit is the first and main screen (no blank default screen under it)."""
@@ -140,17 +97,10 @@ class AutotradeApp(App[None]):
         if self.autorun:
             await runtime.run()
         if runtime.fatal is not None:  # another engine took the database (3), or it was lost (1)
-            from autotrade_tui.errors import EngineLockedError
-
             code = 3 if isinstance(runtime.fatal, EngineLockedError) else 1
             self.runtime = None
             await runtime.close()  # a "stopped" alert gets its few seconds
             self.exit(return_code=code, message=f"autotrade-tui: {runtime.fatal}")
-
-    def _forward(self, update: Any) -> None:
-        message = m.from_update(update)
-        if message is not None:
-            self.post_message(message)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -185,151 +135,9 @@ class AutotradeApp(App[None]):
     async def on_unmount(self) -> None:
         await self.shutdown_runtime()
 
-    # ---- foreign text never reaches the terminal raw (core.text)
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        """Every toast (screens' and panes' `notify` come here too) as plain, cleaned text: a
-        notice may quote an exchange, a server or a model. `markup` is ignored: never markup."""
-        super().notify(clean(message, NOTICE_LIMIT), title=one_line(title), severity=severity,
-                       timeout=timeout, markup=False)
-
-    def exit(self, result: None = None, return_code: int = 0,
-             message: RenderableType | None = None) -> None:
-        """A text `message` (printed once the terminal is back; it may quote an error from
-        outside) is printed as plain, cleaned text, never as markup."""
-        if isinstance(message, str):
-            message = Text(clean(message, NOTICE_LIMIT))
-        super().exit(result, return_code, message)
-
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
-
-    # ---- runtime updates → the cockpit
-    def on_prices_tick(self, _msg: m.PricesTick) -> None:
-        self.cockpit.prices_moved()
-
-    def on_account_changed(self, msg: m.AccountChanged) -> None:
-        now = self.runtime.now() if self.runtime else 0.0
-        self.cockpit.show_account(msg.account, now)
-
-    def on_status_updated(self, msg: m.StatusUpdated) -> None:
-        self.cockpit.show_status(msg.status)
-
-    def on_decision_made(self, msg: m.DecisionMade) -> None:
-        # A cycle's decisions arrive together: the list is rebuilt once for all of them
-        # (after the messages already waiting), not once each (SPEC §11: never starve).
-        if not self._decisions:
-            self.call_later(self._show_decisions)
-        self._decisions.append(decision_from_update(msg.decision))
-
-    def _show_decisions(self) -> None:
-        batch, self._decisions = self._decisions, []
-        if len(batch) == 1:
-            self.cockpit.add_decision(batch[0])
-        elif batch:
-            self.cockpit.query_one(DecisionList).load(batch)
-
-    def on_trade_made(self, msg: m.TradeMade) -> None:
-        self.cockpit.add_trade(trade_from_update(msg.trade))
-
-    def on_event_seen(self, msg: m.EventSeen) -> None:
-        self.cockpit.add_event(event_from_update(msg.event))
-
-    def on_event_still_there(self, msg: m.EventStillThere) -> None:
-        self.cockpit.add_event(event_from_ongoing(msg.ongoing))
-
-    def on_notice_posted(self, msg: m.NoticePosted) -> None:
-        self.notify(msg.text, severity=SEVERITY.get(msg.level, "information"),  # type: ignore[arg-type]
-                    timeout=6 if msg.level == "info" else 10)
-
-    # ---- user intents → the runtime
-    def _live_runtime(self) -> EngineLink | None:
-        if self.runtime is None:
-            self.notify("still connecting: the runtime is not ready yet", severity="warning",
-                        timeout=3)
-        return self.runtime
-
-    @work(group="commands", exit_on_error=False, description="order preview")
-    async def on_manual_order(self, msg: m.ManualOrder) -> None:
-        from autotrade_tui.errors import AutotradeError
-        from autotrade_tui.tui.orders import NothingToDo, describe
-
-        runtime = self._live_runtime()
-        if runtime is None:
-            return
-        try:
-            text = describe(await runtime.preview(msg.kind, msg.symbol))
-        except NothingToDo as exc:
-            self.notify(str(exc), severity="warning", timeout=4)
-            return
-        except AutotradeError as exc:  # an attached engine out of reach: nothing to confirm
-            self.notify(str(exc), title="no preview", severity="error", timeout=8)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.send_order(msg.kind, msg.symbol)
-            else:
-                self.notify("cancelled: nothing was traded", timeout=3)
-
-        self.push_screen(ConfirmScreen(ORDER_TITLES[msg.kind], text), answered)
-
-    @work(group="commands", exit_on_error=False, description="manual order")
-    async def send_order(self, kind: str, symbol: str) -> None:
-        from autotrade_tui.core.engine import Rejected
-        from autotrade_tui.errors import AutotradeError
-
-        if self.runtime is None:
-            return
-        try:
-            result = await self.runtime.order(kind, symbol)
-        except Rejected as exc:
-            self.notify(str(exc), title="refused", severity="warning", timeout=8)
-            return
-        except AutotradeError as exc:  # the database failed: nothing was traded
-            self.notify(str(exc), title="not traded", severity="error", timeout=10)
-            return
-        self.notify(result, title="done (manual)", timeout=6)
-
-    @work(group="commands", exit_on_error=False, description="pause / resume")
-    async def on_toggle_pause(self, _msg: m.TogglePause) -> None:
-        runtime = self._live_runtime()
-        if runtime is not None:
-            await runtime.toggle_pause()
-
-    def on_decide_now(self, msg: m.DecideNow) -> None:
-        """`d` may trade (a BUY/SELL vote that passes the gates executes, as manual), so it
-        asks first, like every manual action."""
-        runtime = self._live_runtime()
-        if runtime is None:
-            return
-        symbol = msg.symbol
-        if runtime.trading_off:
-            then = "Automatic trading is paused: the vote is recorded, nothing is traded."
-        else:
-            then = ("If the vote is BUY or SELL and passes the gates (confidence, positions, "
-                    "capital), it is executed now at the market price and recorded as manual.")
-        text = f"Ask both models about {symbol} now.\n{then}"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.decide(symbol)
-            else:
-                self.notify("cancelled: no decision was asked for", timeout=3)
-
-        self.push_screen(ConfirmScreen("Decide now", text), answered)
-
-    @work(group="commands", exit_on_error=False, description="decide now")
-    async def decide(self, symbol: str) -> None:
-        if self.runtime is None:
-            return
-        self.notify(f"asking both models about {symbol}…", timeout=3)
-        rec = await self.runtime.decide_now(symbol)
-        if rec is not None:
-            r = rec.result
-            self.notify(f"{symbol}: {r.decision.value} {r.confidence:.2f} — {rec.note}",
-                        title="decision (manual)", timeout=8)
 
 
 def run_tui(settings: Any) -> int:

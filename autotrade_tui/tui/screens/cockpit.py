@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.lazy import Lazy
 from textual.reactive import reactive
@@ -19,6 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from autotrade_tui.core.text import one_line
+from autotrade_tui.tui.actions import bindings
 from autotrade_tui.tui.messages import DecideNow, ManualOrder, TogglePause
 from autotrade_tui.tui.views import DecisionView, EventView, History, TradeView
 from autotrade_tui.tui.widgets.account_cards import AccountCards
@@ -48,19 +49,7 @@ def breakpoint_class(width: int) -> str:
 
 
 class CockpitScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("b", "order('long')", "long"),
-        Binding("s", "order('short')", "short"),
-        Binding("x", "order('close')", "close"),
-        Binding("X", "order('close_all')", "close all"),
-        Binding("p", "pause", "pause"),
-        Binding("d", "decide", "decide"),
-        Binding("t", "timeframe", "tf"),
-        Binding("1", "select(0)", "sym", key_display="1-9"),
-        *(Binding(str(i), f"select({i - 1})", show=False) for i in range(2, 10)),
-        Binding("right_square_bracket", "tab(1)", "next tab", show=False),
-        Binding("left_square_bracket", "tab(-1)", "previous tab", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("cockpit")  # tui.actions
 
     symbol: reactive[str] = reactive("")
     timeframe: reactive[str] = reactive("5m")

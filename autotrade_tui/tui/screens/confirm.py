@@ -6,22 +6,18 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from autotrade_tui.core.text import clean, one_line
+from autotrade_tui.tui.actions import bindings
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "confirm", priority=True),
-        Binding("enter", "answer(True)", "confirm", show=False, priority=True),
-        Binding("n", "answer(False)", "cancel", priority=True),
-        Binding("escape", "answer(False)", "cancel", show=False, priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("dialog")  # y Enter / n Esc
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()

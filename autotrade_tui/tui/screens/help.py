@@ -1,4 +1,5 @@
-"""The help screen: every key and every pane, reachable with `?`."""
+"""The help screen: every key (from the action table, tui.actions) and every pane, reachable
+with `?`."""
 
 from __future__ import annotations
 
@@ -11,24 +12,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = (
-    ("b", "open or add a LONG on the selected symbol (asks first)"),
-    ("s", "open or add a SHORT on the selected symbol (asks first)"),
-    ("x", "close the position on the selected symbol (asks first)"),
-    ("X", "close all positions (asks first)"),
-    ("p", "pause / resume automatic trading (manual orders stay possible)"),
-    ("d", "decide now: both models vote on the selected symbol (asks first; a BUY/SELL that "
-          "passes the gates trades, as manual)"),
-    ("1–9", "select symbol 1–9 (the order of the symbols setting)"),
-    ("t", "cycle the chart timeframe: 1m 5m 15m 1h 4h 1d"),
-    ("[ ]", "previous / next tab"),
-    ("Tab", "move focus (tab bar, tables); arrows move inside; ←/→ on the tab bar"),
-    ("Ctrl+P", "command palette: every action by name"),
-    ("?", "this help"),
-    ("q", "quit (the account is saved; open positions stay open)"),
-    ("y Enter", "in a confirmation: do it"),
-    ("n Esc", "in a confirmation: cancel"),
-)
+from autotrade_tui.tui.actions import help_rows
+
+KEYS = tuple(help_rows())  # the action table's words, in its order
 
 PANES = (
     ("Header", "data mode (LIVE DATA / SIM / REPLAY), PAPER, the two models, the clock, "
