@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrade_tui.store.db import sqlite_path
 from autotrade_tui.store.queries import newest_ts
 from autotrade_tui.store.retention import TableSize
 from autotrade_tui.store.store import Store
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
-def run_db(action: str, settings: Any, *, as_json: bool = False) -> int:
+
+def run_db(action: str, settings: Settings, *, as_json: bool = False) -> int:
     db = settings.database_url.get()
     if action == "vacuum":
         with Store(db, writer=True) as store:

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import LargeBinary, select, type_coerce
 
@@ -25,6 +25,9 @@ from autotrade_tui.store.queries import stop_outs
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 from autotrade_tui.tui.format import money, pct
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 EXPORT_TABLES = {"trades": TradeRow, "decisions": DecisionRow, "events": EventRow}
 
@@ -39,7 +42,7 @@ def risk_dict(engine: TradingEngine, marks: dict[str, float]) -> dict[str, Any]:
     return RiskFigures.of(engine, marks).to_dict()
 
 
-def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any]:
+def build_report(store: Store, settings: Settings, recent: int = 10) -> dict[str, Any]:
     loaded = store.load_state()
     engine = TradingEngine(EngineConfig.from_settings(settings), loaded[0] if loaded else None)
     prices = store.last_prices()
@@ -63,7 +66,7 @@ def build_report(store: Store, settings: Any, recent: int = 10) -> dict[str, Any
 
 
 def scorecard_rows(saved: dict[str, Any], engine: TradingEngine, prices: dict[str, float],
-                   settings: Any, ensemble_dd: float) -> list[dict[str, Any]]:
+                   settings: Settings, ensemble_dd: float) -> list[dict[str, Any]]:
     """SPEC §16 from the saved shadows: one row per model, then the real account."""
     from autotrade_tui.core.scorecard import Scorecard
 

@@ -11,12 +11,13 @@ from autotrade_tui.errors import AutotradeError, ConfigError
 from autotrade_tui.market.base import MarketFeed
 
 if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
     from autotrade_tui.market.sim import SimMarket
 
 log = logging.getLogger(__name__)
 
 
-async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketFeed:
+async def open_feed(settings: Settings, clock: Clock, **ccxt_options: Any) -> MarketFeed:
     """The feed for `settings.market_source`; its `mode` and `note` say what it is.
 
     `ccxt_options` go to `CcxtFeed` (e.g. `rate_limit_ms=1`, `retry_wait_seconds=0.01` so
@@ -45,7 +46,7 @@ async def open_feed(settings: Any, clock: Clock, **ccxt_options: Any) -> MarketF
     return await _auto(settings, clock, symbols, ccxt_options)
 
 
-def check_settings(settings: Any, market: str | None = None) -> None:
+def check_settings(settings: Settings, market: str | None = None) -> None:
     """ConfigError for market settings that cannot work, raised before anything opens the
     database (SPEC §4: a bad value exits 2 and writes nothing), for `market` (else
     `settings.market_source`; a backtest fetching history says "ccxt"): on the sim, symbols
@@ -69,13 +70,13 @@ def check_settings(settings: Any, market: str | None = None) -> None:
         raise ConfigError(f"config key 'exchange_id' from {where}: {exc}") from None
 
 
-def _sim(settings: Any, clock: Clock) -> SimMarket:
+def _sim(settings: Settings, clock: Clock) -> SimMarket:
     from autotrade_tui.market.sim import SimMarket
 
     return SimMarket(list(settings.symbols), clock, settings.seed, settings.sim_profile)
 
 
-async def _auto(settings: Any, clock: Clock, symbols: list[str],
+async def _auto(settings: Settings, clock: Clock, symbols: list[str],
                 ccxt_options: dict[str, Any]) -> MarketFeed:
     from autotrade_tui.market.ccxt_feed import CcxtFeed
 
@@ -100,7 +101,7 @@ async def _auto(settings: Any, clock: Clock, symbols: list[str],
     return feed
 
 
-def _fallback(settings: Any, clock: Clock, headline: str, reason: str) -> SimMarket:
+def _fallback(settings: Settings, clock: Clock, headline: str, reason: str) -> SimMarket:
     log.warning("market=auto: %s; using the simulated market (%s)", headline, reason)
     sim = _sim(settings, clock)
     sim.note = f"{headline} — simulated market"

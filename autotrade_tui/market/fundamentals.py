@@ -13,12 +13,15 @@ import asyncio
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.text import FIELD_LIMIT, one_line
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 # Base asset → CoinGecko coin id (for /simple/price).
 COINGECKO_IDS = {
@@ -78,7 +81,7 @@ class Fundamentals:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, clock: Clock,
+    def from_settings(cls, settings: Settings, clock: Clock,
                       client: httpx.AsyncClient | None = None) -> Fundamentals:
         return cls(clock, fear_greed_url=settings.fear_greed_url,
                    coingecko_url=settings.coingecko_url, symbols=settings.symbols,

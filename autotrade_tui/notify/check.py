@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import UserError
 from autotrade_tui.notify.delivery import Delivery
 from autotrade_tui.notify.messages import Alert
 from autotrade_tui.notify.urls import label
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 TEST_ALERT = Alert("test", "autotrade-tui: test alert",
                    "Alerts from autotrade-tui reach this service (paper trading).")
@@ -27,7 +30,7 @@ async def send_test(urls: list[str]) -> list[str | None]:
         await delivery.close(grace_s=0.0)
 
 
-def notify_test(settings: Any) -> int:
+def notify_test(settings: Settings) -> int:
     urls = [u.get() for u in settings.notify_urls]
     if not urls:
         raise UserError("no alert URLs configured: set notify_urls in the config file or "

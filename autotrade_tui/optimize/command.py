@@ -6,13 +6,16 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.backtest.request import Request, from_args
 from autotrade_tui.errors import UserError
 from autotrade_tui.optimize.space import load_space
 from autotrade_tui.optimize.study import Job, finished, open_study, run_workers
 from autotrade_tui.optimize.trial import OBJECTIVES, backtest_metrics, folds, score
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 MIN_CANDLES = 300  # bars in the period: fewer cannot rank settings (indicators need 200)
 TOP = 10
@@ -24,7 +27,7 @@ def default_storage() -> str:
     return str(user_data_dir() / "optimize.journal")
 
 
-def run_optimize_cli(args: Any, settings: Any, out: Any = None, err: Any = None) -> int:
+def run_optimize_cli(args: Any, settings: Settings, out: Any = None, err: Any = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     objective = str(args.objective)
     if objective not in OBJECTIVES:
@@ -59,7 +62,7 @@ def run_optimize_cli(args: Any, settings: Any, out: Any = None, err: Any = None)
     return 0
 
 
-async def _history(req: Request, settings: Any) -> Any:
+async def _history(req: Request, settings: Settings) -> Any:
     """The period, read or fetched once, as `backtest` does (a file, ccxt, or the sim)."""
     from autotrade_tui.backtest.command import _load_file
     from autotrade_tui.backtest.fetch import fetch_history, preflight

@@ -6,9 +6,12 @@ machine and the trial stops with one line saying how many answers were missing."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.errors import UserError
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 Models = tuple[Any, Any]
 Closer = Callable[[], Awaitable[None]]
@@ -22,7 +25,7 @@ class ModelSource:
         self._store: Any = None
         self._cache: Any = None
 
-    def build(self, settings: Any) -> tuple[Models, Closer]:
+    def build(self, settings: Settings) -> tuple[Models, Closer]:
         from autotrade_tui.ai.factory import build_models
 
         if self.kind == "offline" or settings.use_offline_models:

@@ -14,11 +14,14 @@ import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.errors import AutotradeError, UserError
 from autotrade_tui.optimize.space import Dimension
 from autotrade_tui.optimize.trial import Folds, evaluate
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class Job:
 
     study: str
     storage: str
-    settings: Any
+    settings: Settings
     folds: Folds
     space: list[Dimension]
     objective: str

@@ -7,9 +7,12 @@ import asyncio
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.backtest.history import History
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 OBJECTIVES = ("sharpe", "return", "calmar")
 METRIC_KEYS = ("return_pct", "max_drawdown_pct", "sharpe", "total_trades", "win_rate",
@@ -28,14 +31,14 @@ def score(objective: str, metrics: dict[str, Any]) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def backtest_metrics(settings: Any, history: History, source: Any,
+def backtest_metrics(settings: Settings, history: History, source: Any,
                      timeframe: str) -> dict[str, Any]:
     """The `backtest --json` figures of one run (the subset a study keeps); `source.build`
     gives the models (made inside the run's event loop, closed after it)."""
     return asyncio.run(_run(settings, history, source, timeframe))
 
 
-async def _run(settings: Any, history: History, source: Any,
+async def _run(settings: Settings, history: History, source: Any,
                timeframe: str) -> dict[str, Any]:
     from autotrade_tui.backtest.metrics import summary
     from autotrade_tui.backtest.runner import Backtest
@@ -67,7 +70,7 @@ def folds(history: History, k: int) -> Folds:
     return Folds(parts[:-1], parts[-1])
 
 
-def evaluate(settings: Any, parts: list[History], source: Any, objective: str,
+def evaluate(settings: Settings, parts: list[History], source: Any, objective: str,
              timeframe: str) -> tuple[float, dict[str, Any]]:
     """The mean score over `parts` and the metrics of each (one part: its own metrics)."""
     runs = [backtest_metrics(settings, h, source, timeframe) for h in parts]
