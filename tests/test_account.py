@@ -103,6 +103,7 @@ def test_round_trip_of_a_flat_account_and_of_an_unbounded_exposure() -> None:
     assert flat.positions == () and flat.equity == flat.free_capital == 1_000.0
     risk = RiskFigures(math.inf, 200.0, 100.0, 15.0, "flatten")
     assert RiskFigures.from_dict(json.loads(json.dumps(risk.to_dict()))) == risk
+    assert RiskFigures.from_dict({**risk.to_dict(), "exposure_pct": None}) == risk  # the API's
 
 
 def test_the_prompt_keeps_its_names_from_the_view() -> None:

@@ -9,6 +9,7 @@ Percentages are 0–100; money is in the quote currency (USDT).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -90,7 +91,10 @@ class RiskFigures:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RiskFigures:
-        return cls(float(d["exposure_pct"]), float(d["max_exposure_pct"]),
+        """From `to_dict()`; an exposure of None is the unbounded one (JSON has no infinity:
+        the API writes it as null)."""
+        exposure = d["exposure_pct"]
+        return cls(math.inf if exposure is None else float(exposure), float(d["max_exposure_pct"]),
                    float(d["drawdown_pct"]), float(d["max_drawdown_limit_pct"]),
                    str(d["drawdown_action"]))
 
