@@ -5,6 +5,8 @@ CREATEDB; each test's database is created beside it and dropped after)."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,17 @@ DB_KINDS = ["sqlite", *(["postgresql"] if TEST_PG_URL else [])]
 
 # PostgreSQL-only tests are not collected at all without a server (rather than skipped).
 collect_ignore = [] if TEST_PG_URL else ["test_postgres.py"]
+
+
+@pytest.fixture(autouse=True)
+def api_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every engine a test opens (LocalLink.open) serves its API (SPEC §13) on its default
+    socket, under the user runtime dir: here a fresh short directory per test (a Unix socket
+    path has at most 107 bytes; pytest's tmp_path can be longer), never the user's own."""
+    path = Path(tempfile.mkdtemp(prefix="atr-", dir="/tmp" if os.name == "posix" else None))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def libpq_url(url: str) -> str:
