@@ -12,12 +12,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui import __version__
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
 from autotrade_tui.stdio import detach_stdout
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 # flag name → settings key (flags the user did not give are absent from the namespace)
 FLAG_KEYS = {
@@ -322,7 +325,7 @@ def _config_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace, settings: Any) -> int:
+def _config(args: argparse.Namespace, settings: Settings) -> int:
     shown = settings.shown()
     if args.json:
         print(json.dumps(shown, indent=2))
@@ -337,7 +340,7 @@ def _config(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _open_reader(settings: Any, say: bool = True) -> tuple[Any, str | None]:
+def _open_reader(settings: Settings, say: bool = True) -> tuple[Any, str | None]:
     """A Store for reading. `report` and `export` never create a database: when the SQLite
     file does not exist yet, they read an empty in-memory one (a new account) instead;
     the second value is then the missing file's path (and `say` notes it on stderr)."""
@@ -353,7 +356,7 @@ def _open_reader(settings: Any, say: bool = True) -> tuple[Any, str | None]:
     return Store(db, read_only=True), None  # so a read-only medium serves too
 
 
-def _report(args: argparse.Namespace, settings: Any) -> int:
+def _report(args: argparse.Namespace, settings: Settings) -> int:
     from autotrade_tui.report import build_report, render_report
 
     store, missing = _open_reader(settings)
@@ -365,7 +368,7 @@ def _report(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _db(args: argparse.Namespace, settings: Any) -> int:
+def _db(args: argparse.Namespace, settings: Settings) -> int:
     from autotrade_tui.maintenance import run_db
 
     path = _sqlite_file(settings.database_url.get())
@@ -375,7 +378,7 @@ def _db(args: argparse.Namespace, settings: Any) -> int:
     return run_db(args.action, settings, as_json=args.json)
 
 
-def _export(args: argparse.Namespace, settings: Any) -> int:
+def _export(args: argparse.Namespace, settings: Settings) -> int:
     """Streamed (SPEC §10: a year of rows never sits in memory); to a file through a part
     file renamed at the end, so a failed export never leaves half a file under its name."""
     from autotrade_tui.report import export

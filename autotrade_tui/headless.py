@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.models import OrderType
@@ -29,6 +29,9 @@ from autotrade_tui.runtime.updates import (
 )
 from autotrade_tui.stdio import detach_stdout
 from autotrade_tui.tui.format import money
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 
 class LogLines:
@@ -135,7 +138,7 @@ def _stop_soon(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callable[[]
     return stop
 
 
-async def _main(settings: Any, lines: LogLines) -> int:
+async def _main(settings: Settings, lines: LogLines) -> int:
     link = await LocalLink.open(settings, clock=lines.clock)
     runtime = link.runtime
     loop = asyncio.get_running_loop()
@@ -166,7 +169,7 @@ async def _main(settings: Any, lines: LogLines) -> int:
     return 0
 
 
-def run_headless(settings: Any) -> int:
+def run_headless(settings: Settings) -> int:
     check_settings(settings)  # a bad exchange id: exit 2 before the database is created
     # The clock exists before the runtime so that start-up warnings carry its stamp too.
     lines = LogLines(make_clock(settings))

@@ -29,6 +29,7 @@ from autotrade_tui.tui.theme import AUTOTRADE
 from autotrade_tui.tui.views import history_view
 
 if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
     from autotrade_tui.runtime.interface import EngineLink
 
 RuntimeFactory = Callable[[Any], Awaitable["EngineLink"]]
@@ -41,7 +42,7 @@ class AutotradeApp(UpdateRouting, Intents, PlainText):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = BREAKPOINTS
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")  # ? and q (tui.actions)
 
-    def __init__(self, settings: Any, *, runtime_factory: RuntimeFactory = open_runtime,
+    def __init__(self, settings: Settings, *, runtime_factory: RuntimeFactory = open_runtime,
                  autorun: bool = True) -> None:
         """`runtime_factory` builds the runtime (tests pass one with a virtual clock);
         `autorun=False` leaves the runtime's loops to the caller (tests drive its ticks)."""
@@ -140,7 +141,7 @@ class AutotradeApp(UpdateRouting, Intents, PlainText):
             self.push_screen(HelpScreen())
 
 
-def run_tui(settings: Any) -> int:
+def run_tui(settings: Settings) -> int:
     """Run the cockpit until the user quits; the exit code (3: another engine trades)."""
     app = AutotradeApp(settings)
     app.run()

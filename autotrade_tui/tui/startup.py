@@ -4,9 +4,10 @@ heavy imports are done in a thread first, then `runtime.link.LocalLink` opens.""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
     from autotrade_tui.runtime.interface import EngineLink
 
 # Imported in a thread before the runtime opens, so the event loop (the UI) never stalls on
@@ -17,7 +18,7 @@ PRELOAD = ("autotrade_tui.store.store", "autotrade_tui.report", "autotrade_tui.m
 PRELOAD_EXCHANGE = ("autotrade_tui.market.ccxt_feed", "ccxt.async_support", "httpx")
 
 
-def preload(settings: Any) -> None:
+def preload(settings: Settings) -> None:
     import importlib
 
     names = PRELOAD + (PRELOAD_EXCHANGE if settings.market_source in ("auto", "ccxt") else ())
@@ -25,7 +26,7 @@ def preload(settings: Any) -> None:
         importlib.import_module(name)
 
 
-async def open_runtime(settings: Any) -> EngineLink:
+async def open_runtime(settings: Settings) -> EngineLink:
     """An engine in this process (`runtime.link.LocalLink`), its heavy imports done off the
     event loop first."""
     await asyncio.to_thread(preload, settings)
