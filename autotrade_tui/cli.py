@@ -52,7 +52,7 @@ COMMON = ("config", "db", "market", "exchange", "symbols", "speed", "seed", "off
 # config read the database and the config file, not the market.
 USES = {"backtest": ("config", "market", "exchange", "symbols", "seed"),
         "report": ("config", "db"), "export": ("config", "db"), "config": ("config", "db"),
-        "db": ("config", "db")}
+        "db": ("config", "db"), "attach": ("config", "db")}
 
 
 def _common(p: argparse.ArgumentParser, uses: tuple[str, ...] = COMMON) -> None:
@@ -178,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--results-db", metavar="PATH", help="the backtest database whose LLM "
                     "answer cache --models configured reads (default: backtests.db)")
 
+    at = sub.add_parser("attach", help="the cockpit on an engine already running (headless, "
+                        "under systemd, or another cockpit): q detaches, it keeps trading")
+    _common(at, USES["attach"])
+    where = at.add_mutually_exclusive_group()
+    where.add_argument("--socket", metavar="PATH", help="the engine's API socket (default: "
+                       "the one of the engine on --db / the configured database)")
+    where.add_argument("--url", metavar="URL", help="the engine's API over TCP, "
+                       "e.g. http://127.0.0.1:8765 (its api_listen)")
+    at.add_argument("--token", metavar="T", help="the engine's api_token for --url "
+                    "(default: AUTOTRADE_API_TOKEN)")
+
     nt = sub.add_parser("notify", help="test: one test alert to every notify_urls service")
     nt.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                     help="config file (TOML)")
@@ -225,6 +236,12 @@ def _error(text: str) -> None:
     print(clean(text), file=sys.stderr)
 
 
+# Subcommands run by `function(args, settings)`, imported only when used (a quick --help).
+RUNNERS = {"attach": "autotrade_tui.attach.command:run_attach",
+           "optimize": "autotrade_tui.optimize.command:run_optimize_cli",
+           "backtest": "autotrade_tui.backtest:run_backtest_cli"}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     # Settings are loaded and validated before anything opens the database: a bad value
     # stops here with exit code 2 and nothing written. `config path` and `config init` work
@@ -246,14 +263,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from autotrade_tui.notify.check import notify_test
 
         return notify_test(settings)
-    if args.command == "optimize":
-        from autotrade_tui.optimize.command import run_optimize_cli
+    if args.command in RUNNERS:
+        import importlib
 
-        return run_optimize_cli(args, settings)
-    if args.command == "backtest":
-        from autotrade_tui.backtest import run_backtest_cli
-
-        return run_backtest_cli(args, settings)
+        module, name = RUNNERS[args.command].split(":")
+        return int(getattr(importlib.import_module(module), name)(args, settings))
     if args.headless:
         from autotrade_tui.headless import run_headless
 

@@ -28,8 +28,15 @@ def preload(settings: Settings) -> None:
 
 async def open_runtime(settings: Settings) -> EngineLink:
     """An engine in this process (`runtime.link.LocalLink`), its heavy imports done off the
-    event loop first."""
+    event loop first; when another engine already trades on the database and serves its API,
+    that engine, attached (SPEC §13: a second cockpit attaches instead of exiting 3)."""
     await asyncio.to_thread(preload, settings)
+    from autotrade_tui.errors import EngineLockedError
     from autotrade_tui.runtime.link import LocalLink
 
-    return await LocalLink.open(settings)
+    try:
+        return await LocalLink.open(settings)
+    except EngineLockedError as locked:
+        from autotrade_tui.attach.command import attach_running
+
+        return await attach_running(settings, locked)
