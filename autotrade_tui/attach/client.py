@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)  # then every 10 s: an engine restarting under
 #                                            systemd is back within seconds
 TIMEOUT_S = 10.0
+WHERE_MAX = 40  # characters of a socket path in the header
 SIDES = {"long": "LONG", "short": "SHORT"}
 
 
@@ -54,7 +56,15 @@ class Target:
 
     @property
     def where(self) -> str:
-        return f"unix:{self.socket}" if self.socket else self.url
+        """For the header: the URL, or the socket's path (home as ~, a long one cut at its
+        start, where it differs least from any other)."""
+        if not self.socket:
+            return self.url
+        path = self.socket
+        home = os.path.expanduser("~")
+        if home != "/" and path.startswith(home + "/"):
+            path = "~" + path[len(home):]
+        return f"unix:{path if len(path) <= WHERE_MAX else '…' + path[-(WHERE_MAX - 1):]}"
 
     def http(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}

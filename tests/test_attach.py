@@ -1,0 +1,184 @@
+"""`autotrade-tui attach` (SPEC §13): the same cockpit, fed by the API of an engine running in
+another process (here a real `--headless` engine on the simulated market, in a subprocess).
+Keys, confirmations and panes work as they do on an engine of its own; `q` detaches and the
+engine trades on; a killed engine shows DISCONNECTED, and a restarted one is found again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autotrade_tui.api.service import engine_listening, socket_path
+from autotrade_tui.attach.client import RemoteLink, Target
+from autotrade_tui.cli import main
+from autotrade_tui.config import defaults
+from autotrade_tui.tui.app import AutotradeApp
+from autotrade_tui.tui.widgets.trade_history import TradeHistory
+from tests.tui_fixtures import NARROW, rows, screen_text, settle, wait_for
+
+SYMBOLS = "BTC/USDT,ETH/USDT"
+
+
+class Engine:
+    """`autotrade-tui --headless` on `db`, in a subprocess; `start()` again after `kill()`."""
+
+    def __init__(self, db: Path) -> None:
+        self.db, self.proc = db, None
+        self.settings = defaults(database_url=str(db))
+        self.socket = socket_path(self.settings)
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "autotrade_tui", "--headless", "--market", "sim",
+               "--speed", "600", "--symbols", SYMBOLS, "--db", str(self.db)]
+        env = {**os.environ, "SIM_PROFILE": "eventful", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while not engine_listening(self.socket):
+            assert self.proc.poll() is None, self.proc.stdout.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the engine's API did not come up"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def stop(self) -> str:
+        """SIGTERM, as systemd stops it; its output."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=60)
+        return out
+
+    def decisions(self) -> int:
+        return rows(self.db, "SELECT COUNT(*) FROM ai_decisions")[0][0]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = Engine(tmp_path / "e.db")
+    eng.start()
+    try:
+        yield eng
+    finally:
+        if eng.proc is not None and eng.proc.poll() is None:
+            eng.stop()
+
+
+def viewer(engine: Engine) -> AutotradeApp:
+    async def factory(_settings: Any) -> RemoteLink:
+        return await RemoteLink.open(Target(socket=str(engine.socket)))
+
+    return AutotradeApp(defaults(database_url=str(engine.db)), runtime_factory=factory)
+
+
+def header(app: AutotradeApp) -> str:
+    return "\n".join(screen_text(app).splitlines()[:2])
+
+
+async def confirm(pilot: Any, key: str, title: str) -> str:
+    from autotrade_tui.tui.screens.confirm import ConfirmScreen
+
+    app = pilot.app
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), f"the {title} dialog")
+    text = screen_text(app)
+    await pilot.press("y")
+    await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the answer")
+    return text
+
+
+async def test_the_attached_cockpit_trades_pauses_decides_and_detaches(engine: Engine) -> None:
+    app = viewer(engine)
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: "ATTACHED unix:" in header(app), "the ATTACHED header")
+        await wait_for(pilot, lambda: "SIM" in header(app) and "AUTO ON" in header(app),
+                       "the engine's status")
+        # b: the engine's own preview in the confirmation, then the order through the API
+        text = await confirm(pilot, "b", "open long")
+        assert "Open LONG BTC/USDT at ~" in text and "liquidation ~" in text
+        await wait_for(pilot, lambda: rows(engine.db, "SELECT source FROM trades "
+                                           "WHERE symbol = 'BTC/USDT'") != [], "the trade")
+        assert rows(engine.db, "SELECT order_type, side, source FROM trades") == [
+            ("OPEN", "LONG", "manual")]
+        await wait_for(pilot, lambda: app.cockpit.query_one(TradeHistory).row_count >= 1,
+                       "the trade in the cockpit (from the stream)")
+        # p: the engine pauses; its header says so
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "AUTO PAUSED" in header(app), "AUTO PAUSED")
+        # d: a decision now, recorded as manual by the engine
+        await confirm(pilot, "d", "decide now")
+        await wait_for(pilot, lambda: rows(engine.db, "SELECT COUNT(*) FROM ai_decisions "
+                                           "WHERE source = 'manual'")[0][0] == 1, "the decision")
+        await pilot.press("p")  # resume
+        await wait_for(pilot, lambda: "AUTO ON" in header(app), "AUTO ON again")
+        await settle(pilot)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app._exit, "the detach")
+    assert app.return_code == 0
+    # the engine trades on without its viewer
+    assert engine.proc is not None and engine.proc.poll() is None
+    seen = engine.decisions()
+    deadline = time.monotonic() + 60
+    while engine.decisions() == seen:
+        assert time.monotonic() < deadline, "the engine stopped deciding after the detach"
+        time.sleep(0.1)
+    # a second viewer sees what the first one did
+    again = viewer(engine)
+    async with again.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: again.cockpit.query_one(TradeHistory).row_count >= 1,
+                       "the manual trade in the re-attached cockpit")
+        await pilot.press("q")
+
+
+async def test_a_killed_engine_shows_disconnected_then_reconnects(engine: Engine) -> None:
+    app = viewer(engine)
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: "ATTACHED unix:" in header(app), "the ATTACHED header")
+        engine.kill()
+        await wait_for(pilot, lambda: "DISCONNECTED" in header(app), "DISCONNECTED")
+        seen = engine.decisions()
+        engine.start()  # same database: it restarts from what it saved
+        await wait_for(pilot, lambda: "ATTACHED unix:" in header(app), "ATTACHED again", 60)
+        await wait_for(pilot, lambda: engine.decisions() > seen, "new decisions", 60)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_second_cockpit_on_the_same_database_attaches(engine: Engine) -> None:
+    """Instead of exiting 3 (another engine trades there), it attaches to that engine."""
+    from autotrade_tui.tui.startup import open_runtime
+
+    settings = defaults(database_url=str(engine.db), market_source="sim")
+    app = AutotradeApp(settings, runtime_factory=open_runtime)
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: "ATTACHED unix:" in header(app), "the ATTACHED header",
+                       60)
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert engine.proc is not None and engine.proc.poll() is None  # still trading
+
+
+def test_headless_on_a_database_in_use_still_exits_3(engine: Engine,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--headless", "--market", "sim", "--db", str(engine.db)])
+    assert code == 3
+    assert "another engine" in capsys.readouterr().err.lower()
+
+
+def test_attach_to_nothing_says_so_in_one_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["attach", "--socket", str(tmp_path / "none.sock")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "no engine is listening on" in err
+    assert main(["attach", "--url", "ftp://example"]) == 2
