@@ -477,7 +477,8 @@ def test_cooldowns_come_from_the_thresholds_and_remember_restores_them() -> None
     assert kinds_at(d, EventType.FLASH_RALLY, T0) == [EventType.FLASH_RALLY]
     assert kinds_at(d, EventType.FLASH_RALLY, T0 + 10) == [EventType.FLASH_RALLY]
     fresh = EventDetector()
-    fresh.remember(MarketEvent(T0, "BTC/USDT", EventType.FLASH_RALLY, MED, "", ""))
+    # the rally of snap_for (3 %: HIGH), raised before a restart; a worse one would escalate
+    fresh.remember(MarketEvent(T0, "BTC/USDT", EventType.FLASH_RALLY, HIGH, "", ""))
     assert fresh.cooling_down("BTC/USDT", EventType.FLASH_RALLY, T0 + 299)
     assert kinds_at(fresh, EventType.FLASH_RALLY, T0 + 299) == []
     assert kinds_at(fresh, EventType.FLASH_RALLY, T0 - 3600) == [EventType.FLASH_RALLY]

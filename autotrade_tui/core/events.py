@@ -45,7 +45,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from autotrade_tui.core.models import Candle, EventType, MarketEvent, Position, Severity, Side
+from autotrade_tui.core.models import (
+    SEVERITY_RANK,
+    Candle,
+    EventType,
+    MarketEvent,
+    Position,
+    Severity,
+    Side,
+)
 
 if TYPE_CHECKING:
     from autotrade_tui.config import Settings
@@ -452,13 +460,16 @@ class EventDetector:
     """Turns snapshots into MarketEvents, with a cooldown per (symbol, event type).
 
     Cooldowns run on `snap.ts` (the injected clock): an event is suppressed while less than
-    its cooldown has passed since the last *emitted* event of the same symbol and type. A
-    timestamp earlier than the last emission (a restarted virtual clock) does not suppress.
+    its cooldown has passed since the last *emitted* event of the same symbol and type,
+    unless it is more severe than that one: an escalation (MEDIUM grown to HIGH or CRITICAL)
+    is raised at once and starts a new cooldown (SPEC §9). A timestamp earlier than the last
+    emission (a restarted virtual clock) does not suppress.
     """
 
     def __init__(self, thresholds: EventThresholds | None = None) -> None:
         self.thresholds = thresholds or EventThresholds()
-        self._last: dict[tuple[str, EventType], float] = {}
+        # (symbol, type) → (ts, severity) of the last emitted event
+        self._last: dict[tuple[str, EventType], tuple[float, Severity]] = {}
 
     def detect(
         self,
@@ -490,22 +501,29 @@ class EventDetector:
             if found is not None:
                 events.append(found)
         for event in events:
-            self._last[(event.symbol, event.event_type)] = event.ts
+            self._last[(event.symbol, event.event_type)] = (event.ts, event.severity)
         return events
 
     def remember(self, event: MarketEvent) -> None:
         """Start the cooldown of an event emitted earlier (e.g. restored from the database)."""
         key = (event.symbol, event.event_type)
-        self._last[key] = max(self._last.get(key, event.ts), event.ts)
+        last = self._last.get(key)
+        if last is None or last[0] <= event.ts:
+            self._last[key] = (event.ts, event.severity)
 
     def reset(self) -> None:
         self._last.clear()
 
-    def cooling_down(self, symbol: str, event_type: EventType, now: float) -> bool:
+    def cooling_down(self, symbol: str, event_type: EventType, now: float,
+                     severity: Severity | None = None) -> bool:
+        """An event of this symbol and type was emitted less than its cooldown ago and, when
+        `severity` is given, at that severity or a worse one (a worse one is an escalation:
+        not held back)."""
         last = self._last.get((symbol, event_type))
-        if last is None:
+        if last is None or not 0.0 <= now - last[0] < self.thresholds.cooldown_seconds(
+                event_type):
             return False
-        return 0.0 <= now - last < self.thresholds.cooldown_seconds(event_type)
+        return severity is None or SEVERITY_RANK[severity] <= SEVERITY_RANK[last[1]]
 
     def liquidation_quiet(self, pos: Position, mmr: float) -> tuple[float, float]:
         """(low, high): at any price strictly between them `pos` cannot raise
@@ -546,7 +564,7 @@ class EventDetector:
             change, minutes, then = move
             severity = _rising_band(abs(change), t.flash_move_percent, t.flash_high_percent,
                                     t.flash_critical_percent)
-            if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+            if severity is None or self.cooling_down(snap.symbol, kind, snap.ts, severity):
                 continue
             verb = "fell" if kind is EventType.FLASH_CRASH else "rose"
             actions = _CRASH_ACTIONS if kind is EventType.FLASH_CRASH else _RALLY_ACTIONS
@@ -586,7 +604,7 @@ class EventDetector:
             metrics["threshold"] = t.volume_dry_ratio
         else:
             return None
-        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts, severity):
             return None
         return MarketEvent(snap.ts, snap.symbol, kind, severity, text, action, metrics)
 
@@ -599,7 +617,7 @@ class EventDetector:
         severity = _rising_band(ratio, t.volatility_spike_ratio, t.volatility_high_ratio,
                                 t.volatility_critical_ratio)
         kind = EventType.VOLATILITY_SPIKE
-        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts):
+        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts, severity):
             return None
         assert snap.atr_short is not None and snap.atr_long is not None  # atr_ratio exists
         return MarketEvent(
@@ -615,8 +633,9 @@ class EventDetector:
         self, snap: SymbolSnapshot, held: list[Position], mmr: float
     ) -> MarketEvent | None:
         kind = EventType.LIQUIDATION_RISK
-        if not held or not 0.0 <= mmr < 1.0 or self.cooling_down(snap.symbol, kind, snap.ts):
-            return None
+        if (not held or not 0.0 <= mmr < 1.0
+                or self.cooling_down(snap.symbol, kind, snap.ts, Severity.CRITICAL)):
+            return None  # (cooling down after a CRITICAL: nothing is worse)
         nearest: tuple[float, Position, float] | None = None
         for pos in held:
             liq = pos.liquidation_price(mmr)
@@ -638,6 +657,8 @@ class EventDetector:
             severity = Severity.MEDIUM
         else:
             return None  # far from liquidation: no text, no metrics built
+        if self.cooling_down(snap.symbol, kind, snap.ts, severity):
+            return None
         side = str(pos.side)
         liq_text = fmt_price(liq)
         # Advice names what the app can do (x closes the position, X closes all)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from autotrade_tui.core.models import SEVERITY_RANK as RANK
 from autotrade_tui.core.models import EventType, MarketEvent, Severity
 
-RANK = {Severity.MEDIUM: 0, Severity.HIGH: 1, Severity.CRITICAL: 2}
 Key = tuple[str, EventType, str]
 
 

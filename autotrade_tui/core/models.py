@@ -50,6 +50,9 @@ class Severity(StrEnum):
     CRITICAL = "CRITICAL"
 
 
+SEVERITY_RANK = {Severity.MEDIUM: 0, Severity.HIGH: 1, Severity.CRITICAL: 2}  # higher: worse
+
+
 class EventType(StrEnum):
     FLASH_CRASH = "FLASH_CRASH"
     FLASH_RALLY = "FLASH_RALLY"
