@@ -5,7 +5,7 @@ and the backtest share: build the context, vote, gate, execute through the engin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.core.account import AccountView, PositionFigures
@@ -16,6 +16,7 @@ from autotrade_tui.core.models import (
     MarketEvent,
     ModelVote,
     Position,
+    Trade,
     TradeSource,
     VoteResult,
 )
@@ -37,6 +38,24 @@ class VotePolicy:
         return cls(settings.ai_voting_strategy, settings.confidence_threshold,
                    settings.single_model_threshold,
                    (settings.model_primary_weight, settings.model_secondary_weight))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecorded:
+    """One decision as recorded (`ai_decisions`): published when made, read back from the
+    database (its `trades` are then not joined: the trades list shows them); `id` is None
+    when it was not stored."""
+
+    id: int | None
+    ts: float
+    symbol: str
+    price: float
+    votes: tuple[ModelVote, ModelVote]
+    result: VoteResult
+    executed: bool
+    note: str
+    source: str
+    trades: list[Trade] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

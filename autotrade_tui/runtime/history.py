@@ -1,73 +1,21 @@
 """The database's records as the domain's objects, for a front end opening on an engine that
 already ran (runtime.interface.History): the cockpit's panes and the API read these, never
-table rows."""
+table rows (the store turns its rows into them: store.records)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
-from autotrade_tui.core.models import (
-    Action,
-    EventType,
-    MarketEvent,
-    ModelVote,
-    OrderType,
-    Severity,
-    Side,
-    Trade,
-    TradeSource,
-    VoteResult,
-)
 from autotrade_tui.runtime.interface import History
-from autotrade_tui.runtime.updates import DecisionRecorded
+from autotrade_tui.store.records import decision_from_row as decision_from_row
+from autotrade_tui.store.records import event_from_row as event_from_row
+from autotrade_tui.store.records import trade_from_row as trade_from_row
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum(kind: type[E], value: Any, default: E) -> E:
-    """A stored name as its enum; a name this version does not know shows as `default`."""
-    try:
-        return kind(value)
-    except ValueError:
-        return default
+if TYPE_CHECKING:
+    from autotrade_tui.store.base import EngineStore
 
 
-def _vote(name: str, fallback: str, decision: str | None, confidence: float, reasoning: str,
-          error: str | None) -> ModelVote:
-    action = None if decision is None else _enum(Action, decision, Action.HOLD)
-    return ModelVote(name or fallback, action, confidence, reasoning or "", error=error)
-
-
-def decision_from_row(r: Any) -> DecisionRecorded:
-    """An `ai_decisions` row (its trades are not joined: the trades list shows them)."""
-    votes = (_vote(r.model_1_name, "model 1", r.model_1_decision, r.model_1_confidence,
-                   r.model_1_reasoning, r.model_1_error),
-             _vote(r.model_2_name, "model 2", r.model_2_decision, r.model_2_confidence,
-                   r.model_2_reasoning, r.model_2_error))
-    result = VoteResult(_enum(Action, r.final_decision, Action.HOLD), r.final_confidence,
-                        r.vote_reason or "", 0.0)
-    return DecisionRecorded(r.id, r.ts, r.symbol, r.price, votes, result, bool(r.executed),
-                            r.execution_note or "", r.source)
-
-
-def trade_from_row(r: Any) -> Trade:
-    return Trade(r.ts, r.symbol, _enum(OrderType, r.order_type, OrderType.CLOSE),
-                 _enum(Side, r.side, Side.LONG), r.amount, r.price, r.pnl, r.fee, r.margin,
-                 r.leverage, _enum(TradeSource, r.source, TradeSource.AUTO), r.reason or "")
-
-
-def event_from_row(r: Any) -> MarketEvent:
-    return MarketEvent(r.ts, r.symbol, _enum(EventType, r.event_type, EventType.FLASH_CRASH),
-                       _enum(Severity, r.severity, Severity.MEDIUM), r.description,
-                       r.suggested_action, dict(r.metrics or {}))
-
-
-def load_history(store: Any, limit: int = 200) -> History:
+def load_history(store: EngineStore, limit: int = 200) -> History:
     """Blocking database reads: call in a thread."""
-    from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
-
-    return History([decision_from_row(r) for r in store.rows(DecisionRow, limit)],
-                   [trade_from_row(r) for r in store.rows(TradeRow, limit)],
-                   [event_from_row(r) for r in store.rows(EventRow, limit)],
-                   store.equity_curve())
+    return History(store.recent_decisions(limit), store.recent_trades(limit),
+                   store.recent_events(limit), store.equity_curve())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from autotrade_tui.core.models import MarketEvent, ModelVote, Ticker, Trade, VoteResult
+from autotrade_tui.core.decision import DecisionRecorded as DecisionRecorded  # an update too
+from autotrade_tui.core.models import MarketEvent, Ticker, Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +39,6 @@ class PricesUpdated:
 @dataclass(frozen=True, slots=True)
 class AccountUpdated:
     account: dict[str, Any]  # report.account_dict(): equity, capital, positions ...
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecorded:
-    id: int | None
-    ts: float
-    symbol: str
-    price: float
-    votes: tuple[ModelVote, ModelVote]
-    result: VoteResult
-    executed: bool
-    note: str
-    source: str
-    trades: list[Trade] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from autotrade_tui.config import default_db_path, mask_url
+from autotrade_tui.core.decision import DecisionRecorded
 from autotrade_tui.core.engine import EngineState, Ledger, copy_state
 from autotrade_tui.core.metrics import max_drawdown_pct
 from autotrade_tui.core.models import (
@@ -50,7 +51,7 @@ from autotrade_tui.core.models import (
     VoteResult,
 )
 from autotrade_tui.errors import EngineLockedError, StoreError, StoreFatal
-from autotrade_tui.store import faults, retention
+from autotrade_tui.store import faults, queries, records, retention
 from autotrade_tui.store import lock as locks
 from autotrade_tui.store.codec import compress_column
 from autotrade_tui.store.db import (
@@ -550,6 +551,24 @@ class Store:
         if limit:
             q = q.limit(limit)
         return self._read(lambda s: list(s.exec(q).scalars()))  # type: ignore[call-overload]
+
+    # ---- the records as the domain's objects (store.base.EngineStore), newest first
+    def recent_decisions(self, limit: int | None = None) -> list[DecisionRecorded]:
+        return [records.decision_from_row(r) for r in self.rows(DecisionRow, limit)]
+
+    def recent_trades(self, limit: int | None = None) -> list[Trade]:
+        return [records.trade_from_row(r) for r in self.rows(TradeRow, limit)]
+
+    def recent_events(self, limit: int | None = None,
+                      since_ts: float | None = None) -> list[MarketEvent]:
+        return [records.event_from_row(r)
+                for r in self.rows(EventRow, limit, since_ts=since_ts)]
+
+    def last_closes(self) -> dict[str, float]:
+        return queries.last_closes(self)
+
+    def newest_ts(self) -> float | None:
+        return queries.newest_ts(self)
 
     def equity_curve(self, limit: int = 2000) -> list[tuple[float, float]]:
         rows = self.rows(SnapshotRow, limit)
