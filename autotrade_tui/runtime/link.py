@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autotrade_tui.core.models import Candle, Side
 from autotrade_tui.core.preview import KINDS, NothingToDo, OrderPreview, preview
@@ -15,16 +15,25 @@ from autotrade_tui.runtime.interface import History
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import DecisionRecorded, Status, Update
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
+
+
+class Service(Protocol):
+    """What lives and dies with an engine (the notifier, the API server)."""
+
+    async def close(self) -> None: ...
+
 
 class LocalLink:
     """`runtime` and the services that live and die with it (`extras`: the notifier, the
     API server), each with an async `close()`."""
 
-    def __init__(self, runtime: Runtime, extras: Sequence[Any] = ()) -> None:
+    def __init__(self, runtime: Runtime, extras: Sequence[Service] = ()) -> None:
         self.runtime, self.extras = runtime, list(extras)
 
     @classmethod
-    async def open(cls, settings: Any, **parts: Any) -> LocalLink:
+    async def open(cls, settings: Settings, **parts: Any) -> LocalLink:
         """`Runtime.open(settings, **parts)` with what every engine serves wired in: alerts
         (SPEC §14) and the API (§13; ApiError when it cannot be served, the engine closed
         again). Front ends that run an engine (cockpit, headless) open it through this."""
