@@ -98,7 +98,8 @@ class Server(uvicorn.Server):
     def __init__(self, app: Any, *, grace_s: float) -> None:
         super().__init__(uvicorn.Config(
             app, log_level="warning", access_log=False, log_config=None, lifespan="off",
-            timeout_graceful_shutdown=grace_s, ws_max_size=1 << 20, server_header=False))
+            timeout_graceful_shutdown=grace_s, ws_max_size=1 << 20, server_header=False,
+            ws_per_message_deflate=False))  # compressing per client costs the engine CPU
         self._listening = asyncio.Event()
 
     @contextlib.contextmanager

@@ -67,6 +67,7 @@ class Client:
             body = await self.queue.get()
             self.seq += 1
             await self.ws.send_text(wire.message(self.seq, body))
+            self.queue.task_done()  # `queue.join()`: everything queued has been sent
 
     async def _receive(self) -> None:
         """What a client sends is not read as commands (those are POSTs): only its leaving."""
