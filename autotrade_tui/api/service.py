@@ -181,6 +181,11 @@ class ApiService:
         self._unsubscribe = lambda: None
 
     async def start(self) -> None:
+        import importlib
+
+        # FastAPI, pydantic and uvicorn (~0.3 s) are imported off the loop: the cockpit's
+        # frames go on meanwhile
+        await asyncio.to_thread(importlib.import_module, "autotrade_tui.api.server")
         from autotrade_tui.api.server import Server, build_app
         from autotrade_tui.api.stream import QUEUE_LIMIT
 
