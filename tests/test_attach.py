@@ -5,6 +5,7 @@ engine trades on; a killed engine shows DISCONNECTED, and a restarted one is fou
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -92,7 +93,9 @@ async def confirm(pilot: Any, key: str, title: str) -> str:
     app = pilot.app
     await pilot.press(key)
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), f"the {title} dialog")
-    text = screen_text(app)
+    screen = app.screen
+    assert isinstance(screen, ConfirmScreen)
+    text = screen.text
     await pilot.press("y")
     await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the answer")
     return text
@@ -107,11 +110,12 @@ async def test_the_attached_cockpit_trades_pauses_decides_and_detaches(engine: E
         # b: the engine's own preview in the confirmation, then the order through the API
         text = await confirm(pilot, "b", "open long")
         assert "Open LONG BTC/USDT at ~" in text and "liquidation ~" in text
-        await wait_for(pilot, lambda: rows(engine.db, "SELECT source FROM trades "
-                                           "WHERE symbol = 'BTC/USDT'") != [], "the trade")
-        assert rows(engine.db, "SELECT order_type, side, source FROM trades") == [
-            ("OPEN", "LONG", "manual")]
-        await wait_for(pilot, lambda: app.cockpit.query_one(TradeHistory).row_count >= 1,
+        await wait_for(pilot, lambda: rows(engine.db, "SELECT id FROM trades "
+                                           "WHERE source = 'manual'") != [], "the trade")
+        assert rows(engine.db, "SELECT order_type, side FROM trades WHERE source = 'manual'"
+                    ) == [("OPEN", "LONG")]
+        await wait_for(pilot, lambda: any(t.row_count >= 1
+                                          for t in app.cockpit.query(TradeHistory)),
                        "the trade in the cockpit (from the stream)")
         # p: the engine pauses; its header says so
         await pilot.press("p")
@@ -132,11 +136,12 @@ async def test_the_attached_cockpit_trades_pauses_decides_and_detaches(engine: E
     deadline = time.monotonic() + 60
     while engine.decisions() == seen:
         assert time.monotonic() < deadline, "the engine stopped deciding after the detach"
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     # a second viewer sees what the first one did
     again = viewer(engine)
     async with again.run_test(size=NARROW) as pilot:
-        await wait_for(pilot, lambda: again.cockpit.query_one(TradeHistory).row_count >= 1,
+        await wait_for(pilot, lambda: any(t.row_count >= 1
+                                          for t in again.cockpit.query(TradeHistory)),
                        "the manual trade in the re-attached cockpit")
         await pilot.press("q")
 
@@ -173,7 +178,8 @@ def test_headless_on_a_database_in_use_still_exits_3(engine: Engine,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--headless", "--market", "sim", "--db", str(engine.db)])
     assert code == 3
-    assert "another engine" in capsys.readouterr().err.lower()
+    err = capsys.readouterr().err
+    assert "another autotrade-tui engine" in err and "already trading" in err
 
 
 def test_attach_to_nothing_says_so_in_one_line(tmp_path: Path,

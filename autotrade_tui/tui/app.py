@@ -50,6 +50,7 @@ class AutotradeApp(UpdateRouting, Intents, PlainText):
         self.settings, self.runtime_factory, self.autorun = settings, runtime_factory, autorun
         self.runtime: EngineLink | None = None  # the one way to the engine (SPEC §13 seam)
         self._quitting = False
+        self._unsubscribe: Callable[[], None] = lambda: None
         self.register_theme(AUTOTRADE)
         self.theme = "autotrade"
 
@@ -94,7 +95,7 @@ class AutotradeApp(UpdateRouting, Intents, PlainText):
             self.cockpit.show_history(history_view(await runtime.history()))
         except Exception as exc:  # the live panes still fill; say what is missing
             self.notify(f"history: {type(exc).__name__}: {exc}", severity="error", timeout=10)
-        runtime.subscribe(self._forward)
+        self._unsubscribe = runtime.subscribe(self._forward)
         if self.autorun:
             await runtime.run()
         if runtime.fatal is not None:  # another engine took the database (3), or it was lost (1)
@@ -120,6 +121,7 @@ class AutotradeApp(UpdateRouting, Intents, PlainText):
         if runtime is None:
             self.workers.cancel_group(self, "runtime")
             return
+        self._unsubscribe()  # nothing more is posted; what is queued drains while we wait
         runtime.stop()
         for worker in [w for w in self.workers if w.group == "runtime"]:
             try:
