@@ -44,6 +44,7 @@ class ScaledClock:
         self.speed = speed
         self._start = time.time() if start is None else start
         self._mono0 = time.monotonic()
+        self.floor: float | None = None  # the newest record it resumed from (not_before)
 
     def now(self) -> float:
         return self._start + (time.monotonic() - self._mono0) * self.speed
@@ -54,9 +55,17 @@ class ScaledClock:
     def not_before(self, t: float) -> None:
         """Read at least `t` from now on (a restarted sim/replay goes on from its newest
         record, never back to the wall clock's earlier time: SPEC §5.2 Restarts)."""
+        self.floor = t if self.floor is None else max(self.floor, t)
         behind = t - self.now()
         if behind > 0:
             self._start += behind
+
+    def start_at(self, t: float) -> None:
+        """Read `t` now, running on from there at its speed, but never less than what
+        `not_before` asked for (a replay plays its data's own time, and a restarted one goes
+        on from its newest record, not from the data's start)."""
+        self._start = t if self.floor is None else max(t, self.floor)
+        self._mono0 = time.monotonic()
 
     def make_real(self) -> None:
         """Become wall time from now on (market=auto found live data: no speed-up on it)."""

@@ -36,7 +36,7 @@ async def open_feed(settings: Settings, clock: Clock, **ccxt_options: Any) -> Ma
     if source == "replay":
         from autotrade_tui.market.replay import ReplayFeed
 
-        return ReplayFeed(settings.replay_file, clock, symbols)
+        return ReplayFeed(settings.replay_file, clock, symbols).cued()  # its data's time
     if source == "ccxt":
         from autotrade_tui.market.ccxt_feed import CcxtFeed
 

@@ -26,12 +26,17 @@ bar's close, so it goes stale `stale_after_seconds` after it when no newer bar f
 file ended, or a hole). Candles keep their open times (charts draw a candle where it opened).
 Coarser timeframes are aggregated from the file's bars; the current coarse bar only from bars
 already visible (no look-ahead).
+
+Played live (`--market replay`, the cockpit or headless at `--speed N`): the clock reads the
+data's own time, `WARMUP_BARS` bars in, and runs on at its speed (`cued`); a restart goes on
+from the newest record in the database, where the same file gives the prices the account was
+last marked at (SPEC §5.2 Restarts; `continue_from` says so when they differ: another file).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 ALIASES = {"time": "timestamp", "ts": "timestamp", "date": "timestamp", "datetime": "timestamp"}
 DEFAULT_SYMBOLS = ("BTC/USDT",)
+WARMUP_BARS = 200  # bars a live replay has seen when it starts: the decisions' candle window
+CONTINUITY = 0.005  # a last mark this far from the file's price at the restart: another file
 TIMESTAMP_FORMATS = "timestamp {value!r} is not epoch seconds, epoch milliseconds or ISO-8601"
 
 
@@ -287,6 +294,40 @@ class ReplayFeed:
                                 int(f["_row"].iat[i + 1]), float(ts[i]), float(ts[i + 1]),
                                 round(steps[i] / tf) - 1))
         return gaps
+
+    # --- played live
+    @property
+    def first_live_ts(self) -> float:
+        """When a live replay starts: once `WARMUP_BARS` bars of its earliest series have closed
+        (of a short file, half of them), so charts and indicators have a history at once."""
+        ts = min(self._frames.values(), key=lambda f: float(f["ts"].iat[0]))["ts"].to_numpy()
+        seen = max(1, min(WARMUP_BARS, len(ts) // 2))
+        return float(ts[seen - 1]) + self.timeframe_seconds
+
+    def cued(self) -> ReplayFeed:
+        """This feed, ready to be played live: a clock that runs by itself at `--speed`
+        (`ScaledClock.start_at`) is set to `first_live_ts`, or, on a restart, to the newest
+        record in the database (the clock's floor), whichever is later. A clock that moves
+        only when told (backtests, tests) is left as it is."""
+        start_at = getattr(self.clock, "start_at", None)
+        if start_at is not None:
+            start_at(self.first_live_ts)
+        return self
+
+    def continue_from(self, prices: Mapping[str, float]) -> None:
+        """A restart's last marks: the replay goes on from them by its clock alone (the file's
+        prices at the newest record are the ones the account was marked at), so nothing is
+        changed here; a mark far from the file's price now is said once (another file, or
+        the database of another market), as the equity will move by it."""
+        now = self.clock.now()
+        for symbol, mark in sorted(prices.items()):
+            if symbol not in self._frames or not mark > 0:
+                continue
+            f, n = self._visible(symbol, now)
+            if n and abs(float(f["close"].iat[n - 1]) / mark - 1.0) > CONTINUITY:
+                log.warning("%s: %s was last marked at %s, the file says %s at %s: is it the "
+                            "file this database was replaying?", self.name, symbol, f"{mark:g}",
+                            f"{float(f['close'].iat[n - 1]):g}", _iso(now))
 
     # --- MarketFeed
     def _visible(self, symbol: str, now: float) -> tuple[pd.DataFrame, int]:
