@@ -293,13 +293,20 @@ def _config_path(args: argparse.Namespace) -> int:
     from autotrade_tui.errors import ConfigError
 
     cfg = _config_file(args)
-    problem = None
+    problem, socket = None, ""
     try:
-        db = settings_from_args(args).database_url.get()
+        settings = settings_from_args(args)
+        db = settings.database_url.get()
+        if settings.api:
+            from autotrade_tui.api.service import socket_path
+
+            socket = str(socket_path(settings))
     except ConfigError as exc:  # still print the paths: they are how to find the problem
         problem, db = exc, ""
     print(f"config file: {cfg}{'' if cfg.exists() else '  (not present: defaults in use)'}")
     print(f"database:    {mask_url(_db_location(db))}")
+    if socket:  # where `attach` finds the engine on this database (SPEC §13)
+        print(f"api socket:  {socket}")
     if problem is not None:
         print(f"autotrade-tui: error: {problem}", file=sys.stderr)
         return 2

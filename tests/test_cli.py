@@ -339,6 +339,8 @@ def test_config_path_prints_the_isolated_paths(home: Home) -> None:
     assert res.returncode == 0, res.stderr
     assert f"config file: {home.config_file}  (not present" in res.stdout
     assert f"database:    {home.default_db}" in res.stdout
+    assert "api socket:  " in res.stdout and res.stdout.rstrip().endswith(".sock")
+    assert res.stderr == ""  # nothing else: no library's warning either
     res = home.run("config", "path", "--db", "rel.db")
     assert f"database:    {home.root / 'rel.db'}" in res.stdout
     res = home.run("config", "path", DATABASE_URL="postgresql://u:secretpw@h/x")

@@ -22,6 +22,7 @@ import hmac
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ def runtime_dir() -> Path:
 
     from autotrade_tui.config import APP_NAME, user_data_dir
 
-    path = user_runtime_path(APP_NAME, appauthor=False)
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR: a warning on stderr, not for us
+        warnings.simplefilter("ignore")
+        path = user_runtime_path(APP_NAME, appauthor=False)
     return path if path.parent.is_dir() and os.access(path.parent, os.W_OK) else user_data_dir()
 
 
