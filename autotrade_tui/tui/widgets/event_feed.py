@@ -1,5 +1,7 @@
 """The market event feed, newest first, coloured by severity (CRITICAL red, HIGH orange,
-MEDIUM dim), with each event's suggested action."""
+MEDIUM dim), with each event's suggested action. Events that come together are drawn once
+(after the messages already waiting), and a hidden feed draws when it shows (SPEC §11: the
+cockpit never starves the engine)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ class EventFeed(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.detail = detail
         self.events: list[EventView] = []
+        self._due = False  # a redraw is queued (call_later) or waits for on_show
 
     def compose(self) -> ComposeResult:
         yield Static("no market events yet", classes="lines")
@@ -63,7 +66,8 @@ class EventFeed(VerticalScroll):
     def load(self, events: Iterable[EventView]) -> None:
         """History, newest first (what the database held at start)."""
         self.events += list(events)
-        self._show()
+        self._keep()
+        self._show_soon()
 
     def add(self, event: EventView) -> None:
         """A new line, or the update of the line a lasting condition was raised on (same
@@ -74,11 +78,30 @@ class EventFeed(VerticalScroll):
             self.events.append(event)
         else:
             self.events[same] = event
-        self._show()
+        self._keep()
+        self._show_soon()
 
-    def _show(self) -> None:
+    def _keep(self) -> None:
         self.events.sort(key=lambda e: (-e.ts, e.symbol, e.event_type))  # newest first, stable
         del self.events[KEEP:]
+
+    def _show_soon(self) -> None:
+        """One redraw for the events that came together (300 wrapped lines rebuilt per event
+        cost the engine its pace at speed); none while hidden."""
+        if not self._due:
+            self._due = True
+            self.call_later(self._show_if_seen)
+
+    def _show_if_seen(self) -> None:
+        if self._due and self.is_on_screen:  # (drawn meanwhile: on_show, on_resize)
+            self._show()  # else it stays due: on_show draws
+
+    def on_show(self) -> None:
+        if self._due:
+            self._show()
+
+    def _show(self) -> None:
+        self._due = False
         lines = self.query_one(".lines", Static)
         self.border_title = f"Events ({len(self.events)})" if self.events else "Events"
         if self.events:

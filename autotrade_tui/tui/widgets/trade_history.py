@@ -1,5 +1,6 @@
 """Trade history, newest first: opens, adds, closes and liquidations with their P&L, fee
-and source (auto, manual, event, guard, liquidation)."""
+and source (auto, manual, event, guard, liquidation). Trades that come together are one
+rebuild (after the messages already waiting), not one each."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class TradeHistory(FreshTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=1)
         self.trades: list[TradeView] = []
+        self._due = False  # a rebuild is queued (call_later)
 
     def on_mount(self) -> None:
         for name in COLUMNS:
@@ -29,14 +31,20 @@ class TradeHistory(FreshTable):
     def load(self, trades: Iterable[TradeView]) -> None:
         """History, newest first."""
         self.trades = (self.trades + list(trades))[:KEEP]
-        self._rebuild()
+        self._rebuild_soon()
 
     def add(self, trade: TradeView) -> None:
         self.trades.insert(0, trade)
         del self.trades[KEEP:]
-        self._rebuild()
+        self._rebuild_soon()
+
+    def _rebuild_soon(self) -> None:
+        if not self._due:
+            self._due = True
+            self.call_later(self._rebuild)
 
     def _rebuild(self) -> None:
+        self._due = False
         row = self.cursor_row
         self.clear()
         self.add_rows(self._cells(t) for t in self.trades)
