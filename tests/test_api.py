@@ -95,6 +95,13 @@ async def test_reads_have_the_report_keys_and_page_by_id(
                                                    params={"limit": 3})).json())
         assert len(history.trades) == 3 and history.trades[0].source is TradeSource.MANUAL
         assert history.decisions[0].id == decisions[0]["id"]
+        card = (await c.get("/api/scorecard")).json()  # SPEC §16: the models and the vote
+        models = {row["model"]: row for row in card["scorecard"]}
+        assert set(models) == {*link.status().models, "ensemble"}
+        assert {"equity", "return_pct", "trades", "win_rate", "max_drawdown", "accuracy_1",
+                "accuracy_1h", "errors", "tokens", "cost"} <= set(models["ensemble"])
+        assert models["ensemble"]["equity"] == pytest.approx(acc["equity"])
+        assert set(card["curves"]) <= set(models)
 
     # after the engine closed: `report --json` on the same database, same keys and figures
     rep = report_json(tmp_path, capsys, monkeypatch)

@@ -107,6 +107,15 @@ async def performance(e: Eng) -> Response:
     return json_response(await asyncio.to_thread(reads.performance, e.store, acc, paused))
 
 
+@router.get("/scorecard")
+async def scorecard(e: Eng) -> Response:
+    """SPEC §16: each model's shadow ledger and the ensemble (the rows of `report --json`'s
+    `scorecard`), and their equity curves ({name: [[ts, equity], ...]}), from memory."""
+    acc = e.link.account()
+    return json_response({"scorecard": acc.get("scorecard", []),
+                          "curves": acc.get("scorecard_curves", {})})
+
+
 @router.websocket("/ws")
 async def stream(websocket: WebSocket, e: Eng) -> None:
     await websocket.accept()
