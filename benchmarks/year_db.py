@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from autotrade_tui.store.codec import encode  # noqa: E402
 from autotrade_tui.store.store import Store  # noqa: E402
 
 END = 1_796_000_000.0
@@ -89,11 +90,12 @@ def fill(db: Path, days: int, blobs: list[bytes]) -> None:
           0.0 if i % 2 == 0 else rng.gauss(0, 50), 0.5, 100.0, 10.0, "auto", "", None, t)
          for i, t in enumerate(start + k * 4320.0 for k in range(days * 20))])
     eq = 100_000.0
+    flat = encode([])  # no position open, stored as the program stores it (compressed)
     snaps = []
     for k in range(days * 1440):
         eq *= 1 + rng.gauss(0, 0.0005)
         t = start + 60.0 * k
-        snaps.append((_dt(t), eq, eq, 0.0, "[]", 0, 0, 0, 0.0, 0.0, t))
+        snaps.append((_dt(t), eq, eq, 0.0, flat, 0, 0, 0, 0.0, 0.0, t))
     con.executemany(
         "INSERT INTO account_snapshots (timestamp, total_equity, total_capital, unrealized_pnl,"
         " open_positions, total_trades, winning_trades, losing_trades, win_rate, total_fees,"

@@ -1,6 +1,8 @@
-"""Schema version 2 (SPEC §10 "Runs for a year"): `input_data` compressed and given back whole;
-a database written with version 1's schema (tests/data/schema_v1.sql, dumped from a file the
-version-1 program wrote) is upgraded in place, its rows readable before and after."""
+"""Schema versions 2 and 4 (SPEC §10 "Runs for a year"): `input_data` and the snapshots'
+`open_positions` compressed and given back whole; a database written with version 1's schema
+(tests/data/schema_v1.sql, dumped from a file the version-1 program wrote) or version 3's is
+upgraded in place, its rows readable before and after: on SQLite and on a real PostgreSQL
+server (the shared `db_url` fixture, when TEST_DATABASE_URL names one)."""
 
 from __future__ import annotations
 
@@ -128,3 +130,105 @@ def test_dictionary_v1_is_frozen() -> None:
     old = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, V1)
     blob = old.compress(b'{"a":[1,2.5]}') + old.flush()  # a row written with V1 still reads
     assert codec.decode(blob) == {"a": [1, 2.5]} and codec.raw_json(blob) == '{"a":[1,2.5]}'
+
+
+# ---- an old database of either kind, upgraded to today's (SQLite and PostgreSQL)
+
+
+def _positions(i: int) -> list[dict[str, Any]]:
+    return [] if i % 3 == 0 else [
+        {"symbol": "BTC/USDT", "side": "SHORT", "quantity": 0.25 + i / 1e4,
+         "entry_price": 83_959.9 + i, "liquidation_price": 87_719.3, "entries": 1 + i % 2}]
+
+
+def _old_database(url: str, version: int, decisions: int, snapshots: int) -> tuple[
+        list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """A database of schema `version` (1 or 3) as that program left it: version 1 without
+    the usage index and the scorecard table, `input_data` as JSON; both with the snapshots'
+    positions as JSON. SQLite version 1 is the real DDL of that program."""
+    from sqlalchemy import create_engine, text
+    from sqlmodel import SQLModel
+
+    from autotrade_tui.store.db import resolve_url
+
+    inputs = [_input(i) for i in range(decisions)]
+    positions = [_positions(i) for i in range(snapshots)]
+    pg = "://" in url
+    engine = create_engine(resolve_url(url, Path("unused.db")))
+    json_value = "CAST(:j AS JSON)" if pg else ":j"
+    with engine.begin() as conn:
+        if not pg and version == 1:
+            conn.connection.executescript(SCHEMA_V1.read_text())
+        else:
+            SQLModel.metadata.create_all(conn)
+            if version == 1:
+                conn.exec_driver_sql("DROP TABLE model_scorecard")
+                conn.exec_driver_sql(f"DROP INDEX {USAGE_INDEX}")
+            if pg:
+                for table, column in ((("ai_decisions", "input_data"),) * (version == 1)
+                                      + (("account_snapshots", "open_positions"),)):
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE JSON"
+                                         " USING NULL")
+        conn.execute(text("INSERT INTO schema_meta (key, value) VALUES ('schema_version', :v)"),
+                     {"v": str(version)})
+        for i, data in enumerate(inputs):
+            conn.execute(text(
+                "INSERT INTO ai_decisions (timestamp, symbol, final_decision, model_1_confidence,"
+                " model_2_confidence, model_1_reasoning, model_2_reasoning, executed, input_data,"
+                " model_1_name, model_2_name, final_confidence, vote_reason, execution_note,"
+                " source, price, tokens, cost, latency_s, ts) VALUES (:t, 'BTC/USDT', 'HOLD',"
+                " 0.5, 0.5, 'r1', 'r2', false, "
+                f"{json_value if version == 1 else ':j'}, 'a', 'b', 0.5, 'v', '', 'auto', 1.0,"
+                " 10, 0.01, 0.1, :ts)"),
+                {"t": codec_dt(), "ts": 1.7e9 + i,
+                 "j": json.dumps(data) if version == 1 else codec.encode(data)})
+        for i, held in enumerate(positions):
+            conn.execute(text(
+                "INSERT INTO account_snapshots (timestamp, total_equity, total_capital,"
+                " unrealized_pnl, open_positions, total_trades, winning_trades, losing_trades,"
+                f" win_rate, total_fees, ts) VALUES (:t, :e, :e, 0.0, {json_value}, 0, 0, 0,"
+                " 0.0, 0.0, :ts)"),
+                {"t": codec_dt(), "e": 100_000.0 + (i * 37 % 101), "ts": 1.7e9 + 60.0 * i,
+                 "j": json.dumps(held)})
+    engine.dispose()
+    return inputs, positions
+
+
+def _raw(store: Store, sql: str) -> list[Any]:
+    with store.engine.connect() as conn:
+        return [bytes(v) if isinstance(v, memoryview) else v
+                for (v,) in conn.exec_driver_sql(sql)]
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_an_old_database_is_upgraded_to_todays_on_sqlite_and_postgresql(
+        db_url: str, version: int) -> None:
+    from autotrade_tui.store.tables import SnapshotRow
+
+    inputs, positions = _old_database(db_url, version, 40, 620)  # > one batch of snapshots
+    with Store(db_url, read_only=True) as reader:  # report/export read it before the upgrade
+        assert _decisions(reader) == inputs
+        curve = reader.equity_curve(limit=10_000)
+
+    with Store(db_url, writer=True) as store:
+        assert _decisions(store) == inputs
+        assert [r.open_positions for r in store.rows(SnapshotRow, newest_first=False)] \
+            == positions
+        assert store.equity_curve(limit=10_000) == curve
+        out = io.StringIO()
+        assert export(store, "decisions", "json", out) == len(inputs)
+        assert [r["input_data"] for r in json.loads(out.getvalue())] == inputs
+        assert _raw(store, "SELECT value FROM schema_meta WHERE key = 'schema_version'") \
+            == [str(SCHEMA_VERSION)]
+        for sql in ("SELECT input_data FROM ai_decisions",
+                    "SELECT open_positions FROM account_snapshots"):
+            stored = _raw(store, sql)
+            assert all(isinstance(v, bytes) and codec.is_compressed(v) for v in stored), sql
+        usage = ("SELECT indexname FROM pg_indexes WHERE tablename = 'ai_decisions'"
+                 if "://" in db_url else
+                 "SELECT name FROM sqlite_master WHERE tbl_name = 'ai_decisions'")
+        assert USAGE_INDEX in _raw(store, usage)
+    with Store(db_url, writer=True) as store:  # a second start changes nothing
+        assert [r.open_positions for r in store.rows(SnapshotRow, newest_first=False)] \
+            == positions
+        assert _decisions(store) == inputs

@@ -27,6 +27,7 @@ from autotrade_tui.errors import (
     StoreFileChanged,
 )
 from autotrade_tui.runtime.updates import Notice, TradeExecuted, Update
+from autotrade_tui.store.db import PAGE_SIZE
 from autotrade_tui.store.store import Store
 from tests.runtime_fixtures import ScriptedModel, make_runtime
 from tests.test_headless import _env  # the same clean environment for the CLI
@@ -350,7 +351,7 @@ async def test_a_full_disk_waits_says_so_once_and_resumes(tmp_path: Path) -> Non
         assert rt.store.fault == "" and "BTC/USDT" not in rt.engine.positions
         assert any("works again (disk full is over)" in t for t in _notices(seen, "info"))
         wal = mnt / "rt.db-wal"
-        assert wal.stat().st_size < 16 * (8192 + 24)  # truncated after the fault: a few frames
+        assert wal.stat().st_size < 16 * (PAGE_SIZE + 24)  # truncated after the fault: a few frames
         await rt.close()
         with Store(mnt / "rt.db") as store:
             loaded = store.load_state()

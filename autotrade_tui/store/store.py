@@ -96,7 +96,13 @@ def _to_v3(conn: Connection) -> None:
     table needs no conversion); the step is here so the version records it."""
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v2, 2: _to_v3}
+def _to_v4(conn: Connection) -> None:
+    """3 → 4: the equity snapshots' `open_positions` compressed (rewritten in batches, like
+    `input_data` in version 2; the file shrinks at the next `db vacuum`)."""
+    compress_column(conn, "account_snapshots", "open_positions")
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _to_v2, 2: _to_v3, 3: _to_v4}
 
 
 def to_dt(ts: float) -> datetime:

@@ -3,7 +3,9 @@ recovery needs (`account_state`, `position_entries`) and a `schema_meta` version
 
 Version 2 (SPEC §10 "Runs for a year"): `ai_decisions.input_data` is stored compressed
 (store/codec.py: given back as the same JSON), and an index covering the model usage columns
-lets the report sum a year of decisions without reading their rows."""
+lets the report sum a year of decisions without reading their rows. Version 4: the equity
+snapshots' `open_positions` compressed the same way (~490 → ~240 bytes a row with positions
+open; nothing reads it but the row itself)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from autotrade_tui.store.codec import ZJSON
 
-SCHEMA_VERSION = 3  # 3: model_scorecard (SPEC §16)
+SCHEMA_VERSION = 4  # 3: model_scorecard (SPEC §16); 4: snapshots' positions compressed
 USAGE_INDEX = "ix_ai_decisions_usage"  # (ts, tokens, cost): the report's sums
 
 
@@ -75,7 +77,7 @@ class SnapshotRow(SQLModel, table=True):
     total_equity: float
     total_capital: float
     unrealized_pnl: float
-    open_positions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    open_positions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(ZJSON))
     total_trades: int
     winning_trades: int
     losing_trades: int
