@@ -134,12 +134,11 @@ def save(store: Any, req: Request, settings: Any, history: Any, metrics: dict[st
          outcome: Any) -> int:
     """The run, its trades, its non-HOLD decisions and its events, in one transaction."""
     from autotrade_tui.backtest.records import decision_rows, event_rows, kept, trade_rows
+    from autotrade_tui.core.engine import EngineConfig
+    from autotrade_tui.core.step import TickRules
 
-    keys = ("initial_capital", "leverage", "commission_rate", "maintenance_margin_rate",
-            "position_size_percent", "max_positions", "stop_loss_percent", "take_profit_percent",
-            "max_drawdown_percent", "trading_interval_minutes", "confidence_threshold",
-            "single_model_threshold", "ai_voting_strategy", "stale_after_seconds",
-            "event_triggered_decisions")
+    # the settings its trades depend on: the engine's rules and the tick's (vote included)
+    keys = (*EngineConfig.__dataclass_fields__, *TickRules.SETTINGS)
     step = max(1, len(outcome.equity) // 2000)
     curve = [[t, e] for t, e in zip(outcome.times[::step], outcome.equity[::step],
                                     strict=True)]

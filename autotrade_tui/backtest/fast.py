@@ -6,8 +6,10 @@ indicators of every bar before it starts (the whole-series mode of the indicator
 each rule runs once over the whole series, and each distinct pair of answers is voted once
 (`voting.tally`, the vote without its text; the rules' confidences are hundredths, so a year
 meets a few thousand pairs). Per decision what is left is a lookup and, for the results that
-are not HOLD, `decision.settle`: the same gates and engine as live. The reasoning text is
-written afterwards, only for the decisions a run records (`SeriesVotes.votes`).
+are not HOLD, `decision.settle`: the same gates and engine as live (`core.step.settle_votes`
+after its vote). The reasoning text is written afterwards, only for the decisions a run
+records (`SeriesVotes.votes`). The parity tests (tests/test_backtest_parity.py) hold this path
+equal to the full-context one and to the live runtime.
 """
 
 from __future__ import annotations

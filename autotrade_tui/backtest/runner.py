@@ -1,4 +1,5 @@
-"""The replay loop: the live runtime's two steps on a VirtualClock, candle by candle.
+"""The replay loop: the backtest's scheduler of the live runtime's two steps (their rules are
+`core.step`'s, shared with `runtime.ticks`) on a VirtualClock, candle by candle.
 
 A bar is known when it closes (SPEC §5.3): the replay clock steps from bar close to bar close,
 and the bar that opens at T is seen at T + timeframe, so whatever is decided or filled on its
@@ -43,28 +44,27 @@ from autotrade_tui.backtest.fast import Decider, SeriesVotes, indicator_keys, le
 from autotrade_tui.backtest.history import History, Series
 from autotrade_tui.backtest.screen import screen
 from autotrade_tui.core import indicators as ta
+from autotrade_tui.core import step
 from autotrade_tui.core.clock import VirtualClock
-from autotrade_tui.core.decision import VotePolicy, build_context, decide
 from autotrade_tui.core.engine import EngineConfig, TradingEngine
 from autotrade_tui.core.events import EventThresholds
 from autotrade_tui.core.models import (
     Action,
     Candle,
+    DecisionContext,
     MarketEvent,
     ModelVote,
-    Severity,
     Trade,
     TradeSource,
     VoteResult,
 )
 from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.core.step import DECISION_CANDLES, RECENT_CLOSES, TickRules
 from autotrade_tui.runtime.monitor import EventMonitor
+from autotrade_tui.runtime.ticks import settle_in_order
 
 log = logging.getLogger(__name__)
 
-DECISION_CANDLES = 200  # the runtime's support/resistance window
-RECENT_CLOSES = 20
-RECENT_EVENTS = 10
 _HOLD = Action.HOLD
 _NONE = ()  # "no symbol to decide out of cycle", without a new list per candle
 _AUTO = TradeSource.AUTO
@@ -180,11 +180,12 @@ class Backtest:
         self.models = models
         self.clock = clock or VirtualClock(history.start)
         self.fast = lean(models) if fast is None else fast and lean(models)
-        self.policy = VotePolicy.from_settings(settings)
+        rules = TickRules.from_settings(settings)  # the live runtime's, as it reads them
+        self.policy = rules.policy
         self.engine = TradingEngine(EngineConfig.from_settings(settings))
-        self.interval = float(settings.trading_interval_minutes) * 60.0
-        self.stale_after = float(settings.stale_after_seconds)
-        self.event_decisions = bool(settings.event_triggered_decisions)
+        self.interval = rules.interval_s
+        self.stale_after = rules.stale_after
+        self.event_decisions = rules.event_decisions
         self.monitor = EventMonitor(None, history.symbols,  # type: ignore[arg-type]
                                     EventThresholds.from_settings(settings),
                                     settings.maintenance_margin_rate, history.bar_seconds)
@@ -279,7 +280,7 @@ class Backtest:
         First each symbol's last visible bar (the replay feed's ticker step, in line: once
         per candle): its price, and whether it is fresh."""
         fresh: dict[str, float] = {}
-        stale, prices = self.stale, self.prices
+        stale, prices, limit, is_stale = self.stale, self.prices, self.stale_after, step.is_stale
         positions = self.engine.positions
         card = self.scorecard
         held = card.held() if card.holding else ()  # shadows' positions: on the range too
@@ -298,10 +299,8 @@ class Backtest:
                 stale.add(name)  # no bar yet: no ticker
                 continue
             price = prices[name] = s.close[j]
-            # The replay feed's ticker is stamped min(now, end of its bar): stale when
-            # now − that > limit, i.e. when the bar ended more than `limit` ago.
-            end = ts[j] + bar
-            if end < t and t - end > self.stale_after:
+            # the replay feed's ticker: stamped min(now, its bar's end) (see step.is_stale)
+            if is_stale(ts[j] + bar, t, limit):
                 stale.add(name)
             elif name in stale:
                 stale.discard(name)
@@ -313,11 +312,10 @@ class Backtest:
         engine = self.engine
         if bars:
             bars = {k: b for k, b in bars.items() if k in fresh}
-        marked = engine.mark_bars(fresh, bars, t) if bars else engine.mark(fresh, t)
+        marked = step.mark(engine, fresh, t, bars)
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        if held or t >= card.next_due:
-            card.mark(fresh, t, bars)
+        step.mark_shadows(card, fresh, t, bars)
         return self._events(t, fresh, engine.positions)
 
     def _events(self, t: float, fresh: dict[str, float],
@@ -353,11 +351,10 @@ class Backtest:
         if not found:
             return _NONE
         self.events += found
-        self.recent = (found + self.recent)[:50]
+        self.recent = step.remember(found, self.recent)
         if not self.event_decisions:
             return _NONE
-        names = sorted({e.symbol for e in found if e.severity is Severity.CRITICAL})
-        return [self._by_name[n] for n in names if n in self._by_name]
+        return [self._by_name[n] for n in step.urgent(found) if n in self._by_name]
 
     def _first_fresh(self, s: _Sym) -> None:
         """The symbol's first fresh candle: the live monitor primes its window here (the
@@ -392,16 +389,23 @@ class Backtest:
         if self._fast is not None:
             self._fast(ready, t, source)
             return
-        contexts = [self._context(s, t) for s in ready]
-        votes = await asyncio.gather(*(self._ask(m, c) for c in contexts for m in self.models))
-        for k, s in enumerate(ready):
-            pair = (votes[2 * k], votes[2 * k + 1])
+
+        async def prepare(s: _Sym) -> tuple[_Sym, tuple[ModelVote, ModelVote]]:
+            ctx = self._context(s, t)
+            votes = await asyncio.gather(*(self._ask(m, ctx) for m in self.models))
+            return s, (votes[0], votes[1])
+
+        async def settle(prep: tuple[_Sym, tuple[ModelVote, ModelVote]]) -> None:
+            s, pair = prep
             price = self.prices[s.name]
-            out = decide(self.engine, s.name, price, t, pair, self.policy,
-                         stale=s.name in self.stale, source=source)
-            self.scorecard.on_votes(s.name, price, t, pair, stale=s.name in self.stale)
+            out = step.settle_votes(self.engine, self.scorecard, s.name, price, t, pair,
+                                    self.policy, stale=s.name in self.stale, source=source)
             self.record(s, t, price, source, out.result, out.executed, out.note,
-                         out.execution.trades, votes=pair)
+                        out.execution.trades, votes=pair)
+
+        for res in await settle_in_order(ready, prepare, settle):
+            if isinstance(res, BaseException):  # a model raised: the replay stops
+                raise res
         if self.after_cycle is not None:
             self.after_cycle()
 
@@ -409,15 +413,13 @@ class Backtest:
         async with self._slots:
             return await model.decide(ctx)
 
-    def _context(self, s: _Sym, t: float) -> Any:
+    def _context(self, s: _Sym, t: float) -> DecisionContext:
         j = s.i
         price = self.prices[s.name]
         ind = s.indicators(j)
-        support, resistance = s.levels(j)
-        return build_context(
-            s.name, t, price, self.engine, self.prices, ind, ta.signals(ind, price), support,
-            resistance, events=[e for e in self.recent if e.symbol == s.name][:RECENT_EVENTS],
-            recent_closes=s.close[max(0, j + 1 - RECENT_CLOSES):j + 1])
+        return step.context(s.name, t, price, self.engine, self.prices, ind,
+                            ta.signals(ind, price), *s.levels(j), self.recent,
+                            s.close[max(0, j + 1 - RECENT_CLOSES):j + 1])
 
     def record(self, s: _Sym, t: float, price: float, source: TradeSource,
                 result: VoteResult, executed: bool, note: str, trades: list[Trade], *,

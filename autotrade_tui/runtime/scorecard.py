@@ -13,6 +13,7 @@ from autotrade_tui.core.engine import EngineConfig, TradingEngine
 from autotrade_tui.core.metrics import deepen
 from autotrade_tui.core.models import ModelVote
 from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.core.step import mark_shadows
 
 
 class ScorecardKeeper:
@@ -39,10 +40,8 @@ class ScorecardKeeper:
         self.dirty = True
 
     def mark(self, prices: Mapping[str, float], ts: float) -> None:
-        card = self.card
-        if not (card.holding or ts >= card.next_due):
+        if not mark_shadows(self.card, prices, ts):
             return
-        card.mark(prices, ts)
         seen = self._fingerprint()
         if seen != self._seen:  # a shadow traded or an answer was judged
             self._seen, self.dirty = seen, True
