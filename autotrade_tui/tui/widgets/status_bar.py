@@ -13,6 +13,7 @@ from textual.widget import Widget
 from autotrade_tui.tui.format import clock, duration
 
 SEP = ("  │  ", "$foreground 35%")
+TIGHT = "  "  # between the parts when a line would not fit with SEP (80 columns)
 
 
 def _model_names(status: Any) -> str:
@@ -45,60 +46,66 @@ class StatusBar(Widget):
 
     def render(self) -> Content:
         width = max(self.size.width, 20)
-        left1, left2 = self._lines()
         right1 = Content.assemble((self.symbol, "bold $primary"), " ", (self.timeframe, "$accent"))
-        return Content("\n").join([self._fit(left1, right1, width),
-                                   self._fit(left2, self._speed(), width)])
+        wide, tight = self._lines(SEP), self._lines(TIGHT)
+        # Each line with its parts closer together before anything of it is cut.
+        return Content("\n").join([self._fit(line, tight_line, right, width) for line, tight_line,
+                                   right in zip(wide, tight, (right1, Content("")), strict=True)])
 
     @staticmethod
-    def _fit(left: Content, right: Content, width: int) -> Content:
+    def _fit(left: Content, tight: Content, right: Content, width: int) -> Content:
         room = width - right.cell_length - 2
+        if left.cell_length > room:
+            left = tight
         if left.cell_length > room:
             left = left.truncate(max(room, 0), ellipsis=True)
         gap = " " * max(width - left.cell_length - right.cell_length - 1, 1)
         return Content.assemble(" ", left, gap, right)
 
-    def _speed(self) -> Content:
-        speed = getattr(self.status, "speed", 1.0)
-        return Content(f"×{speed:g}") if speed and speed != 1.0 else Content("")
+    @staticmethod
+    def _speed(st: Any) -> list[Any]:
+        """The clock's speed beside the mode (a sim or replay at --speed N)."""
+        speed = getattr(st, "speed", 1.0)
+        return [" ", (f"×{speed:g}", "bold $accent")] if speed and speed != 1.0 else []
 
-    def _lines(self) -> tuple[Content, Content]:
-        first, second = self._normal_lines()
+    def _lines(self, sep: Any) -> tuple[Content, Content]:
+        first, second = self._normal_lines(sep)
         return (first, Content.styled(self.alert, "bold $error")) if self.alert else (first,
                                                                                         second)
 
-    def _normal_lines(self) -> tuple[Content, Content]:
+    def _normal_lines(self, sep: Any) -> tuple[Content, Content]:
         st = self.status
         if st is None:
-            return (Content.assemble(("autotrade-tui", "bold $primary"), SEP,
+            return (Content.assemble(("autotrade-tui", "bold $primary"), sep,
                                      ("PAPER", "bold $accent")),
                     Content.assemble((self.phase, "$text-muted")))
         mode_style = "bold $success" if st.mode == "LIVE DATA" else "bold $primary"
-        line1 = Content.assemble((st.mode, mode_style), " ", ("PAPER", "bold reverse $accent"),
-                                 *self._link(st), SEP, (_model_names(st), "$foreground"))
+        line1 = Content.assemble((st.mode, mode_style), *self._speed(st), " ",
+                                 ("PAPER", "bold reverse $accent"), *self._link(st, sep), sep,
+                                 (_model_names(st), "$foreground"))
         now = self.now() if self.now else st.now
-        parts: list[Any] = [(clock(now) + " UTC", "bold"), SEP]
+        parts: list[Any] = [(clock(now) + " UTC", "bold"), sep]
         if st.next_decision_at is not None:
-            parts += ["next decision ", (duration(st.next_decision_at - now), "bold"), SEP]
+            parts += ["next decision ", (duration(st.next_decision_at - now), "bold"), sep]
         if st.halted_reason:
             parts.append((f"PAUSED: {st.halted_reason}", "bold $error"))
         elif st.paused:
             parts.append(("AUTO PAUSED", "bold reverse $warning"))
         else:
             parts.append(("AUTO ON", "bold $success"))
-        parts += [SEP, *self._freshness(st, now)]
+        parts += [sep, *self._freshness(st, now)]
         if getattr(st, "risk", ""):
-            parts += [SEP, (st.risk, "$text-muted")]
+            parts += [sep, (st.risk, "$text-muted")]
         return line1, Content.assemble(*parts)
 
     @staticmethod
-    def _link(st: Any) -> list[Any]:
+    def _link(st: Any, sep: Any) -> list[Any]:
         """An engine in another process (`attach`): where, and whether it is reachable."""
         link = getattr(st, "link", "")
         if not link:
             return []
         style = "bold reverse $error" if link.startswith("DISCONNECTED") else "bold $warning"
-        return [SEP, (link, style)]
+        return [sep, (link, style)]
 
     @staticmethod
     def _freshness(st: Any, now: float) -> list[Any]:
