@@ -1,6 +1,7 @@
 """The event feed and the trade history draw once for what comes together (SPEC §11: panes
 redraw at most a few times a second, the cockpit never starves the engine), and a hidden feed
-draws when it shows; what they hold stays bounded."""
+draws when it shows; what they hold stays bounded. A chart on a hidden tab is not plotted until
+it shows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from autotrade_tui.tui.views import EventView, TradeView
 from autotrade_tui.tui.widgets import event_feed, trade_history
+from autotrade_tui.tui.widgets.equity_chart import EquityChart
 from autotrade_tui.tui.widgets.event_feed import EventFeed
 from autotrade_tui.tui.widgets.trade_history import TradeHistory
 
@@ -84,3 +86,31 @@ async def test_the_feed_and_the_history_keep_a_fixed_number_of_lines() -> None:
         await pilot.pause()
         assert len(seen.events) == len(unseen.events) == event_feed.KEEP
         assert len(trades.trades) == trades.row_count == trade_history.KEEP
+
+
+class Charts(App[None]):
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="market"):
+            with TabPane("market", id="market"):
+                yield EventFeed(id="seen")
+            with TabPane("equity", id="tab-equity"):
+                yield EquityChart(id="equity")
+
+
+async def test_a_hidden_chart_is_not_plotted_until_its_tab_shows() -> None:
+    """A year's equity curve loaded at start, live points every mark: nothing is plotted while
+    its tab is hidden (the 2 s timer skips it); showing the tab draws it once."""
+    async with Charts().run_test(size=(120, 40)) as pilot:
+        app = pilot.app
+        chart = app.query_one(EquityChart)
+        plotted = counting(chart, "redraw")
+        chart.load([(1_750_000_000.0 + 60 * i, 100_000.0 + i) for i in range(2_000)])
+        for i in range(50):
+            chart.add(1_750_200_000.0 + 60 * i, 101_000.0 + i)
+        chart._refresh_if_dirty()  # what the 2 s timer calls
+        await pilot.pause()
+        assert plotted == [] and chart._dirty and len(chart.points) == 2_050
+        app.query_one(TabbedContent).active = "tab-equity"
+        await pilot.pause()
+        await pilot.pause()
+        assert len(plotted) == 1

@@ -29,7 +29,8 @@ class EquityChart(PlotPane):
         if points:
             self._fixed_ts = max(self._fixed_ts, points[-1][0])
         self._dirty = True
-        self.redraw()
+        if self.is_on_screen:  # else when its tab shows (PlotPane.on_show)
+            self.redraw()
 
     def add(self, ts: float, equity: float) -> None:
         """A live point: it replaces the previous live one until a minute has passed."""

@@ -1,6 +1,8 @@
 """A pane that shows a one-line placeholder until it has something to plot, then a plotext
 plot; textual-plotext (and plotext) are imported only then, off the event loop. Data that
-moves marks the pane dirty: it is redrawn at most every `REFRESH_S` seconds."""
+moves marks the pane dirty: it is redrawn at most every `REFRESH_S` seconds, and only while it
+is on screen (a hidden tab's chart is drawn when it shows: plotting thousands of points every
+2 s for nobody cost the engine CPU, and the cockpit's first screen the plot of a year)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ class PlotPane(Container):
         self.set_interval(REFRESH_S, self._refresh_if_dirty, name=f"{self.id} refresh")
 
     def _refresh_if_dirty(self) -> None:
+        if self._dirty and self.is_on_screen:
+            self.redraw()
+
+    def on_show(self) -> None:
         if self._dirty:
             self.redraw()
 
