@@ -60,18 +60,18 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
     db, target = tmp_path / "f.db", tmp_path / "out.csv"
     _decisions(db, 8)
     monkeypatch.setattr(report, "EXPORT_BATCH", 3)
-    real = report._export_value
+    real = report._csv_cell
     calls = []
 
-    def failing(name: str, value: object, raw: bool) -> object:
+    def failing(value: object) -> object:
         calls.append(1)
         if len(calls) > 100:  # in the middle of the rows
             raise KeyboardInterrupt
-        return real(name, value, raw)
+        return real(value)
 
-    monkeypatch.setattr(report, "_export_value", failing)
+    monkeypatch.setattr(report, "_csv_cell", failing)
     assert main(["export", "decisions", "--db", str(db), "-o", str(target)]) == 130
     assert not target.exists() and not (tmp_path / ".out.csv.part").exists()
-    monkeypatch.setattr(report, "_export_value", real)
+    monkeypatch.setattr(report, "_csv_cell", real)
     assert main(["export", "decisions", "--db", str(db), "-o", str(target)]) == 0
     assert len(list(csv.DictReader(target.open()))) == 8 and "wrote" in capsys.readouterr().err
