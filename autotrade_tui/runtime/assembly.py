@@ -4,23 +4,36 @@ from the database's time and last marks), its models and its fundamentals."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrade_tui.core.clock import Clock, RealClock, ScaledClock
 
+if TYPE_CHECKING:
+    import httpx
 
-def make_clock(settings: Any) -> Clock:
+    from autotrade_tui.ai.base import DecisionModel
+    from autotrade_tui.config import Settings
+    from autotrade_tui.market.base import MarketFeed
+    from autotrade_tui.market.fundamentals import Fundamentals
+    from autotrade_tui.store.base import EngineStore
+
+Models = tuple["DecisionModel", "DecisionModel"]
+
+
+def make_clock(settings: Settings) -> Clock:
     """Live data runs on wall time; the sim and replays on wall time × `speed`."""
     if settings.market_source == "ccxt":
         return RealClock()
     return ScaledClock(settings.speed)
 
 
-async def open_parts(settings: Any, clock: Clock, store: Any, feed: Any,
-                     models: tuple[Any, Any] | None) -> tuple[Any, tuple[Any, Any], Any, Any]:
+async def open_parts(
+    settings: Settings, clock: Clock, store: EngineStore, feed: MarketFeed | None,
+    models: Models | None,
+) -> tuple[MarketFeed, Models, Fundamentals | None, httpx.AsyncClient | None]:
     """(feed, models, fundamentals, http client) as the settings ask, parts given kept as
     they are; if anything fails, the store and what was opened are closed."""
-    http = None
+    http: httpx.AsyncClient | None = None
     try:
         if feed is None:
             feed = await open_feed(settings, clock, store)
@@ -32,7 +45,7 @@ async def open_parts(settings: Any, clock: Clock, store: Any, feed: Any,
 
                 http = httpx.AsyncClient()
             models = build_models(settings, http)
-        fundamentals = None
+        fundamentals: Fundamentals | None = None
         if settings.fundamentals_enabled and feed.mode == "LIVE DATA":
             from autotrade_tui.market.fundamentals import Fundamentals
 
@@ -45,7 +58,7 @@ async def open_parts(settings: Any, clock: Clock, store: Any, feed: Any,
     return feed, models, fundamentals, http
 
 
-async def open_feed(settings: Any, clock: Clock, store: Any) -> Any:
+async def open_feed(settings: Settings, clock: Clock, store: EngineStore) -> MarketFeed:
     """The settings' feed on `clock`; a restarted sim goes on from the database's time and
     last marks (see resume_clock)."""
     from autotrade_tui.market.factory import open_feed as open_market
@@ -59,15 +72,13 @@ async def open_feed(settings: Any, clock: Clock, store: Any) -> Any:
     return feed
 
 
-def resume_clock(store: Any, clock: Clock, settings: Any) -> dict[str, float]:
+def resume_clock(store: EngineStore, clock: Clock, settings: Settings) -> dict[str, float]:
     """A restarted sim or replay (SPEC §5.2 Restarts): its clock set no earlier than the
     newest record in the database; returns the last marks its prices go on from (blocking
     reads: call in a thread)."""
     if settings.market_source == "ccxt" or not isinstance(clock, ScaledClock):
         return {}
-    from autotrade_tui.store.queries import newest_ts
-
-    newest = newest_ts(store)
+    newest = store.newest_ts()
     if newest is None:
         return {}
     clock.not_before(newest)

@@ -40,7 +40,7 @@ class Scheduler(Ticks):
 
     async def _monitor_loop(self) -> None:
         step = float(self.settings.event_interval_seconds)
-        while not self.stopping:
+        while not self._stop.is_set():  # (not `stopping`: a checker would think it stays False)
             await self.sleep_until(self.clock.now() + step)
             if self.stopping:
                 return

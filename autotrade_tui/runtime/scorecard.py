@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.core.engine import EngineConfig, TradingEngine
 from autotrade_tui.core.metrics import deepen
@@ -15,10 +15,13 @@ from autotrade_tui.core.models import ModelVote
 from autotrade_tui.core.scorecard import Scorecard
 from autotrade_tui.core.step import mark_shadows
 
+if TYPE_CHECKING:
+    from autotrade_tui.store.base import EngineStore
+
 
 class ScorecardKeeper:
     def __init__(self, config: EngineConfig, models: Sequence[str], threshold: float,
-                 interval: float, store: Any) -> None:
+                 interval: float, store: EngineStore) -> None:
         self.card = Scorecard(config, models, threshold, interval)
         self.store = store
         saved = store.load_scorecard()

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autotrade_tui.core.account import AccountView, RiskFigures
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.core.engine import EngineConfig, EngineState, TradingEngine, copy_state
 from autotrade_tui.core.events import EventThresholds
-from autotrade_tui.core.models import EventType, MarketEvent, Severity, Ticker, Trade
+from autotrade_tui.core.models import MarketEvent, Ticker, Trade
 from autotrade_tui.core.step import EVENTS_KEPT, TickRules
 from autotrade_tui.errors import EngineLockedError, StoreError, StoreFatal
 from autotrade_tui.runtime.monitor import EventMonitor
@@ -34,6 +34,15 @@ from autotrade_tui.runtime.updates import (
     TradeExecuted,
     Update,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from autotrade_tui.ai.base import DecisionModel
+    from autotrade_tui.config import Settings
+    from autotrade_tui.market.base import MarketFeed
+    from autotrade_tui.market.fundamentals import Fundamentals
+    from autotrade_tui.store.base import EngineStore
 
 log = logging.getLogger(__name__)
 COOLDOWN_MEMORY_S = 3600.0  # events this recent are remembered across a restart
@@ -82,8 +91,10 @@ class EngineChange:
 
 
 class RuntimeState:
-    def __init__(self, settings: Any, *, feed: Any, models: tuple[Any, Any], store: Any,
-                 clock: Clock, fundamentals: Any = None, http_client: Any = None) -> None:
+    def __init__(self, settings: Settings, *, feed: MarketFeed,
+                 models: tuple[DecisionModel, DecisionModel], store: EngineStore,
+                 clock: Clock, fundamentals: Fundamentals | None = None,
+                 http_client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.feed, self.models, self.store, self.clock = feed, models, store, clock
         self.fundamentals, self._http = fundamentals, http_client
@@ -95,9 +106,7 @@ class RuntimeState:
         self.engine = TradingEngine(EngineConfig.from_settings(settings),
                                     loaded[0] if loaded else None)
         if loaded:  # the re-entry cooldown runs on across a restart
-            from autotrade_tui.store.queries import last_closes
-
-            self.engine.closed_at.update(last_closes(store))
+            self.engine.closed_at.update(store.last_closes())
         self.paused = bool(loaded and loaded[1])
         # A restored position on a symbol no longer configured is still priced and marked.
         self.symbols = list(dict.fromkeys([*self.symbols, *self.engine.positions]))
@@ -128,13 +137,8 @@ class RuntimeState:
 
     def _restore_events(self) -> None:
         """Recent events feed the prompts and keep their cooldowns across a restart."""
-        from autotrade_tui.store.tables import EventRow
-
         since = self.clock.now() - COOLDOWN_MEMORY_S
-        rows = self.store.rows(EventRow, 200, since_ts=since)
-        events = [MarketEvent(r.ts, r.symbol, EventType(r.event_type), Severity(r.severity),
-                              r.description, r.suggested_action, dict(r.metrics or {}))
-                  for r in rows]  # newest first
+        events = self.store.recent_events(200, since_ts=since)  # newest first
         for event in events:
             self.monitor.detector.remember(event)
         for event in reversed(events):  # oldest first: the newest raise of each wins
@@ -213,7 +217,7 @@ class RuntimeState:
         self.publish(Notice("error", f"stopping: {exc}"))
         self.stop()
 
-    async def _guarded(self, work: Any, what: str) -> None:
+    async def _guarded(self, work: Awaitable[object], what: str) -> None:
         """Await one tick; a failure is reported, never raised (the loop goes on)."""
         try:
             await work

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from autotrade_tui.core import step
 from autotrade_tui.core.models import (
@@ -29,6 +29,9 @@ from autotrade_tui.runtime.updates import (
     PricesUpdated,
     TradeExecuted,
 )
+
+if TYPE_CHECKING:
+    from autotrade_tui.ai.base import DecisionModel
 
 log = logging.getLogger(__name__)
 REPLAY_HISTORY = 10_000_000  # "all of it": a replay's indicators see every candle up to now
@@ -228,12 +231,12 @@ class Ticks(RuntimeState):
         return (t is None or symbol in self.stale
                 or step.is_stale(t.ts, now, self.rules.stale_after))
 
-    async def _ask(self, model: Any, ctx: Any) -> ModelVote:
+    async def _ask(self, model: DecisionModel, ctx: DecisionContext) -> ModelVote:
         async with self._model_slots:
             return await model.decide(ctx)
 
 
-def _input_data(ctx: DecisionContext, models: Sequence[Any]) -> dict[str, Any]:
+def _input_data(ctx: DecisionContext, models: Sequence[DecisionModel]) -> dict[str, Any]:
     """A decision's stored input: its context, and the messages, a pure function of the
     context: exactly what an LLM model was sent (rebuilt here because concurrent calls
     share one model object)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrade_tui.core.clock import Clock
 from autotrade_tui.errors import StoreError
@@ -21,14 +21,21 @@ from autotrade_tui.runtime.assembly import make_clock, open_parts
 from autotrade_tui.runtime.commands import Commands
 from autotrade_tui.runtime.scheduler import Scheduler
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
+    from autotrade_tui.market.base import MarketFeed
+    from autotrade_tui.runtime.assembly import Models
+    from autotrade_tui.store.base import EngineStore
+
 log = logging.getLogger(__name__)
 __all__ = ["Runtime", "make_clock"]
 
 
 class Runtime(Scheduler, Commands):
     @classmethod
-    async def open(cls, settings: Any, *, clock: Clock | None = None, feed: Any = None,
-                   models: tuple[Any, Any] | None = None, store: Any = None) -> Runtime:
+    async def open(cls, settings: Settings, *, clock: Clock | None = None,
+                   feed: MarketFeed | None = None, models: Models | None = None,
+                   store: EngineStore | None = None) -> Runtime:
         """Build everything the settings ask for; parts given as arguments are used as they are."""
         clock = clock or make_clock(settings)
         if store is None:
