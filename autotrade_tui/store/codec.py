@@ -20,7 +20,13 @@ from sqlalchemy.types import TypeDecorator
 
 from autotrade_tui.store.zdict import DICTIONARIES
 
-LEVEL = 9  # rows are written one at a time off the loop: the best ratio costs ~0.2 ms
+LEVEL = 9  # rows are written one at a time off the loop: the best ratio costs ~0.3 ms
+# Z_FILTERED: short matches are coded as literals. The inputs are mostly numbers (~65 floats
+# of 17 digits): digit runs compress better by their Huffman codes than by 3–5 byte matches
+# into other numbers. Measured on three soaks' decisions: 1,531 → 1,402 bytes a row (−8 %),
+# snapshots' positions 169 → 146, and compressing twice as fast. Same zlib format: rows
+# written either way read the same.
+STRATEGY = zlib.Z_FILTERED
 _BY_ID = {zlib.adler32(d): d for d in DICTIONARIES}
 _NEWEST = DICTIONARIES[-1]
 
@@ -30,7 +36,7 @@ def encode(value: Any) -> bytes:
     JSON (non-ASCII escaped): `raw_json` can then hand the text to an export as it is,
     inert (no control or bidi character raw)."""
     raw = json.dumps(value, separators=(",", ":")).encode()
-    comp = zlib.compressobj(LEVEL, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, _NEWEST)
+    comp = zlib.compressobj(LEVEL, zlib.DEFLATED, 15, 9, STRATEGY, _NEWEST)
     return comp.compress(raw) + comp.flush()
 
 
