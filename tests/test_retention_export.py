@@ -75,3 +75,32 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(report, "_csv_cell", real)
     assert main(["export", "decisions", "--db", str(db), "-o", str(target)]) == 0
     assert len(list(csv.DictReader(target.open()))) == 8 and "wrote" in capsys.readouterr().err
+
+
+def test_the_cockpits_history_reads_no_inputs_and_two_columns_of_snapshots(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A year-old database's first screen (SPEC §10): the decisions list never shows their
+    inputs, so they are not read (nor decompressed); the equity curve is (ts, equity)."""
+    from autotrade_tui.core.engine import Ledger
+    from autotrade_tui.store import codec
+
+    db = tmp_path / "h.db"
+    _decisions(db, 12)
+    with Store(db, writer=True) as store:
+        for i in range(5):
+            store.record_snapshot(1.7e9 + 60 * i, equity=100_000.0 + i, capital=100_000.0,
+                                  unrealized=0.0, positions=[], ledger=Ledger(1e5, 1e5),
+                                  prices={})
+
+    def no_decoding(_data: object) -> object:
+        raise AssertionError("an input was decoded")
+
+    with Store(db, read_only=True) as store:
+        monkeypatch.setattr(codec, "decode", no_decoding)
+        monkeypatch.setattr(codec.ZJSON, "process_result_value",
+                            lambda self, value, dialect: no_decoding(value))
+        recent = store.recent_decisions(10)
+        assert [d.ts for d in recent] == [1.7e9 + i for i in range(11, 1, -1)]
+        assert recent[0].result.reason == "=hold" and recent[0].votes[0].reasoning == \
+            'say "hi", ok'
+        assert store.equity_curve(3) == [(1.7e9 + 60 * i, 100_000.0 + i) for i in (2, 3, 4)]

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel
 
 from autotrade_tui.config import default_db_path, mask_url
@@ -560,7 +561,11 @@ class Store:
 
     # ---- the records as the domain's objects (store.base.EngineStore), newest first
     def recent_decisions(self, limit: int | None = None) -> list[DecisionRecorded]:
-        return [records.decision_from_row(r) for r in self.rows(DecisionRow, limit)]
+        # without their inputs (kilobytes a row to decompress and parse, never shown here)
+        q = select(DecisionRow).options(defer(DecisionRow.input_data))  # type: ignore[arg-type]
+        q = q.order_by(DecisionRow.id.desc()).limit(limit)  # type: ignore[union-attr]
+        rows = self._read(lambda s: list(s.exec(q).scalars()))  # type: ignore[call-overload]
+        return [records.decision_from_row(r) for r in rows]
 
     def recent_trades(self, limit: int | None = None) -> list[Trade]:
         return [records.trade_from_row(r) for r in self.rows(TradeRow, limit)]
@@ -577,8 +582,11 @@ class Store:
         return queries.newest_ts(self)
 
     def equity_curve(self, limit: int = 2000) -> list[tuple[float, float]]:
-        rows = self.rows(SnapshotRow, limit)
-        return [(r.ts, r.total_equity) for r in reversed(rows)]
+        """The newest `limit` points (ts, equity), oldest first: two columns, not the rows."""
+        q = select(SnapshotRow.ts, SnapshotRow.total_equity).order_by(  # type: ignore[call-overload]
+            SnapshotRow.id.desc()).limit(limit)  # type: ignore[union-attr]
+        rows = self._read(lambda s: s.connection().execute(q).all())
+        return [(float(ts), float(eq)) for ts, eq in reversed(rows)]
 
     def max_drawdown_pct(self, initial_capital: float | None = None,
                          current_equity: float | None = None) -> float:
