@@ -10,7 +10,10 @@ first new day of bars, thinning starts and the monitor's windows fill), and deci
 cockpit/headless.
 
     .venv/bin/python benchmarks/soak.py --minutes 10 --speed 600 [--every 30] [--seed 7]
-        [--only headless|cockpit] [--json FILE] [--keep DIR]
+        [--only headless|cockpit] [--json FILE] [--keep DIR] [--warmup DAYS]
+
+`--warmup DAYS` (default 1.25) moves the start of the slopes: a long soak shows whether a
+slope is a leak or bounded windows still filling (the trade list keeps 500 rows: weeks).
 """
 
 from __future__ import annotations
@@ -154,13 +157,13 @@ def slope_per_day(samples: list[Sample], attr: str, warmup: float = WARMUP_DAYS)
     return sum((x - mx) * (y - my) for x, y in pts) / var if var else None
 
 
-def summary(run: Run) -> dict[str, object]:
+def summary(run: Run, warmup: float = WARMUP_DAYS) -> dict[str, object]:
     s = run.samples
     last = s[-1] if s else None
     cpu_pct = (100.0 * (last.cpu_s - s[0].cpu_s) / (last.wall - s[0].wall)
                if last and len(s) > 1 and last.wall > s[0].wall else None)
-    db_slope = slope_per_day(s, "db_used")  # the -wal's size comes and goes: noise
-    rss_slope = slope_per_day(s, "rss_mb")
+    db_slope = slope_per_day(s, "db_used", warmup)  # the -wal's size comes and goes: noise
+    rss_slope = slope_per_day(s, "rss_mb", warmup)
     return {
         "mode": run.mode, "exit_code": run.exit_code, "stop_seconds": round(run.stop_s, 2),
         "samples": len(s), "simulated_days": round(last.sim / DAY, 3) if last else 0.0,
@@ -184,6 +187,8 @@ def main() -> int:
     ap.add_argument("--only", choices=("headless", "cockpit"))
     ap.add_argument("--json", metavar="FILE", help="also write samples and summaries here")
     ap.add_argument("--keep", metavar="DIR", help="databases here (default: a temp dir)")
+    ap.add_argument("--warmup", type=float, default=WARMUP_DAYS,
+                    help="simulated days left out of the slopes")
     args = ap.parse_args()
     where = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="soak-"))
     where.mkdir(parents=True, exist_ok=True)
@@ -201,7 +206,7 @@ def main() -> int:
             sample(run, t0)
             stop(run)
     out = {"speed": args.speed, "minutes": args.minutes, "seed": args.seed,
-           "summaries": [summary(r) for r in runs]}
+           "warmup_days": args.warmup, "summaries": [summary(r, args.warmup) for r in runs]}
     byname = {r.mode: r for r in runs}
     if len(runs) == 2:
         h, c = (byname[m].samples[-1].decisions if byname[m].samples else 0

@@ -11,6 +11,12 @@ Peak memory is `ru_maxrss` of the child at each of those moments. The variants r
 round-robin, so load from other processes hits both alike.
 
     .venv/bin/python benchmarks/startup.py [--runs N]
+    .venv/bin/python benchmarks/startup.py --year-db FILE [--runs N]
+
+`--year-db FILE` (SPEC §10 "Runs for a year": the first screen on a year-old database within
+1.2x a fresh one): the cockpit's first full screen — runtime ready and the history (decisions,
+trades, events, equity curve) shown — on a new database and on FILE (made by
+benchmarks/year_db.py; each run adds a few rows to it), round-robin.
 """
 
 from __future__ import annotations
@@ -30,8 +36,17 @@ from typing import ClassVar
 def child_autotrade(db: str) -> None:
     from autotrade_tui.cli import build_parser, settings_from_args
     from autotrade_tui.tui.app import AutotradeApp
+    from autotrade_tui.tui.screens.cockpit import CockpitScreen
 
     settings = settings_from_args(build_parser().parse_args(["--market", "sim", "--db", db]))
+    shown: list[float] = []
+    show_history = CockpitScreen.show_history
+
+    def timed_history(self: CockpitScreen, history: object) -> None:
+        show_history(self, history)  # type: ignore[arg-type]
+        shown.append(time.time())
+
+    CockpitScreen.show_history = timed_history  # type: ignore[method-assign]
 
     class Probe(AutotradeApp):
         def on_mount(self) -> None:
@@ -43,11 +58,12 @@ def child_autotrade(db: str) -> None:
             self.set_interval(0.005, self._ready_yet)
 
         async def _ready_yet(self) -> None:
-            if self.runtime is not None and self.runtime.tickers:
+            if (self.runtime is not None and shown  # first prices in: the data is fresh
+                    and self.runtime.status().last_data_ts is not None):
                 rss_first = self.first[1] / 1024.0
                 await self.shutdown_runtime()
                 print(json.dumps({"first_paint": self.first[0], "rss_first_mb": rss_first,
-                                  "ready": time.time(),
+                                  "ready": time.time(), "history": shown[0],
                                   "rss_ready_mb": resource.getrusage(
                                       resource.RUSAGE_SELF).ru_maxrss / 1024.0}), flush=True)
                 self.exit()
@@ -104,7 +120,8 @@ def run_once(variant: str, db: str) -> dict[str, float]:
     data = json.loads(out.strip().splitlines()[-1])
     res = {"first_paint_s": data["first_paint"] - t0, "rss_first_mb": data["rss_first_mb"]}
     if "ready" in data:
-        res |= {"ready_s": data["ready"] - t0, "rss_ready_mb": data["rss_ready_mb"]}
+        res |= {"ready_s": data["ready"] - t0, "rss_ready_mb": data["rss_ready_mb"],
+                "full_s": max(data["ready"], data["history"]) - t0}
     return res
 
 
@@ -113,11 +130,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=9)
     p.add_argument("--child", choices=("autotrade", "bare"))
     p.add_argument("--db", default="")
+    p.add_argument("--year-db", help="compare the first full screen on this database")
     args = p.parse_args()
     if args.child == "autotrade":
         return child_autotrade(args.db)
     if args.child == "bare":
         return child_bare()
+    if args.year_db:
+        return year_db(args.year_db, args.runs)
     results: dict[str, list[dict[str, float]]] = {"autotrade": [], "bare": []}
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
@@ -141,6 +161,28 @@ def main() -> None:
     print(f"  autotrade-tui runtime ready (db, sim market, first prices): "
           f"{med('autotrade', 'ready_s') * 1000:.0f} ms, peak RSS "
           f"{med('autotrade', 'rss_ready_mb'):.0f} MB")
+
+
+def year_db(path: str, runs: int) -> None:
+    """First full screen (runtime ready, history shown) on a new database and on `path`."""
+    full: dict[str, list[float]] = {"new": [], "year": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = {"new": str(Path(tmp) / "new.db"), "year": path}
+        for db in dbs.values():
+            run_once("autotrade", db)  # warms the OS file cache; makes the new one
+        for _ in range(runs):
+            for name, db in dbs.items():
+                if name == "new":  # a new database each time
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(db + suffix).unlink(missing_ok=True)
+                full[name].append(run_once("autotrade", db)["full_s"])
+    print(f"first full screen (runtime ready, history shown), {runs} runs each (median; "
+          "min–max)")
+    for name, vals in full.items():
+        print(f"  {name:<5} database {statistics.median(vals) * 1000:7.0f} ms "
+              f"({min(vals) * 1000:.0f}–{max(vals) * 1000:.0f})")
+    ratio = statistics.median(full["year"]) / statistics.median(full["new"])
+    print(f"  ratio year-old / new: {ratio:.2f}x (goal ≤ 1.2x)")
 
 
 if __name__ == "__main__":
