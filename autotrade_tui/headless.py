@@ -153,11 +153,11 @@ async def _main(settings: Settings, lines: LogLines) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        acc = runtime.account()
+        acc = runtime.account_view()
         await runtime.close()
         # "state saved" only when it is: never after "final snapshot not saved"
         saved = f"NOT all saved ({runtime.unsaved})" if runtime.unsaved else "state saved"
-        _say(f"stopped: equity {acc['equity']:,.2f} USDT, {len(acc['positions'])} open "
+        _say(f"stopped: equity {acc.equity:,.2f} USDT, {len(acc.positions)} open "
              f"position(s); {saved}")
         await link.close_extras()  # what is queued (a "stopped" alert) gets a few seconds
     if isinstance(runtime.fatal, EngineLockedError):

@@ -181,13 +181,15 @@ class RuntimeState:
     def prices(self) -> dict[str, float]:
         return {s: t.last for s, t in self.tickers.items()}
 
-    def account(self) -> dict[str, Any]:
-        """`report --json`'s account keys, with the scorecard."""
+    def account_view(self) -> AccountView:
+        """The account at the last prices, with the scorecard (SPEC §16)."""
         prices = self.prices()
-        acc = AccountView.of(self.engine, prices).to_dict()
-        acc["scorecard"] = self.scorecard.rows(prices, self.engine)
-        acc["scorecard_curves"] = self.scorecard.card.curves
-        return acc
+        return AccountView.of(self.engine, prices).with_scorecard(
+            self.scorecard.rows(prices, self.engine), self.scorecard.card.curves)
+
+    def account(self) -> dict[str, Any]:
+        """`report --json`'s account keys, with the scorecard: `account_view()` as JSON."""
+        return self.account_view().to_dict()
 
     def _publish_account(self) -> None:
         self.publish(AccountUpdated(self.account()))

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from autotrade_tui.core import step
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import (
     Candle,
     DecisionContext,
@@ -145,10 +146,10 @@ class Ticks(RuntimeState):
         self._last_snapshot = now
         self.scorecard.sample(self.prices())
         await self.scorecard.save(now)
-        acc = self.account()
+        acc = AccountView.of(self.engine, self.prices())
         await asyncio.to_thread(
-            self.store.record_snapshot, now, equity=acc["equity"], capital=acc["capital"],
-            unrealized=acc["unrealized_pnl"], positions=acc["positions"],
+            self.store.record_snapshot, now, equity=acc.equity, capital=acc.free_capital,
+            unrealized=acc.unrealized_pnl, positions=[p.to_dict() for p in acc.positions],
             ledger=self.engine.ledger, prices=self.prices())
 
     # ---- the decision cycle
