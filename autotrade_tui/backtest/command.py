@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.backtest.request import Request, from_args
 
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
-def run_backtest_cli(args: Any, settings: Any) -> int:
+
+def run_backtest_cli(args: Any, settings: Settings) -> int:
     """The CLI entry (cli.py): user mistakes raise UserError (exit 2 there)."""
     req = from_args(args, settings)
     with _warnings_to_stderr():
@@ -38,7 +41,7 @@ def _warnings_to_stderr() -> Iterator[None]:
         app_log.propagate = propagate
 
 
-async def run(req: Request, settings: Any, *, out: Any = None, err: Any = None,
+async def run(req: Request, settings: Settings, *, out: Any = None, err: Any = None,
               now: float | None = None) -> int:
     """Load, replay, save, print. A data file is read and checked (or the range to fetch)
     before the backtest database is opened: a bad file or range leaves nothing behind."""
@@ -90,7 +93,7 @@ def _tty(stream: Any) -> bool:
         return False
 
 
-async def replay(req: Request, settings: Any, history: Any, store: Any, progress: Any,
+async def replay(req: Request, settings: Settings, history: Any, store: Any, progress: Any,
                  load_seconds: float) -> tuple[dict[str, Any], Any]:
     """Build the models (offline, or the configured ones with the response cache), replay."""
     from autotrade_tui.backtest.metrics import summary
@@ -118,7 +121,7 @@ async def replay(req: Request, settings: Any, history: Any, store: Any, progress
     return metrics, outcome
 
 
-def _models(req: Request, settings: Any, store: Any) -> tuple[tuple[Any, Any], Any, Any]:
+def _models(req: Request, settings: Settings, store: Any) -> tuple[tuple[Any, Any], Any, Any]:
     from autotrade_tui.ai.factory import build_models
 
     if req.models == "offline" or settings.use_offline_models:
@@ -130,7 +133,7 @@ def _models(req: Request, settings: Any, store: Any) -> tuple[tuple[Any, Any], A
     return build_models(settings, client, cache=cache), client, cache
 
 
-def save(store: Any, req: Request, settings: Any, history: Any, metrics: dict[str, Any],
+def save(store: Any, req: Request, settings: Settings, history: Any, metrics: dict[str, Any],
          outcome: Any) -> int:
     """The run, its trades, its non-HOLD decisions and its events, in one transaction."""
     from autotrade_tui.backtest.records import decision_rows, event_rows, kept, trade_rows

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from autotrade_tui.backtest.request import DAY, DEFAULT_DAYS, Request, iso
 from autotrade_tui.backtest.store import BacktestStore
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.errors import UserError
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 CCXT_OPTIONS: dict[str, Any] = {}  # extra CcxtFeed options (tests: a loopback rate limit)
 PAGE = 720  # candles per request (Kraken's most)
@@ -40,7 +43,7 @@ def plan(req: Request, now: float) -> tuple[float, float, float]:
     return start - WARMUP_BARS * tf, start, end
 
 
-def preflight(req: Request, settings: Any, now: float) -> None:
+def preflight(req: Request, settings: Settings, now: float) -> None:
     """What can be refused before the backtest database is created: an empty range, an
     unknown exchange id (when the exchange is asked: a backtest names the exchange to fetch
     from, so a typo is an error even with market=auto, whose fallback is for an exchange
@@ -71,7 +74,7 @@ def _no_closed_candle(req: Request, too_late: bool, now: float) -> str:
             "candle opens in that range")
 
 
-async def fetch_history(req: Request, settings: Any, store: BacktestStore,
+async def fetch_history(req: Request, settings: Settings, store: BacktestStore,
                         now: float) -> History:
     """The history of `req` up to `now` (epoch s): closed bars only (see `plan`)."""
     lo, start, end = plan(req, now)
@@ -104,7 +107,7 @@ async def fetch_history(req: Request, settings: Any, store: BacktestStore,
                    _gaps(series, req.bar_seconds))
 
 
-async def _open(settings: Any, now: float) -> Any:
+async def _open(settings: Settings, now: float) -> Any:
     """The exchange's feed (market=ccxt); with market=auto, the app's probe decides, and the
     simulated market comes back when the exchange does not answer (logged as a warning)."""
     from autotrade_tui.market.factory import open_feed
@@ -114,7 +117,7 @@ async def _open(settings: Any, now: float) -> Any:
     return await open_feed(settings, VirtualClock(now), **CCXT_OPTIONS)
 
 
-def simulated(req: Request, settings: Any, lo: float, start: float, end: float,
+def simulated(req: Request, settings: Settings, lo: float, start: float, end: float,
               note: str) -> History:
     """The simulated market's bars of [lo, end): its history is made to start at `lo`."""
     from autotrade_tui.market.sim import HISTORY_MINUTES, SimMarket

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.backtest.runner import Outcome
 from autotrade_tui.core.decision import VotePolicy
 from autotrade_tui.core.voting import vote
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 
 def kept(out: Outcome) -> list[int]:
@@ -24,7 +27,7 @@ def refusals(out: Outcome) -> dict[str, int]:
     return found
 
 
-def decision_rows(out: Outcome, settings: Any, keep: list[int]) -> list[dict[str, Any]]:
+def decision_rows(out: Outcome, settings: Settings, keep: list[int]) -> list[dict[str, Any]]:
     """The kept decisions with both votes, their reasoning and the vote's reason."""
     policy = VotePolicy.from_settings(settings)
     rows = []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrade_tui.config import DEFAULT_SYMBOLS
 from autotrade_tui.errors import UserError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS
+
+if TYPE_CHECKING:
+    from autotrade_tui.config import Settings
 
 DAY = 86_400.0
 DEFAULT_DAYS = 2.0  # without --from when history comes from the exchange
@@ -75,7 +78,7 @@ def _backwards(start: str, stop: str, t0: float) -> str:
     return f"--from {start!r} and --to {stop!r} are the same moment: the range is empty"
 
 
-def _symbols_chosen(settings: Any) -> bool:
+def _symbols_chosen(settings: Settings) -> bool:
     """Whether the user named the symbols. A config file that lists exactly the defaults did
     not: `config init` writes every key with its default, and writing it must change
     nothing (a single-series file stays one series, a file's own symbols stay its own)."""
@@ -85,7 +88,7 @@ def _symbols_chosen(settings: Any) -> bool:
     return source != "default"
 
 
-def from_args(args: Any, settings: Any) -> Request:
+def from_args(args: Any, settings: Settings) -> Request:
     """The request from the parsed `backtest` arguments and the effective Settings."""
     tf = str(getattr(args, "timeframe", "5m") or "5m").strip()
     if tf not in TIMEFRAME_SECONDS:
