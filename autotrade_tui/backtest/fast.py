@@ -21,7 +21,7 @@ import numpy as np
 
 from autotrade_tui.ai.offline import ACTIONS, HELD, RuleOutput, value
 from autotrade_tui.core.decision import VotePolicy, settle
-from autotrade_tui.core.models import Action, ModelVote, TradeSource, VoteResult
+from autotrade_tui.core.models import Action, ModelVote, Side, TradeSource, VoteResult
 from autotrade_tui.core.voting import strategy_name, tally
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def state_of(position: Any) -> int:
     """The index in HELD_STATES of an open position (None: flat)."""
     if position is None:
         return 0
-    return 1 if position.side.value == "LONG" else 2
+    return 1 if position.side is Side.LONG else 2  # `is`: Enum.value is a slow property
 
 
 class SeriesVotes:

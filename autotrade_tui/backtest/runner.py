@@ -59,7 +59,14 @@ from autotrade_tui.core.models import (
     VoteResult,
 )
 from autotrade_tui.core.scorecard import Scorecard
-from autotrade_tui.core.step import DECISION_CANDLES, RECENT_CLOSES, TickRules
+from autotrade_tui.core.step import (
+    DECISION_CANDLES,
+    RECENT_CLOSES,
+    TickRules,
+    is_stale,
+    mark_shadows,
+)
+from autotrade_tui.core.step import mark as mark_engine
 from autotrade_tui.runtime.monitor import EventMonitor
 from autotrade_tui.runtime.ticks import settle_in_order
 
@@ -280,7 +287,7 @@ class Backtest:
         First each symbol's last visible bar (the replay feed's ticker step, in line: once
         per candle): its price, and whether it is fresh."""
         fresh: dict[str, float] = {}
-        stale, prices, limit, is_stale = self.stale, self.prices, self.stale_after, step.is_stale
+        stale, prices, limit = self.stale, self.prices, self.stale_after
         positions = self.engine.positions
         card = self.scorecard
         held = card.held() if card.holding else ()  # shadows' positions: on the range too
@@ -291,10 +298,12 @@ class Backtest:
             while j < last and ts[j + 1] + bar <= t:  # closed by now
                 j += 1
             s.i = j
-            if j > seen >= 0 and (s.name in positions or s.name in held):  # on the range
-                bars[s.name] = (s.open[seen + 1], max(s.high[seen + 1:j + 1]),
-                                min(s.low[seen + 1:j + 1]), s.close[j])
             name = s.name
+            if j > seen >= 0 and (name in positions or name in held):  # on the range
+                k = seen + 1  # the first new bar; usually the only one
+                bars[name] = ((s.open[k], s.high[j], s.low[j], s.close[j]) if j == k else
+                              (s.open[k], max(s.high[k:j + 1]), min(s.low[k:j + 1]),
+                               s.close[j]))
             if j < 0:
                 stale.add(name)  # no bar yet: no ticker
                 continue
@@ -310,12 +319,12 @@ class Backtest:
         if not fresh:
             return _NONE
         engine = self.engine
-        if bars:
+        if bars and not bars.keys() <= fresh.keys():  # a stale symbol's bar: not marked
             bars = {k: b for k, b in bars.items() if k in fresh}
-        marked = step.mark(engine, fresh, t, bars)
+        marked = mark_engine(engine, fresh, t, bars)
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        step.mark_shadows(card, fresh, t, bars)
+        mark_shadows(card, fresh, t, bars)
         return self._events(t, fresh, engine.positions)
 
     def _events(self, t: float, fresh: dict[str, float],

@@ -3,7 +3,7 @@
 `backtest.fast` as its offline shortcut). Pure: no I/O, no asyncio.
 
 A monitor tick: prices (stale ones left out), `mark` (liquidations, guards, the drawdown
-switch; the scorecard's shadows when `shadows_due`), the event detectors, `remember` what was
+switch; the scorecard's shadows when they need it), the event detectors, `remember` what was
 raised, `urgent` symbols decided at once. A decision: `context` on the windows below, both
 models, `settle_votes` (vote, gates, engine, shadows), symbol after symbol in symbol order.
 """
@@ -68,16 +68,11 @@ def mark(engine: TradingEngine, prices: Mapping[str, float], now: float,
     return engine.mark_bars(prices, bars, now) if bars else engine.mark(prices, now)
 
 
-def shadows_due(card: Any, now: float) -> bool:
-    """Whether the scorecard's shadows (`core.scorecard.Scorecard`) need this mark: one of
-    them holds a position, or an answer is due to be judged."""
-    return bool(card.holding) or now >= card.next_due
-
-
 def mark_shadows(card: Any, prices: Mapping[str, float], now: float,
                  bars: Bars | None = None) -> bool:
-    """The shadows' mark when they need it; whether they were marked."""
-    if not shadows_due(card, now):
+    """The mark of the scorecard's shadows (`core.scorecard.Scorecard`) when they need it:
+    one of them holds a position, or an answer is due to be judged; whether they did."""
+    if not (card.holding or now >= card.next_due):
         return False
     card.mark(prices, now, bars)
     return True
