@@ -129,3 +129,29 @@ def test_a_restart_on_another_file_says_its_marks_are_not_the_files(
     with caplog.at_level(logging.WARNING, logger="autotrade_tui.market.replay"):
         feed.continue_from(same)  # the file's own prices: nothing to say
     assert caplog.records == []
+
+
+async def test_a_live_replay_is_fresh_between_closes_and_stale_past_its_end(
+        tmp_path: Path) -> None:
+    """A replay's price is a bar's close: between two closes it is as fresh as the data can
+    be (no STALE in the header every bar); past the file's last bar it goes stale."""
+    data = write_data(tmp_path / "two.csv")
+    settings = replay_settings(tmp_path, data)
+    clock = VirtualClock(START + BAR * WARMUP_BARS)
+    feed = ReplayFeed(data, clock, SYMBOLS)
+    rt = await Runtime.open(settings, clock=clock, feed=feed, store=Store(tmp_path / "r.db",
+                                                                          writer=True))
+    try:
+        limit = float(settings.stale_after_seconds)  # type: ignore[attr-defined]
+        for into_bar in (0.0, limit + 1, BAR - 1):  # past stale_after, but not past the bar
+            clock.set(START + BAR * (WARMUP_BARS + 10) + into_bar)
+            await rt.monitor_tick()
+            assert rt.stale == frozenset(), into_bar
+        clock.set(START + BAR * BARS + limit + 1)  # the last bar closed at START + BAR * BARS
+        await rt.monitor_tick()
+        assert rt.stale == frozenset()  # no later bar expected yet: its price is the last one
+        clock.set(START + BAR * (BARS + 1) + limit + 1)  # the next close passed with no bar
+        await rt.monitor_tick()
+        assert rt.stale == frozenset(SYMBOLS)
+    finally:
+        await rt.close()

@@ -11,7 +11,7 @@ models, `settle_votes` (vote, gates, engine, shadows), symbol after symbol in sy
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from autotrade_tui.core.decision import Outcome, VotePolicy, build_context, decide
@@ -52,6 +52,12 @@ class TickRules:
         return cls(float(settings.trading_interval_minutes) * 60.0,
                    float(settings.stale_after_seconds), bool(settings.event_triggered_decisions),
                    VotePolicy.from_settings(settings))
+
+    def over_bars(self, bar_s: float) -> TickRules:
+        """The rules for a feed whose price is a bar's close (a replay played live): it ages
+        a whole bar between closes by design, so it is stale only `stale_after` past the
+        close of the bar that should have followed (the file ended, or a hole)."""
+        return replace(self, stale_after=self.stale_after + bar_s) if bar_s > 0 else self
 
 
 def is_stale(ticker_ts: float, now: float, limit: float) -> bool:

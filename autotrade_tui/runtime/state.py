@@ -99,7 +99,8 @@ class RuntimeState:
         self.feed, self.models, self.store, self.clock = feed, models, store, clock
         self.fundamentals, self._http = fundamentals, http_client
         self.symbols: list[str] = list(settings.symbols)
-        self.rules = TickRules.from_settings(settings)
+        self.rules = TickRules.from_settings(settings).over_bars(
+            float(getattr(feed, "timeframe_seconds", 0.0) or 0.0))
         self.policy = self.rules.policy
         self.interval_s = self.rules.interval_s
         loaded = store.load_state()
