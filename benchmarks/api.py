@@ -195,7 +195,7 @@ async def measure(requests: int, n_ticks: int, n_symbols: int) -> dict[str, Any]
                 await hub.changed()
             zero += await ticks(link, n_ticks)
             res["tick_ms"] = {"0": zero, "20": twenty}
-            res["message_bytes"] = len(json.dumps(link.account()))
+            res["message_bytes"] = len(json.dumps(link.account().to_dict()))
             res["symbols"] = n_symbols
         finally:
             await link.close()

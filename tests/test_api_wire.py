@@ -40,6 +40,7 @@ from autotrade_tui.runtime.updates import (
     StatusChanged,
     TradeExecuted,
 )
+from tests.account_fixtures import view
 
 num = st.floats(allow_nan=False, allow_infinity=False)
 text = st.text(max_size=20)
@@ -70,10 +71,20 @@ previews = st.builds(OrderPreview, st.sampled_from(KINDS), text, num,
                      st.lists(st.tuples(text, st.sampled_from(["LONG", "SHORT"])),
                               max_size=3).map(tuple), num, num)
 tickers = st.builds(Ticker, text, num, num, maybe_num, maybe_num, maybe_num)
+accounts = st.builds(  # core.account.AccountView, as the runtime publishes it (scorecard too)
+    lambda figures, reason, pos, rows, curves: view(
+        [pos], equity=figures[0], free_capital=figures[1], realized_pnl=figures[2],
+        halted_reason=reason).with_scorecard(rows, curves),
+    st.tuples(num, num, num), text,
+    st.fixed_dictionaries({"symbol": text, "side": st.sampled_from(["LONG", "SHORT"]),
+                           "quantity": num, "unrealized_pnl": num,
+                           "liquidation_distance_pct": maybe_num}),
+    st.lists(st.dictionaries(text, json_value, max_size=3), max_size=2),
+    st.dictionaries(text, st.lists(num, max_size=3), max_size=2))
 updates = st.one_of(
     st.builds(PricesUpdated, st.dictionaries(text, tickers, max_size=3),
               st.frozensets(text, max_size=3), num),
-    st.builds(AccountUpdated, st.dictionaries(text, json_value, max_size=5)),
+    accounts.map(AccountUpdated),
     decisions, trades.map(TradeExecuted), events.map(EventRaised),
     st.builds(EventOngoing, events, num, num, st.integers(0, 10**6)),
     statuses.map(StatusChanged), st.builds(Notice, st.sampled_from(["info", "warning"]), text))

@@ -65,8 +65,8 @@ class FakeLink:
         return Status("SIM", "", ("fake/one", "fake/two"), True, self.paused, "", NOW + 300,
                       NOW, NOW, link=self.where)
 
-    def account(self) -> dict[str, Any]:
-        return AccountView.of(self.engine, MARKS).to_dict()
+    def account(self) -> AccountView:
+        return AccountView.of(self.engine, MARKS)
 
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
         self._subscribers.append(callback)

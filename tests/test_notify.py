@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -38,6 +38,7 @@ from autotrade_tui.runtime.updates import (
     Notice,
     TradeExecuted,
 )
+from tests.account_fixtures import view
 
 HANG_S = 30.0  # how long /hang sleeps (released at teardown)
 
@@ -180,10 +181,10 @@ def test_events_by_severity_and_foreign_text_cleaned() -> None:
 
 def test_halt_fires_on_the_drawdown_switch_turning_on_not_on_a_restored_one() -> None:
     c = Composer(0.0)
-    acc = {"equity": 85_000.0, "positions": [], "halted_reason": "max drawdown 15.0 % ≥ 15 %"}
+    acc = view(equity=85_000.0, halted_reason="max drawdown 15.0 % ≥ 15 %")
     assert c.compose(AccountUpdated(acc)) == []  # already halted at start: not news
     c = Composer(0.0)
-    assert c.compose(AccountUpdated({**acc, "halted_reason": ""})) == []
+    assert c.compose(AccountUpdated(replace(acc, halted_reason=""))) == []
     (a,) = c.compose(AccountUpdated(acc))
     assert a.kind == "halt" and a.title == "HALT: max drawdown 15.0 % ≥ 15 %"
     assert "equity 85,000.00" in a.body
@@ -225,11 +226,11 @@ def test_model_errors_after_three_failed_decisions_in_a_row_once() -> None:
 def test_daily_summary_adds_up_the_day_then_starts_a_new_one() -> None:
     midnight = 1_750_032_000.0  # 2025-06-16 00:00 UTC
     c = Composer(midnight - 86_400)
-    c.compose(AccountUpdated({"equity": 100_000.0, "positions": []}))
+    c.compose(AccountUpdated(view(equity=100_000.0)))
     c.compose(TradeExecuted(trade(OrderType.OPEN, pnl=0.0, fee=10.0)))
     c.compose(TradeExecuted(trade(pnl=500.0, fee=12.5)))
     c.compose(decision(tokens=1_000, cost=0.01))
-    c.compose(AccountUpdated({"equity": 101_234.5, "positions": []}))
+    c.compose(AccountUpdated(view(equity=101_234.5)))
     a = c.daily(midnight)
     assert a.kind == "daily_summary"
     assert a.title == ("DAILY 2025-06-15: equity 101,234.50, day's P&L +1,234.50 after fees "
@@ -244,7 +245,7 @@ def test_daily_summary_adds_up_the_day_then_starts_a_new_one() -> None:
 def test_daily_summary_of_a_day_started_late_says_since_when() -> None:
     midnight = 1_750_032_000.0
     c = Composer(midnight - 3_600)
-    c.compose(AccountUpdated({"equity": 100_000.0, "positions": []}))
+    c.compose(AccountUpdated(view(equity=100_000.0)))
     assert c.daily(midnight).body.endswith("(since 23:00 UTC)")
 
 

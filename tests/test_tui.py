@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import Side
 from autotrade_tui.errors import EngineLockedError, StoreFileChanged
 from autotrade_tui.store.store import Store
@@ -27,6 +28,7 @@ from autotrade_tui.tui.widgets.equity_chart import EquityChart
 from autotrade_tui.tui.widgets.event_feed import event_line
 from autotrade_tui.tui.widgets.positions_table import PositionsTable
 from autotrade_tui.tui.widgets.status_bar import StatusBar
+from tests.account_fixtures import view
 from tests.tui_fixtures import (
     NARROW,
     SYMBOLS,
@@ -519,11 +521,11 @@ async def test_a_cell_that_grows_widens_its_column_instead_of_being_cut() -> Non
         def compose(self) -> ComposeResult:
             yield PositionsTable()
 
-    def account(upnl: float) -> dict[str, Any]:
-        return {"positions": [{"symbol": "SOL/USDT", "side": "LONG", "quantity": 885.233,
-                               "entry_price": 202.884, "mark_price": 201.577,
-                               "liquidation_price": 193.709, "margin": 8980.0,
-                               "unrealized_pnl": upnl, "liquidation_distance_pct": 3.9}]}
+    def account(upnl: float) -> AccountView:
+        return view([{"symbol": "SOL/USDT", "side": "LONG", "quantity": 885.233,
+                      "entry_price": 202.884, "mark_price": 201.577,
+                      "liquidation_price": 193.709, "margin": 8980.0,
+                      "unrealized_pnl": upnl, "liquidation_distance_pct": 3.9}])
 
     async with One().run_test(size=(80, 10)) as pilot:
         table = pilot.app.query_one(PositionsTable)

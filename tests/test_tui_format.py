@@ -9,6 +9,7 @@ from pathlib import Path
 from autotrade_tui.tui.format import nice_ticks, tick_label, time_labels
 from autotrade_tui.tui.views import EventView
 from autotrade_tui.tui.widgets.event_feed import hanging
+from tests.account_fixtures import view
 from tests.tui_fixtures import WIDE, running, screen_text, settle
 
 DAY = 86_400.0
@@ -74,7 +75,7 @@ async def test_a_row_painted_before_its_widths_are_measured_is_not_left_cut() ->
         table = pilot.app.query_one(PositionsTable)
         table.styles.height, table.styles.width = 5, 100  # no resize to clear its caches
         await pilot.pause()
-        table.account = {"positions": [position]}
+        table.account = view([position])
         assert table._require_update_dimensions  # widths not measured yet
         table.render_line(1)  # a paint comes first (a loaded machine)
         await pilot.pause()  # the idle pass measures the widths

@@ -37,8 +37,9 @@ def shown_side(app: AutotradeApp, symbol: str = "BTC/USDT") -> str:
 
 def received_side(app: AutotradeApp, symbol: str = "BTC/USDT") -> str | None:
     """The side in the last account the cockpit was given (what the table must show)."""
-    acc = app.cockpit.account or {"positions": []}
-    return next((p["side"] for p in acc["positions"] if p["symbol"] == symbol), None)
+    acc = app.cockpit.account
+    pos = acc.position(symbol) if acc else None
+    return pos.side if pos else None
 
 
 async def flip_by_key(pilot: Any, side: Side) -> None:
@@ -89,7 +90,7 @@ async def test_pnl_card_is_after_fees_with_fees_beside_and_coloured_by_its_sign(
         await runtime.manual_open("BTC/USDT", Side.LONG)
         await runtime.manual_close("BTC/USDT")  # a round trip at one price: only its fees
         lg = runtime.engine.ledger
-        await wait_for(pilot, lambda: (app.cockpit.account or {}).get("total_trades") == 1,
+        await wait_for(pilot, lambda: getattr(app.cockpit.account, "total_trades", 0) == 1,
                        "the account after the close")
         await settle(pilot)
         card = app.cockpit.query_one("#card-pnl", Card)

@@ -42,12 +42,12 @@ async def status(e: Eng) -> Response:
 
 @router.get("/account")
 async def account(e: Eng) -> Response:
-    return json_response(e.link.account())
+    return json_response(e.link.account().to_dict())
 
 
 @router.get("/positions")
 async def positions(e: Eng) -> Response:
-    return json_response(e.link.account()["positions"])
+    return json_response([p.to_dict() for p in e.link.account().positions])
 
 
 @router.get("/preview")
@@ -103,7 +103,7 @@ async def equity_curve(e: Eng, since: float | None = None,
 
 @router.get("/performance")
 async def performance(e: Eng) -> Response:
-    acc, paused = e.link.account(), e.link.status().paused  # memory, on the loop
+    acc, paused = e.link.account().to_dict(), e.link.status().paused  # memory, on the loop
     return json_response(await asyncio.to_thread(reads.performance, e.store, acc, paused))
 
 
@@ -112,8 +112,8 @@ async def scorecard(e: Eng) -> Response:
     """SPEC §16: each model's shadow ledger and the ensemble (the rows of `report --json`'s
     `scorecard`), and their equity curves ({name: [[ts, equity], ...]}), from memory."""
     acc = e.link.account()
-    return json_response({"scorecard": acc.get("scorecard", []),
-                          "curves": acc.get("scorecard_curves", {})})
+    return json_response({"scorecard": list(acc.scorecard or ()),
+                          "curves": acc.scorecard_curves or {}})
 
 
 @router.websocket("/ws")

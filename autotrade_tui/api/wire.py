@@ -55,6 +55,7 @@ from enum import Enum
 from functools import cache
 from typing import Any, TypeVar
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import (
     Action,
     Candle,
@@ -167,7 +168,7 @@ def encode_update(u: Update) -> tuple[str, Any]:
     if isinstance(u, PricesUpdated):
         return "prices", u
     if isinstance(u, AccountUpdated):
-        return "account", u.account
+        return "account", u.account.to_dict()
     if isinstance(u, DecisionRecorded):
         return "decision", u
     if isinstance(u, TradeExecuted):
@@ -259,7 +260,7 @@ def _event_update(data: Mapping[str, Any]) -> Update:
 
 _UPDATES: dict[str, Callable[[Any], Update]] = {
     "prices": lambda d: _read(PricesUpdated, d),
-    "account": lambda d: AccountUpdated(dict(d)),
+    "account": lambda d: AccountUpdated(AccountView.from_dict(d)),
     "decision": decode_decision,
     "trade": lambda d: TradeExecuted(decode_trade(d)),
     "event": _event_update,

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from autotrade_tui.api import wire
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.engine import Rejected
 from autotrade_tui.core.models import Candle
 from autotrade_tui.core.preview import NothingToDo, OrderPreview
@@ -95,7 +96,7 @@ class RemoteLink:
         self._subscribers: list[Callable[[Update], None]] = []
         self._status: Status | None = None
         self._status_at = time.monotonic()
-        self._account: dict[str, Any] = {}
+        self._account: AccountView | None = None
         self._symbols: list[str] = []
         self._link = f"ATTACHED {target.where}"
         self._stop = asyncio.Event()
@@ -140,7 +141,8 @@ class RemoteLink:
         assert self._status is not None, "open() reads the status first"
         return replace(self._status, link=self._link)
 
-    def account(self) -> dict[str, Any]:
+    def account(self) -> AccountView:
+        assert self._account is not None, "open() reads the account first"
         return self._account
 
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
@@ -224,7 +226,7 @@ class RemoteLink:
         status = await self._get("/api/status")
         self._symbols = list(status.get("symbols") or self._symbols)
         self._keep_status(wire.decode_status(status))
-        self._account = await self._get("/api/account")
+        self._account = AccountView.from_dict(await self._get("/api/account"))
         if self._subscribers:
             self._publish(StatusChanged(self.status()))
             self._publish(AccountUpdated(self._account))

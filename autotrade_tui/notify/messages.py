@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import MarketEvent, ModelVote, OrderType, Severity, Trade
 from autotrade_tui.core.text import one_line
 from autotrade_tui.runtime.updates import (
@@ -178,16 +178,16 @@ class Composer:
                 "model answers", "failure"))
         return out
 
-    def _account(self, acc: dict[str, Any]) -> list[Alert]:
-        self.equity = float(acc["equity"])
+    def _account(self, acc: AccountView) -> list[Alert]:
+        self.equity = acc.equity
         if self.day.start_equity is None:
             self.day.start_equity = self.equity
-        reason = str(acc.get("halted_reason") or "")
+        reason = acc.halted_reason
         was, self._halted = self._halted, reason
         if was is None or not reason or reason == was:
             return []
         return [Alert("halt", f"HALT: {_why(reason)}",
-                      f"equity {money(self.equity)}, {len(acc.get('positions', ()))} open "
+                      f"equity {money(self.equity)}, {len(acc.positions)} open "
                       "position(s); resume with p in the cockpit", "failure")]
 
     def daily(self, now: float) -> Alert:

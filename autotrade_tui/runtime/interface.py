@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import Candle, MarketEvent, Trade
 from autotrade_tui.core.preview import OrderPreview
 from autotrade_tui.runtime.updates import DecisionRecorded, Status, Update
@@ -55,8 +56,8 @@ class EngineLink(Protocol):
 
     def status(self) -> Status: ...
 
-    def account(self) -> dict[str, Any]:
-        """`report --json`'s account keys, with the scorecard."""
+    def account(self) -> AccountView:
+        """The account now, with the scorecard (`.to_dict()`: `report --json`'s keys)."""
         ...
 
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:

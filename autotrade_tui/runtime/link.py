@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.models import Candle, Side
 from autotrade_tui.core.preview import KINDS, NothingToDo, OrderPreview, preview
 from autotrade_tui.runtime.history import load_history
@@ -71,8 +72,8 @@ class LocalLink:
     def status(self) -> Status:
         return self.runtime.status()
 
-    def account(self) -> dict[str, Any]:
-        return self.runtime.account()
+    def account(self) -> AccountView:
+        return self.runtime.account_view()
 
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
         return self.runtime.subscribe(callback)

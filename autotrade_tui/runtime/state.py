@@ -193,7 +193,7 @@ class RuntimeState:
         return self.account_view().to_dict()
 
     def _publish_account(self) -> None:
-        self.publish(AccountUpdated(self.account()))
+        self.publish(AccountUpdated(self.account_view()))
         self.publish(StatusChanged(self.status()))
 
     @property

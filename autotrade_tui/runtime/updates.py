@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.decision import DecisionRecorded as DecisionRecorded  # an update too
 from autotrade_tui.core.models import MarketEvent, Ticker, Trade
 
@@ -38,7 +38,7 @@ class PricesUpdated:
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdated:
-    account: dict[str, Any]  # report.account_dict(): equity, capital, positions ...
+    account: AccountView  # with the scorecard; `.to_dict()`: report --json's keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 from textual.message import Message
 
+from autotrade_tui.core.account import AccountView
+
 
 @dataclass
 class PricesTick(Message):
@@ -22,7 +24,7 @@ class PricesTick(Message):
 
 @dataclass
 class AccountChanged(Message):
-    account: dict[str, Any]
+    account: AccountView
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, AccountChanged)

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.core.text import one_line
 from autotrade_tui.tui.actions import bindings
 from autotrade_tui.tui.messages import DecideNow, ManualOrder, TogglePause
@@ -53,7 +54,7 @@ class CockpitScreen(Screen[None]):
 
     symbol: reactive[str] = reactive("")
     timeframe: reactive[str] = reactive("5m")
-    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    account: reactive[AccountView | None] = reactive(None, always_update=True)
     status: reactive[Any] = reactive(None, always_update=True)
 
     def __init__(self, symbols: list[str] | None = None, width: int = 0) -> None:
@@ -124,8 +125,8 @@ class CockpitScreen(Screen[None]):
     def prices_moved(self) -> None:
         self.query_one(CandleChart).prices_moved()
 
-    def show_account(self, account: dict[str, Any], now: float) -> None:
-        self.query_one(EquityChart).add(now, account["equity"])
+    def show_account(self, account: AccountView, now: float) -> None:
+        self.query_one(EquityChart).add(now, account.equity)
         self._pending["account"] = account
         self._flush_soon()
 
@@ -152,10 +153,9 @@ class CockpitScreen(Screen[None]):
         if "status" in pending:
             self.status = pending["status"]
         if "account" in pending:
-            self.account = pending["account"]
+            self.account = acc = pending["account"]
             for table in self.query(ModelScorecard):  # once its tab has been built
-                table.show(self.account.get("scorecard", ()),
-                           self.account.get("scorecard_curves", {}))
+                table.show(acc.scorecard or (), acc.scorecard_curves or {})
 
     def add_decision(self, d: DecisionView) -> None:
         self.query_one(DecisionList).add(d)

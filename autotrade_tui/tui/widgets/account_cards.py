@@ -3,14 +3,13 @@ positions (with their unrealized P&L), win rate."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.tui.format import money, pct, short
 
 
@@ -40,7 +39,7 @@ LABELS = {"equity": "EQUITY", "pnl": "P&L AFTER FEES", "positions": "OPEN POSITI
 
 
 class AccountCards(Horizontal):
-    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    account: reactive[AccountView | None] = reactive(None, always_update=True)
 
     def compose(self) -> ComposeResult:
         for name in LABELS:
@@ -53,22 +52,22 @@ class AccountCards(Horizontal):
         for name in LABELS:
             self._show(name, "connecting…", "")
 
-    def watch_account(self, acc: dict[str, Any] | None) -> None:
+    def watch_account(self, acc: AccountView | None) -> None:
         if acc is None:
             return
-        eq, initial = acc["equity"], acc["initial_capital"] or 1.0
+        eq, initial = acc.equity, acc.initial_capital or 1.0
         ret = (eq / initial - 1.0) * 100.0
         self._show("equity", money(eq),
-                   f"{pct(ret, signed=True, compact=True)} free {short(acc['capital'])}", ret)
+                   f"{pct(ret, signed=True, compact=True)} free {short(acc.free_capital)}", ret)
         # One vocabulary (SPEC §11): realized P&L after every fee, the fees beside it, and the
         # colour the sign of that number, never of another (the unrealized is only a detail).
-        net = acc["pnl_after_fees"]
-        self._show("pnl", money(net, signed=True), f"fees {short(acc['total_fees'])}", net)
+        net = acc.pnl_after_fees
+        self._show("pnl", money(net, signed=True), f"fees {short(acc.total_fees)}", net)
         # The unrealized P&L goes with the open positions (it is theirs): at 80 columns a
         # card has room for one figure beside its value.
-        n, unrealized = len(acc["positions"]), acc["unrealized_pnl"]
+        n, unrealized = len(acc.positions), acc.unrealized_pnl
         self._show("positions", str(n), f"uP&L {short(unrealized, signed=True)}" if n
                    else "flat")
-        closed = acc["total_trades"]
-        self._show("winrate", pct(acc["win_rate"]) if closed else "—",
-                   f"{acc['winning_trades']}W {acc['losing_trades']}L")
+        closed = acc.total_trades
+        self._show("winrate", pct(acc.win_rate_pct) if closed else "—",
+                   f"{acc.winning_trades}W {acc.losing_trades}L")

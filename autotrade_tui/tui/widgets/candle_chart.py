@@ -10,6 +10,7 @@ from typing import Any
 from textual import work
 from textual.reactive import reactive
 
+from autotrade_tui.core.account import AccountView
 from autotrade_tui.tui.format import nice_ticks, price, tick_label, time_labels
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.plot_pane import PlotPane, rgb
@@ -25,7 +26,7 @@ class CandleChart(PlotPane):
 
     symbol: reactive[str] = reactive("")
     timeframe: reactive[str] = reactive("5m")
-    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    account: reactive[AccountView | None] = reactive(None, always_update=True)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -47,17 +48,15 @@ class CandleChart(PlotPane):
     def watch_timeframe(self) -> None:
         self.redraw()
 
-    def watch_account(self, acc: dict[str, Any] | None) -> None:
+    def watch_account(self, acc: AccountView | None) -> None:
         lines = self._position_lines(acc)
         if lines != self._lines:
             self._lines = lines
             self.redraw()
 
-    def _position_lines(self, acc: dict[str, Any] | None) -> tuple[float | None, float | None]:
-        for p in (acc or {}).get("positions", []):
-            if p["symbol"] == self.symbol:
-                return p["entry_price"], p["liquidation_price"]
-        return None, None
+    def _position_lines(self, acc: AccountView | None) -> tuple[float | None, float | None]:
+        pos = acc.position(self.symbol) if acc else None
+        return (pos.entry_price, pos.liquidation_price) if pos else (None, None)
 
     def on_resize(self) -> None:
         self.redraw()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -12,6 +11,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
+from autotrade_tui.core.account import AccountView, PositionFigures
+from autotrade_tui.core.models import Side
 from autotrade_tui.tui.format import money, pct, price, qty, short
 from autotrade_tui.tui.theme import colour
 from autotrade_tui.tui.widgets.table import FreshTable
@@ -22,7 +23,7 @@ COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "Liq.", "Margin", "uP&L", 
 class PositionsTable(FreshTable):
     """One row per position (row key = symbol); rebuilt only when the set of symbols changes."""
 
-    account: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+    account: reactive[AccountView | None] = reactive(None, always_update=True)
     symbol: reactive[str] = reactive("")
 
     @dataclass
@@ -40,9 +41,9 @@ class PositionsTable(FreshTable):
             self.add_column(Text(f" {name}", justify="left" if i < 2 else "right"), key=name)
         self.border_title = "Positions"
 
-    def watch_account(self, acc: dict[str, Any] | None) -> None:
-        positions = acc["positions"] if acc else []
-        rows = {p["symbol"]: self._cells(p) for p in positions}
+    def watch_account(self, acc: AccountView | None) -> None:
+        positions = acc.positions if acc else ()
+        rows = {p.symbol: self._cells(p) for p in positions}
         if list(rows) != [str(k.value) for k in self.rows]:
             with self.prevent(DataTable.RowHighlighted):
                 self.clear()
@@ -96,21 +97,21 @@ class PositionsTable(FreshTable):
         if self.has_focus and event.row_key.value:
             self.post_message(self.Selected(str(event.row_key.value)))
 
-    def _cells(self, p: dict[str, Any]) -> list[Text]:
+    def _cells(self, p: PositionFigures) -> list[Text]:
         good, bad = colour(self.app, "success", "#22c55e"), colour(self.app, "error", "#ef4444")
         warn = colour(self.app, "warning", "#ea7a0c")
-        upnl = p["unrealized_pnl"]
-        dist = p["liquidation_distance_pct"]
+        upnl = p.unrealized_pnl
+        dist = p.liquidation_distance_pct
         dist_style = ("bold " + bad if dist is not None and dist < 2 else
                       warn if dist is not None and dist < 5 else "")
-        side = p["side"]
+        side = p.side
 
         def r(text: str, style: str = "") -> Text:
             return Text(f" {text}", style=style, justify="right")
 
-        return [Text(f" {p['symbol']}", style="bold"),
-                Text(f" {side}", style=good if side == "LONG" else bad),
-                r(qty(p["quantity"])), r(price(p["entry_price"])), r(price(p["mark_price"])),
-                r(price(p["liquidation_price"])), r(short(p["margin"])),
+        return [Text(f" {p.symbol}", style="bold"),
+                Text(f" {side}", style=good if side is Side.LONG else bad),
+                r(qty(p.quantity)), r(price(p.entry_price)), r(price(p.mark_price)),
+                r(price(p.liquidation_price)), r(short(p.margin)),
                 r(money(upnl, signed=True), good if upnl > 0 else bad if upnl < 0 else ""),
                 r(pct(dist) if dist is not None else "—", dist_style)]
