@@ -18,7 +18,6 @@ from autotrade_tui.core.models import OrderType
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import EngineLockedError
 from autotrade_tui.market.factory import check_settings
-from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime, make_clock
 from autotrade_tui.runtime.updates import (
     DecisionRecorded,
@@ -27,6 +26,7 @@ from autotrade_tui.runtime.updates import (
     TradeExecuted,
     Update,
 )
+from autotrade_tui.services import open_engine
 from autotrade_tui.stdio import detach_stdout
 from autotrade_tui.tui.format import money
 
@@ -139,7 +139,7 @@ def _stop_soon(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callable[[]
 
 
 async def _main(settings: Settings, lines: LogLines) -> int:
-    link = await LocalLink.open(settings, clock=lines.clock)
+    link = await open_engine(settings, clock=lines.clock)
     runtime = link.runtime
     loop = asyncio.get_running_loop()
     lines.on_closed = _stop_soon(runtime, loop)

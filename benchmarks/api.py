@@ -2,7 +2,7 @@
 Unix socket, update → WebSocket client latency, and the engine's monitor-tick cost with 0 vs
 20 attached WebSocket clients (one run, the ratio).
 
-The engine is the live Runtime behind LocalLink.open (its API on a socket in a temporary
+The engine is the live Runtime behind services.open_engine (its API on a socket in a temporary
 dir), on the simulated market and a virtual clock advanced 5 s a tick, a real SQLite file and
 3 open positions. The clients run in a child process (this script with --client), so only the
 engine's own work is counted on its side: a tick's cost is the engine process's CPU time
@@ -109,15 +109,15 @@ async def open_engine(tmp: Path, n_symbols: int = 3) -> Any:
     from autotrade_tui.core.clock import VirtualClock
     from autotrade_tui.core.models import Side
     from autotrade_tui.market.sim import SimMarket
-    from autotrade_tui.runtime.link import LocalLink
+    from autotrade_tui.services import open_engine
     from autotrade_tui.store.store import Store
 
     db = tmp / "bench.db"
     symbols = (SYMBOLS + MORE)[:n_symbols]
     settings = defaults(market_source="sim", symbols=symbols, database_url=str(db))
     clock = VirtualClock(1_750_000_020.0)
-    link = await LocalLink.open(settings, clock=clock, feed=SimMarket(symbols, clock, 1),
-                                store=Store(db, writer=True))
+    link = await open_engine(settings, clock=clock, feed=SimMarket(symbols, clock, 1),
+                             store=Store(db, writer=True))
     rt = link.runtime
     await rt.start()
     await rt.decision_cycle(SYMBOLS)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from autotrade_tui import services
 from autotrade_tui.api import wire
 from autotrade_tui.config import defaults
 from autotrade_tui.core.clock import VirtualClock
@@ -31,12 +32,13 @@ def engine_settings(tmp_path: Path, **overrides: Any) -> Any:
 
 
 async def open_engine(tmp_path: Path, **overrides: Any) -> LocalLink:
-    """An engine as the cockpit and headless open it (LocalLink.open: alerts and API wired),
+    """An engine as the cockpit and headless open it (services.open_engine: alerts and API wired),
     its first prices in (the runtime's loops are not run: tests drive its ticks)."""
     settings = engine_settings(tmp_path, **overrides)
     clock = VirtualClock(START)
-    link = await LocalLink.open(settings, clock=clock, feed=SimMarket(settings.symbols, clock, 7),
-                                store=Store(tmp_path / "api.db", writer=True))
+    link = await services.open_engine(settings, clock=clock,
+                                      feed=SimMarket(settings.symbols, clock, 7),
+                                      store=Store(tmp_path / "api.db", writer=True))
     await link.runtime.start()
     return link
 

@@ -23,7 +23,7 @@ collect_ignore = [] if TEST_PG_URL else ["test_postgres.py"]
 
 @pytest.fixture(autouse=True)
 def api_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every engine a test opens (LocalLink.open) serves its API (SPEC §13) on its default
+    """Every engine a test opens (services.open_engine) serves its API (SPEC §13) on its default
     socket, under the user runtime dir: here a fresh short directory per test (a Unix socket
     path has at most 107 bytes; pytest's tmp_path can be longer), never the user's own."""
     path = Path(tempfile.mkdtemp(prefix="atr-", dir="/tmp" if os.name == "posix" else None))

@@ -43,6 +43,7 @@ from autotrade_tui.runtime.history import load_history
 from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime
 from autotrade_tui.runtime.updates import Notice
+from autotrade_tui.services import open_engine
 from autotrade_tui.store.store import Store
 from autotrade_tui.store.tables import DecisionRow, EventRow, TradeRow
 from autotrade_tui.tui.app import AutotradeApp
@@ -259,7 +260,7 @@ def hostile_app(tmp_path: Path, server: OpenAIServer) -> AutotradeApp:
 
     async def factory(s: Any) -> LocalLink:
         clock = VirtualClock(START)
-        return await LocalLink.open(
+        return await open_engine(
             s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
             models=(model(server, "test/a"), model(server, "test/b")),
             store=Store(db, writer=True))

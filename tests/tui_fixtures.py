@@ -18,6 +18,7 @@ from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.market.sim import SimMarket
 from autotrade_tui.runtime.link import LocalLink
 from autotrade_tui.runtime.trader import Runtime
+from autotrade_tui.services import open_engine
 from autotrade_tui.store.store import Store
 from autotrade_tui.tui.app import AutotradeApp
 
@@ -34,8 +35,8 @@ def make_app(tmp_path: Path, *, autorun: bool = True, **overrides: Any) -> Autot
 
     async def factory(s: Any) -> LocalLink:
         clock = VirtualClock(START)
-        return await LocalLink.open(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
-                                    store=Store(db, writer=True))
+        return await open_engine(s, clock=clock, feed=SimMarket(s.symbols, clock, SEED),
+                                 store=Store(db, writer=True))
 
     return AutotradeApp(settings, runtime_factory=factory, autorun=autorun)
 

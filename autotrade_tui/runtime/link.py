@@ -28,27 +28,16 @@ class Service(Protocol):
 
 class LocalLink:
     """`runtime` and the services that live and die with it (`extras`: the notifier, the
-    API server), each with an async `close()`."""
+    API server, added by services.open_engine), each with an async `close()`."""
 
     def __init__(self, runtime: Runtime, extras: Sequence[Service] = ()) -> None:
         self.runtime, self.extras = runtime, list(extras)
 
     @classmethod
     async def open(cls, settings: Settings, **parts: Any) -> LocalLink:
-        """`Runtime.open(settings, **parts)` with what every engine serves wired in: alerts
-        (SPEC §14) and the API (§13; ApiError when it cannot be served, the engine closed
-        again). Front ends that run an engine (cockpit, headless) open it through this."""
-        from autotrade_tui.api.service import start as start_api
-        from autotrade_tui.notify.service import attach as attach_notifier
-
-        runtime = await Runtime.open(settings, **parts)
-        link = cls(runtime, [attach_notifier(runtime)])
-        try:
-            link.extras.append(await start_api(link, settings))
-        except BaseException:
-            await link.close()
-            raise
-        return link
+        """`Runtime.open(settings, **parts)`, nothing more: the services every engine runs
+        (alerts, the API) are wired in by `autotrade_tui.services.open_engine`."""
+        return cls(await Runtime.open(settings, **parts))
 
     @property
     def symbols(self) -> Sequence[str]:

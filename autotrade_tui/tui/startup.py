@@ -1,5 +1,5 @@
 """Opening an engine in this process for the cockpit without stalling its first frame: the
-heavy imports are done in a thread first, then `runtime.link.LocalLink` opens."""
+heavy imports are done in a thread first, then `services.open_engine` opens it."""
 
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ async def open_runtime(settings: Settings) -> EngineLink:
     that engine, attached (SPEC §13: a second cockpit attaches instead of exiting 3)."""
     await asyncio.to_thread(preload, settings)
     from autotrade_tui.errors import EngineLockedError
-    from autotrade_tui.runtime.link import LocalLink
+    from autotrade_tui.services import open_engine
 
     try:
-        return await LocalLink.open(settings)
+        return await open_engine(settings)
     except EngineLockedError as locked:
         from autotrade_tui.attach.command import attach_running
 
