@@ -123,3 +123,28 @@ def test_the_purity_check_itself_catches_violations(tmp_path: Path) -> None:
     ok = tmp_path / "ok.py"  # a method named open (TradingEngine.open) is not the builtin
     ok.write_text("class E:\n    def open(self):\n        return self.open()\n", encoding="utf-8")
     assert _violations(ok) == []
+
+
+# ---- the arrows between packages point one way (issue 19): runtime never imports a front
+# end or a subscriber of its own (api, attach, notify, tui, the CLI), nor report
+UP_FROM_RUNTIME = ("autotrade_tui.api", "autotrade_tui.attach", "autotrade_tui.notify",
+                   "autotrade_tui.tui", "autotrade_tui.cli", "autotrade_tui.headless",
+                   "autotrade_tui.report", "autotrade_tui.services")
+
+
+def _imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):  # function-level (lazy) imports count too
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((CORE.parent / "runtime").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_runtime_imports_nothing_above_it(path: Path) -> None:
+    up = {n for n in _imported(path) if n.startswith(UP_FROM_RUNTIME)}
+    assert up == set(), f"{path.name} imports {sorted(up)}"
