@@ -290,7 +290,7 @@ class Backtest:
         stale, prices, limit = self.stale, self.prices, self.stale_after
         positions = self.engine.positions
         card = self.scorecard
-        held = card.held() if card.holding else ()  # shadows' positions: on the range too
+        # each new bar's range: the engine's positions and the shadows' are checked on it
         bars: dict[str, tuple[float, float, float, float]] = {}
         for s in syms:
             j, ts, last, bar = s.i, s.ts, s.last, s.bar
@@ -299,7 +299,7 @@ class Backtest:
                 j += 1
             s.i = j
             name = s.name
-            if j > seen >= 0 and (name in positions or name in held):  # on the range
+            if j > seen >= 0:
                 k = seen + 1  # the first new bar; usually the only one
                 bars[name] = ((s.open[k], s.high[j], s.low[j], s.close[j]) if j == k else
                               (s.open[k], max(s.high[k:j + 1]), min(s.low[k:j + 1]),
@@ -321,7 +321,9 @@ class Backtest:
         engine = self.engine
         if bars and not bars.keys() <= fresh.keys():  # a stale symbol's bar: not marked
             bars = {k: b for k, b in bars.items() if k in fresh}
-        marked = mark_engine(engine, fresh, t, bars)
+        # (the bars of symbols only shadows hold are for them: a flat engine is marked on its
+        # prices, as `mark_bars` would mark it)
+        marked = mark_engine(engine, fresh, t, bars if positions else None)
         if marked:
             self.trades += [(trade, None) for trade in marked]
         mark_shadows(card, fresh, t, bars)

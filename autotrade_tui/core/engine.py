@@ -426,6 +426,15 @@ class TradingEngine:
         self._levels[pos.symbol] = (pos, n, levels)
         return levels
 
+    def quiet_range(self, pos: Position) -> tuple[float, float]:
+        """(low, high): a bar of `pos`'s symbol with a low above the first and a high below
+        the second reaches none of its levels (`mark_bars` leaves it open, and so it checks
+        the bar: the same comparisons, the sign taken out)."""
+        _, _, sgn, liq_s, stop_s, take_s = self._levels_of(pos)
+        if sgn > 0:  # a long: its low against the stop and liquidation, its high the take
+            return max(stop_s, liq_s), take_s
+        return -take_s, min(-stop_s, -liq_s)  # a short: the other way round
+
     def guard_prices(self, pos: Position) -> tuple[float | None, float | None]:
         """(stop-loss price, take-profit price) of `pos`; None where the guard is off. A guard
         of x % of margin M on quantity q sits x/100 · M/q from the entry price."""

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autotrade_tui.core.decision import settle
-from autotrade_tui.core.engine import EngineConfig, EngineState, Ledger, TradingEngine
+from autotrade_tui.core.decision import gate
+from autotrade_tui.core.engine import EPS, EngineConfig, EngineState, Ledger, TradingEngine
 from autotrade_tui.core.metrics import deepen, max_drawdown_pct
 from autotrade_tui.core.models import (
     Action,
@@ -27,12 +27,21 @@ from autotrade_tui.core.models import (
     ModelVote,
     Position,
     Side,
+    TradeSource,
     VoteResult,
 )
 
 HOUR = 3600.0
 ENSEMBLE = "ensemble"
 CURVE_POINTS = 240  # each shadow's equity curve keeps this many samples (the Models tab)
+_SHRINK = 1e-9  # a calm band's inward margin (relative), far above the inversion's rounding
+Bar = tuple[float, float, float, float]  # open, high, low, close
+_NO_BAR: Bar = (math.nan, math.nan, math.nan, math.nan)
+# (position, its entries, capital, quiet bar low and high, calm price low and high):
+# `Shadow._calm_band`
+Calm = tuple[Position, int, float, float, float, float, float]
+# (its engine's marks, the symbol, then the band as in Calm): `Scorecard._calm_shadows`
+CalmShadow = tuple[dict[str, float], str, float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -73,6 +82,7 @@ class Shadow:
         self.tally = tally or Tally(peak=config.initial_capital)
         self._next_due = min((_due(p) for p in self.tally.pending), default=math.inf)
         self._was_holding = bool(self.engine.positions)
+        self._calm: Calm | None = None  # see `_calm_band`
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
                *, stale: bool = False) -> None:
@@ -96,23 +106,93 @@ class Shadow:
                                               ts + interval, ts + HOUR))
             self._next_due = min(self._next_due, ts + interval)
         result = VoteResult(action, confidence, "alone", self.threshold)
-        settle(self.engine, symbol, price, ts, result, stale=stale)
+        # `decision.settle` without its note (nobody reads a shadow's)
+        if not gate(self.engine, result, stale=stale):
+            self.engine.execute(action, symbol, price, ts, TradeSource.AUTO, result.reason)
+        self._calm = None
 
     def mark(self, prices: Mapping[str, float], ts: float,
-             bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
+             bars: Mapping[str, Bar] | None = None) -> None:
         eng = self.engine
         if ts >= self._next_due:
             self._judge(prices, ts)
-        if not (eng.positions or self._was_holding):
+        positions = eng.positions
+        if not (positions or self._was_holding):
             return  # flat since its last mark: nothing can move (capital is fixed)
-        if bars and eng.positions:
+        if bars and len(positions) == 1:
+            # A calm bar (most of a backtest's): it reaches no level of the one position, and
+            # the equity at its close is no new peak and no drawdown that trips the guard or
+            # deepens the tally's (`_calm_band`): all `mark_bars` would change is the mark.
+            ((symbol, pos),) = positions.items()
+            calm = self._calm_for(pos)
+            price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
+            if calm[3] < bar[2] and bar[1] < calm[4] and calm[5] <= price <= calm[6]:
+                eng.marks[symbol] = price
+                self._was_holding = True
+                return
+        if bars and positions:
             eng.mark_bars(prices, bars, ts)
         else:  # just flat: once more, so the guard's peak follows the equity as live
             eng.mark(prices, ts)
-        self._was_holding = bool(eng.positions)
+        self._was_holding = bool(positions)
+        self._calm = None  # the peaks, the halt or the deepest drawdown may have moved
         equity = eng.last_equity  # what the engine's mark measured for its drawdown guard
         t = self.tally
         t.peak, t.max_dd = deepen(t.peak, t.max_dd, equity)
+
+    def _calm_for(self, pos: Position) -> Calm:
+        """The calm band of `pos`, the shadow's one position (kept while it holds)."""
+        calm = self._calm
+        if (calm is None or calm[0] is not pos or calm[1] != len(pos.entries)
+                or calm[2] != self.engine.ledger.capital):
+            calm = self._calm = self._calm_band(pos)
+        return calm
+
+    def _calm_band(self, pos: Position) -> Calm:
+        """(The position, its entries and the capital the band is for; the quiet range of
+        the position's bars (low above, high below; a low above 0, as `mark_bars` checks);
+        the prices at which the equity `engine.equity` computes moves neither the guard's
+        peak nor the tally's peak and deepest drawdown, nor trips the drawdown guard). Those
+        move only in a whole mark or a trade, which drop the band. The price band is found
+        by inverting the equity, shrunk, then checked at both ends with the engine's own
+        arithmetic: equity and drawdown are monotone in the price, rounding included, so
+        every price between is calm too; a band that fails its check is empty."""
+        eng, t = self.engine, self.tally
+        lg, limit = eng.ledger, eng.config.max_drawdown_percent
+        low, high = eng.quiet_range(pos)
+        low = max(low, 0.0)
+        empty: Calm = (pos, len(pos.entries), lg.capital, low, high, math.inf, -math.inf)
+        q, notional, margin = pos.totals()
+        if eng._flatten_left or not q > 0 or not lg.peak_equity > 0 or not t.peak > 0:
+            return empty
+        # the equity's bounds: at most both peaks; at least above the guard's trip and the
+        # tally's deepest drawdown
+        top = min(lg.peak_equity, t.peak)
+        floor = t.peak * (1.0 - t.max_dd / 100.0)
+        if limit and not lg.halted_reason:
+            floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
+        base = lg.capital + margin
+        long = pos.side is Side.LONG
+        # equity = base + q·(P − E) (long) or base + q·(E − P) (short), E = notional / q
+        at = [notional / q + (e - base) / q * (1.0 if long else -1.0) for e in (floor, top)]
+        lo, hi = min(at) * (1.0 + _SHRINK), max(at) * (1.0 - _SHRINK)
+        if not (0.0 < lo <= hi) or not (self._calm_at(lo) and self._calm_at(hi)):
+            return empty
+        return (pos, len(pos.entries), lg.capital, low, high, lo, hi)
+
+    def _calm_at(self, price: float) -> bool:
+        """Whether a mark at `price` leaves the peaks, the deepest drawdown and the guard as
+        they are (the comparisons of `_check_drawdown` and `deepen`, on their equity)."""
+        eng, t = self.engine, self.tally
+        lg, limit = eng.ledger, eng.config.max_drawdown_percent
+        ((symbol, _),) = eng.positions.items()
+        equity = eng.equity({symbol: price})
+        if equity > lg.peak_equity or equity > t.peak:
+            return False
+        if limit and not lg.halted_reason and (
+                (lg.peak_equity - equity) / lg.peak_equity * 100.0 >= limit - EPS):
+            return False
+        return not (t.peak - equity) / t.peak * 100.0 > t.max_dd
 
     def _judge(self, prices: Mapping[str, float], ts: float) -> None:
         t = self.tally
@@ -153,9 +233,11 @@ class Scorecard:
         self.curves: dict[str, list[float]] = {name: [] for name in self.shadows}
         self.next_due = math.inf  # when the next answer is to be judged
         self.holding = False  # some shadow holds a position
+        self._calm_all: list[CalmShadow] | None = None  # see `mark`; dropped by a change
 
     def _changed(self) -> None:
         # (a plain loop: a backtest calls this every candle a shadow holds)
+        self._calm_all = None
         due, holding = math.inf, False
         for s in self.shadows.values():
             if s._next_due < due:
@@ -186,11 +268,43 @@ class Scorecard:
         self._changed()
 
     def mark(self, prices: Mapping[str, float], ts: float,
-             bars: Mapping[str, tuple[float, float, float, float]] | None = None) -> None:
+             bars: Mapping[str, Bar] | None = None) -> None:
+        calm = self._calm_all
+        if calm is not None and bars and ts < self.next_due:
+            # `Shadow.mark`'s calm bar, in line: a backtest marks every candle a shadow holds
+            for marks, symbol, low, high, price_lo, price_hi in calm:
+                price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
+                if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
+                    break  # (the shadows already marked are marked again: the same)
+                marks[symbol] = price
+            else:
+                return
+        due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
                 shadow.mark(prices, ts, bars)
-        self._changed()
+            if shadow._next_due < due:
+                due = shadow._next_due
+            if shadow.engine.positions:
+                holding = True
+        self.next_due, self.holding = due, holding
+        self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
+
+    def _calm_shadows(self) -> list[CalmShadow] | None:
+        """After a mark: each shadow that the next one marks, with its calm band (None when
+        one of them has none: it holds several positions, or none but was holding). Valid
+        until the shadows change, which they do only through this class (`_changed`)."""
+        out: list[CalmShadow] = []
+        for shadow in self.shadows.values():
+            positions = shadow.engine.positions
+            if not positions and not shadow._was_holding:
+                continue  # not marked before its next answer is due
+            if len(positions) != 1:
+                return None
+            ((symbol, pos),) = positions.items()
+            calm = shadow._calm_for(pos)
+            out.append((shadow.engine.marks, symbol, *calm[3:]))
+        return out
 
     def held(self) -> set[str] | dict[str, Any]:
         """The symbols some shadow holds a position on (a container to test `in`)."""

@@ -1,0 +1,86 @@
+"""The shadows' calm bars (core.scorecard: `Shadow._calm_band`, `Scorecard.mark`'s fast path):
+a backtest's mark that skips the engine on a bar that can move nothing but the mark price
+leaves every shadow exactly as the whole mark does."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autotrade_tui.core.engine import EngineConfig
+from autotrade_tui.core.models import Action, Position
+from autotrade_tui.core.scorecard import Calm, CalmShadow, Scorecard, Shadow
+
+SYMS = ["BTC/USDT", "ETH/USDT"]
+CONFIGS = [
+    EngineConfig(stop_loss_percent=60, take_profit_percent=80, max_drawdown_percent=15,
+                 drawdown_action="flatten", max_entries_per_position=2,
+                 stack_only_in_profit=True, max_exposure_percent=200,
+                 reentry_cooldown_minutes=30, position_size_percent=5),
+    EngineConfig(max_drawdown_percent=2, drawdown_action="pause", position_size_percent=20),
+    EngineConfig(leverage=3.0, position_size_percent=50),  # no guards: only the peaks count
+]
+
+
+class WholeShadow(Shadow):
+    """A shadow that never finds a bar calm: every mark is the whole one."""
+
+    def _calm_band(self, pos: Position) -> Calm:
+        band = super()._calm_band(pos)
+        return (*band[:5], math.inf, -math.inf)
+
+
+class WholeCard(Scorecard):
+    def __init__(self, config: EngineConfig, threshold: float) -> None:
+        super().__init__(config, ["a", "b"], threshold, 300.0)
+        self.shadows = {n: WholeShadow(config, threshold) for n in self.shadows}
+
+    def _calm_shadows(self) -> list[CalmShadow] | None:
+        return None
+
+
+def state(card: Scorecard) -> list[object]:
+    """Everything a shadow keeps and is read from (its engine's `last_equity` is read only
+    right after a whole mark, which measures it)."""
+    return [card.to_dict(), card.holding, card.next_due,
+            *((s._was_holding, s.engine.closed_at) for s in card.shadows.values())]
+
+
+answers = st.sampled_from(list(Action))
+steps = st.lists(st.tuples(st.sampled_from(SYMS), answers, answers,
+                           st.sampled_from([0.5, 0.6, 0.9]),
+                           st.floats(0.97, 1.03), st.floats(0.0, 0.02), st.booleans()),
+                 min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=steps, config=st.sampled_from(CONFIGS), one=st.booleans())
+def test_a_calm_bar_leaves_every_shadow_as_the_whole_mark_does(
+        steps: list, config: EngineConfig, one: bool) -> None:
+    fast, whole = Scorecard(config, ["a", "b"], 0.55, 300.0), WholeCard(config, 0.55)
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+    for i, (sym, a, b, conf, move, wick, answer) in enumerate(steps):
+        ts = 300.0 * i
+        sym = SYMS[0] if one else sym  # one symbol: the shadows' one-position case
+        old = prices[sym]
+        new = prices[sym] = old * move
+        bars = {sym: (old, max(old, new) * (1 + wick), min(old, new) * (1 - wick), new)}
+        for card in (fast, whole):
+            card.mark(dict(prices), ts, bars)
+            if answer:
+                card.on_answers(sym, new, ts, [(a, conf), (b, conf)])
+        assert state(fast) == state(whole)
+
+
+def test_a_bar_that_reaches_the_stop_is_not_calm() -> None:
+    cfg = CONFIGS[0]
+    card = Scorecard(cfg, ["a"], 0.55, 300.0)
+    card.on_answers("BTC/USDT", 100.0, 0.0, [(Action.BUY, 0.9)])
+    card.mark({"BTC/USDT": 100.0}, 300.0, {"BTC/USDT": (100.0, 100.2, 99.9, 100.0)})
+    shadow = card.shadows["a"]
+    stop, _ = shadow.engine.guard_prices(shadow.engine.positions["BTC/USDT"])
+    assert stop is not None
+    card.mark({"BTC/USDT": 100.0}, 600.0, {"BTC/USDT": (100.0, 100.1, stop, 100.0)})
+    assert not shadow.engine.positions and shadow.engine.ledger.total_trades == 1
