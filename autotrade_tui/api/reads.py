@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import defer
 from sqlmodel import select
 
 from autotrade_tui.api import wire
@@ -17,8 +18,8 @@ from autotrade_tui.store.tables import DecisionRow, EventRow, SnapshotRow, Trade
 
 
 def _page(store: Any, table: Any, limit: int, before_id: int | None = None,
-          **where: Any) -> list[Any]:
-    q = select(table).order_by(table.id.desc()).limit(limit)
+          *options: Any, **where: Any) -> list[Any]:
+    q = select(table).options(*options).order_by(table.id.desc()).limit(limit)
     if before_id is not None:
         q = q.where(table.id < before_id)
     for column, value in where.items():
@@ -55,8 +56,9 @@ def trades(store: Any, limit: int, before_id: int | None) -> list[dict[str, Any]
 
 def decisions(store: Any, limit: int, before_id: int | None,
               symbol: str | None) -> list[dict[str, Any]]:
-    # input_data (kilobytes a row, compressed) is not loaded for a list
-    rows = _page(store, DecisionRow, limit, before_id, symbol=symbol)
+    # input_data (kilobytes a row, compressed) is not even read for a list
+    rows = _page(store, DecisionRow, limit, before_id, defer(DecisionRow.input_data),
+                 symbol=symbol)
     return [decision_item(r) for r in rows]
 
 
