@@ -128,6 +128,7 @@ async def open_engine(tmp: Path, n_symbols: int = 3) -> Any:
 
 async def drained(hub: Any) -> None:
     """Until every attached client's queue has been handed to its connection."""
+    await hub.flushed()
     await asyncio.gather(*(c.queue.join() for c in hub.clients))
 
 

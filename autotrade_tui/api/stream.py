@@ -18,6 +18,7 @@ from autotrade_tui.runtime.updates import AccountUpdated, StatusChanged, Update
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1_000  # messages: a decision cycle's burst is tens; a healthy reader keeps up
 TOO_SLOW = 1013  # "try again later": the client may reconnect and re-read the state
+FLUSH_S = 0.01  # at most this long before an update with no closing status is sent
 CLOSE_WAIT_S = 1.0  # a dropped client's close frame waits at most this for buffer space
 
 
@@ -85,18 +86,48 @@ class Hub:
         self.clients: set[Client] = set()
         self.dropped = 0  # clients dropped as too slow, since start
         self._changed = asyncio.Event()  # set on every join, leave and drop (tests wait)
+        self._pending: list[Update] = []  # published, not yet handed to the clients
+        self._flush_at: asyncio.Handle | None = None
+        self._flushed = asyncio.Event()  # set (and replaced) on every flush
 
     def __call__(self, update: Update) -> None:
+        """Inside the engine's publish: the update is only noted. Encoding it and handing it
+        to the clients wait until the engine's unit of work is over (its closing
+        StatusChanged: a tick, a decision cycle, a command), so none of it runs inside the
+        tick (its awaits would let the senders in) and a tick's updates go out together;
+        an update no status follows goes out after at most FLUSH_S."""
         if not self.clients:  # nobody attached: no cost at all
             return
-        body = wire.message_body(update)
-        for client in list(self.clients):
-            if not client.offer(body):
-                self._drop(client)
+        self._pending.append(update)
+        loop = asyncio.get_running_loop()
+        if isinstance(update, StatusChanged):  # the work is done: right after it returns
+            if self._flush_at is not None:
+                self._flush_at.cancel()
+            self._flush_at = loop.call_soon(self._flush)
+        elif self._flush_at is None:
+            self._flush_at = loop.call_later(FLUSH_S, self._flush)
+
+    def _flush(self) -> None:
+        pending, self._pending, self._flush_at = self._pending, [], None
+        for update in pending:
+            body = wire.message_body(update)
+            for client in list(self.clients):
+                if not client.offer(body):
+                    self._drop(client)
+        self._flushed.set()
+        self._flushed = asyncio.Event()
+
+    async def flushed(self) -> None:
+        """Until what was published so far is in the clients' queues (benchmarks, tests)."""
+        if self._flush_at is not None:
+            await self._flushed.wait()
 
     def join(self, ws: Any) -> Client:
         """A new client, its first messages the engine's status and account now (so a viewer
         has both at once), then every update from this moment."""
+        if self._flush_at is not None:  # what was published before the snapshot below
+            self._flush_at.cancel()
+            self._flush()
         client = Client(ws, self.limit)
         for update in (StatusChanged(self.link.status()), AccountUpdated(self.link.account())):
             client.offer(wire.message_body(update))
