@@ -67,7 +67,7 @@ def test_the_monitor_windows_stay_a_fixed_size() -> None:
             for sym in SYMBOLS:
                 await monitor.refresh_candles(sym, clock.now())
             if minute % 360 == 0:
-                sizes.append(max(len(w._bars) for w in monitor.windows.values()))
+                sizes.append(max(len(w) for w in monitor.windows.values()))
 
     asyncio.run(run())
     assert max(sizes) <= monitor.history_bars + 100  # a day and a margin, never more

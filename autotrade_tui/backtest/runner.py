@@ -384,15 +384,16 @@ class Backtest:
         a, j = s.fed + 1, s.i
         if a > j:
             return
-        c = s.series
-        bars = list(map(Candle, s.ts[a:j + 1], s.open[a:j + 1], s.high[a:j + 1],
-                        s.low[a:j + 1], s.close[a:j + 1], c.volume[a:j + 1].tolist()))
+        cols = (s.ts[a:j + 1], s.open[a:j + 1], s.high[a:j + 1], s.low[a:j + 1],
+                s.close[a:j + 1], s.series.volume[a:j + 1].tolist())
         # holes are rare: each (from the last, so earlier positions hold) gets its empty bar
         for k in reversed(s.holes[bisect_left(s.holes, a):bisect_left(s.holes, j)]):
             close = s.close[k]
-            bars.insert(k - a + 1, Candle(s.ts[k] + s.bar, close, close, close, close, 0.0))
+            for col, value in zip(cols, (s.ts[k] + s.bar, close, close, close, close, 0.0),
+                                  strict=True):
+                col.insert(k - a + 1, value)
         s.fed = j
-        self.monitor.add_bars(s.name, bars, t)
+        self.monitor.add_columns(s.name, *cols, t)
 
     async def _cycle(self, syms: list[_Sym] | tuple[()], t: float,
                      source: TradeSource) -> None:

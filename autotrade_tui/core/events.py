@@ -40,6 +40,7 @@ Percentages and ratios are rounded to 9 decimals before any comparison, so 100 �
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 
 FLASH_WINDOWS_MIN: tuple[int, ...] = (1, 5, 15)
 _DIGITS = 9  # rounding before comparisons: absorbs float error, far below any real threshold
+# A position's liquidation price, side, liquidation price text, entry price, quantity, leverage
+# and margin (`EventDetector._position_facts`)
+Facts = tuple[float, str, str, float, float, float, float]
 
 # Severity bands of the measures the SPEC leaves open, as multiples of the configured threshold.
 _SPIKE_HIGH, _SPIKE_CRITICAL = 1.5, 2.5
@@ -133,12 +137,6 @@ class EventThresholds:
         return self.flash_cooldown_seconds  # FLASH_CRASH and FLASH_RALLY
 
 
-def _true_range(bar: Candle, prev_close: float | None) -> float:
-    if prev_close is None:
-        return bar.high - bar.low
-    return max(bar.high - bar.low, abs(bar.high - prev_close), abs(bar.low - prev_close))
-
-
 class CandleWindow:
     """Rolling window of one symbol's 1-minute bars with O(1) volume and ATR statistics.
 
@@ -147,6 +145,7 @@ class CandleWindow:
     grows), a bar with the `ts` of a stored sealed bar revises it (costs O(bars after it)).
     Anything else (older than the window, inside a hole, non-finite values, negative volume) is
     ignored and `update` returns False. Keeps about `baseline_seconds` of bars (24 h + a bit).
+    The bars are kept as columns (a backtest appends thousands at a time: `extend_columns`).
     """
 
     _KEEP = 34  # bars always retained: price_ago lookbacks up to ~30 minutes with tiny baselines
@@ -170,10 +169,14 @@ class CandleWindow:
         self.min_baseline_bars = min_baseline_bars
         self._cap = max(1, int(baseline_seconds // bar_seconds))  # bars in a full baseline
         self._resync_every = resync_every
-        self._bars: list[Candle] = []
-        self._ts: list[float] = []  # parallel to _bars, for bisect
-        self._vol: list[float] = []  # parallel to _bars: resync sums a list slice at C speed
-        self._tr: list[float] = []  # true range of each sealed bar (len = len(_bars) - 1)
+        # the bars, a column each (bisect on _ts; resync sums a _vol slice at C speed)
+        self._ts: list[float] = []
+        self._open: list[float] = []
+        self._high: list[float] = []
+        self._low: list[float] = []
+        self._close: list[float] = []
+        self._vol: list[float] = []
+        self._tr: list[float] = []  # true range of each sealed bar (len = len(_ts) - 1)
         self._atr: list[float] = []  # Wilder ATR after each sealed bar
         self._dropped = 0  # bars compacted away, so global bar numbers stay known
         self._fv = 0  # first bar of the volume baseline [_fv, last sealed)
@@ -189,17 +192,14 @@ class CandleWindow:
             return False
         ts = self._ts
         if not ts or candle.ts > ts[-1]:
-            self._bars.append(candle)
-            ts.append(candle.ts)
-            self._vol.append(candle.volume)
+            self._append(candle)
             if len(ts) > 1:
-                self._seal(len(ts) - 2)
-                if self._fv >= self._COMPACT_SLACK <= self._ft:  # else _compact has nothing
-                    self._compact()
+                self._seal_run(len(ts) - 2, len(ts) - 1)
             return True
         if candle.ts == ts[-1]:
-            self._bars[-1] = candle  # the live bar is in no statistic: nothing else to do
-            self._vol[-1] = candle.volume
+            # the live bar is in no statistic: nothing else to do
+            self._open[-1], self._high[-1], self._low[-1], self._close[-1], self._vol[-1] = (
+                candle.open, candle.high, candle.low, candle.close, candle.volume)
             return True
         i = bisect_right(ts, candle.ts) - 1
         if i < 0 or ts[i] != candle.ts or (i == 0 and self._dropped):
@@ -211,17 +211,44 @@ class CandleWindow:
         """`update` each candle (initial history); returns how many were used."""
         return sum(1 for c in candles if self.update(c))
 
+    def extend_columns(self, ts: Sequence[float], open_: Sequence[float],
+                       high: Sequence[float], low: Sequence[float], close: Sequence[float],
+                       volume: Sequence[float]) -> int:
+        """`extend` with the candles of these columns (a backtest's bars, thousands at a
+        time): when they are all sane and each is newer than the one before (the first may
+        be the live bar's), they are appended at once and sealed in one loop, to the same
+        state and sums; otherwise candle by candle."""
+        n = len(ts)
+        cols: tuple[Sequence[float], ...] = (ts, open_, high, low, close, volume)
+        own = self._ts
+        if not n or (own and ts[0] < own[-1]) or not (
+                all(all(map(math.isfinite, c)) for c in cols) and min(volume) >= 0
+                and all(map(operator.lt, ts, ts[1:]))):
+            return self.extend(map(Candle, *cols))
+        used = 0
+        if own and ts[0] == own[-1]:  # the live bar, grown: replaced
+            used += self.update(Candle(ts[0], open_[0], high[0], low[0], close[0], volume[0]))
+            cols = tuple(c[1:] for c in cols)
+        first = len(own)
+        for mine, theirs in zip(self._columns(), cols, strict=True):
+            mine.extend(theirs)
+        self._seal_run(first - 1, len(own) - 1)
+        return used + len(cols[0])
+
     # --- reading
     def __len__(self) -> int:
-        return len(self._bars)
+        return len(self._ts)
 
     @property
     def last(self) -> Candle | None:
-        return self._bars[-1] if self._bars else None
+        if not self._ts:
+            return None
+        return Candle(self._ts[-1], self._open[-1], self._high[-1], self._low[-1],
+                      self._close[-1], self._vol[-1])
 
     def candles(self) -> list[Candle]:
         """The stored bars, oldest first (a copy)."""
-        return list(self._bars)
+        return list(map(Candle, *self._columns()))
 
     def is_fresh(self, now: float) -> bool:
         """Whether the live bar is recent enough for its statistics to describe `now`."""
@@ -233,7 +260,7 @@ class CandleWindow:
         i = bisect_right(self._ts, target - self.bar_seconds) - 1
         if i < 0 or target - (self._ts[i] + self.bar_seconds) >= 2 * self.bar_seconds:
             return None
-        return self._bars[i].close
+        return self._close[i]
 
     def reference_volume(self) -> float | None:
         """Volume of the latest sealed bar (the numerator of `volume_ratio`)."""
@@ -241,7 +268,7 @@ class CandleWindow:
 
     def average_volume(self) -> float | None:
         """Mean volume of the 24 h of sealed bars before the reference bar."""
-        count = len(self._bars) - 2 - self._fv
+        count = len(self._ts) - 2 - self._fv
         if count < self.min_baseline_bars:
             return None
         return max(self._sum_v, 0.0) / count
@@ -272,6 +299,24 @@ class CandleWindow:
         return short / long
 
     # --- internals
+    def _columns(self) -> tuple[list[float], ...]:
+        return self._ts, self._open, self._high, self._low, self._close, self._vol
+
+    def _append(self, c: Candle) -> None:
+        self._ts.append(c.ts)
+        self._open.append(c.open)
+        self._high.append(c.high)
+        self._low.append(c.low)
+        self._close.append(c.close)
+        self._vol.append(c.volume)
+
+    def _true_range(self, j: int) -> float:
+        high, low = self._high[j], self._low[j]
+        if j == 0:
+            return high - low
+        prev = self._close[j - 1]
+        return max(high - low, abs(high - prev), abs(low - prev))
+
     def _wilder(self, j: int, tr: float) -> float:
         """ATR after sealed bar j: the running mean for the first `period` bars, then Wilder."""
         k = self._dropped + j + 1  # how many bars have been sealed, this one included
@@ -280,75 +325,83 @@ class CandleWindow:
         prev = self._atr[j - 1]
         return prev + (tr - prev) / min(k, self.atr_period)
 
-    def _seal(self, s: int) -> None:
-        """Bar s stopped being live: fold it into the statistics. (On locals: it runs for
-        every bar, live and in every backtest; the float operations are the same, in order.)"""
-        bars, ts, vol, trs, cap, atrs = (self._bars, self._ts, self._vol, self._tr, self._cap,
-                                         self._atr)
-        bar = bars[s]
-        if s > 0:  # _true_range and _wilder, written out
-            prev = bars[s - 1].close
-            tr = max(bar.high - bar.low, abs(bar.high - prev), abs(bar.low - prev))
-        else:
-            tr = bar.high - bar.low
-        k = self._dropped + s + 1  # how many bars have been sealed, this one included
-        if k == 1:
-            atrs.append(tr)
-        else:
-            last = atrs[s - 1]
-            atrs.append(last + (tr - last) / min(k, self.atr_period))
-        trs.append(tr)
-        cutoff = ts[s] - self.baseline_seconds
-        sum_v, fv = self._sum_v, self._fv
-        if s > 0:
-            sum_v += vol[s - 1]  # the previous reference bar joins the baseline
-        while fv < s and (ts[fv] < cutoff or s - fv > cap):
-            sum_v -= vol[fv]
-            fv += 1
-        sum_tr, ft = self._sum_tr + tr, self._ft
-        while ft <= s and (ts[ft] <= cutoff or s + 1 - ft > cap):
-            sum_tr -= trs[ft]
-            ft += 1
+    def _seal_run(self, first: int, stop: int) -> None:
+        """Bars first … stop − 1 stopped being live, each when the next was appended: fold
+        each into the statistics, then compact as its append would have. (On locals, in one
+        loop: it runs for every bar, live and in every backtest. `_true_range` and
+        `_wilder` are written out: the float operations are the same, in order. The
+        compactions only drop a prefix and nothing here depends on where the lists start,
+        so the run drops that prefix once, at its end.)"""
+        ts, vol, trs, atrs = self._ts, self._vol, self._tr, self._atr
+        high, low, close = self._high, self._low, self._close
+        cap, period, baseline = self._cap, self.atr_period, self.baseline_seconds
+        every, slack, keep = self._resync_every, self._COMPACT_SLACK, self._KEEP
+        sum_v, fv, sum_tr, ft = self._sum_v, self._fv, self._sum_tr, self._ft
+        since, done = self._since_resync, self._dropped
+        drop = 0  # bars the run's compactions dropped (deleted at its end)
+        for s in range(max(first, 0), stop):  # (the very first bar seals nothing)
+            h, lo = high[s], low[s]
+            if s > 0:
+                prev = close[s - 1]
+                tr = max(h - lo, abs(h - prev), abs(lo - prev))
+            else:
+                tr = h - lo
+            k = done + s + 1  # how many bars have been sealed, this one included
+            if k == 1:
+                atrs.append(tr)
+            else:
+                last = atrs[s - 1]
+                atrs.append(last + (tr - last) / min(k, period))
+            trs.append(tr)
+            cutoff = ts[s] - baseline
+            if s > 0:
+                sum_v += vol[s - 1]  # the previous reference bar joins the baseline
+            while fv < s and (ts[fv] < cutoff or s - fv > cap):
+                sum_v -= vol[fv]
+                fv += 1
+            sum_tr += tr
+            while ft <= s and (ts[ft] <= cutoff or s + 1 - ft > cap):
+                sum_tr -= trs[ft]
+                ft += 1
+            since += 1
+            if since >= every:
+                # re-sum from scratch: bounds the running sums' float drift (amortised
+                # O(1)); plain `sum` is enough, the terms are never negative
+                sum_v, sum_tr, since = sum(vol[fv:s]), sum(trs[ft:]), 0
+            # The append's compaction: it drops the bars no statistic or lookback needs any
+            # more (before the volume and ATR baselines, keeping `_KEEP`), in batches of at
+            # least `_COMPACT_SLACK` (amortised O(1)).
+            cut = min(fv, ft, s + 2 - keep)
+            if cut - drop >= slack:
+                drop = cut
         self._sum_v, self._fv, self._sum_tr, self._ft = sum_v, fv, sum_tr, ft
-        self._since_resync += 1
-        if self._since_resync >= self._resync_every:
-            self._resync()
+        self._since_resync = since
+        if drop:
+            self._drop(drop)
 
-    def _resync(self) -> None:
-        """Re-sum from scratch: bounds the float drift of the running sums (amortised O(1)).
-
-        Plain `sum` (C speed, ~10× faster than `math.fsum`) is enough: the terms are never
-        negative, so nothing cancels and the error stays within len·ε of the true sum.
-        """
-        s = len(self._tr) - 1
-        self._sum_v = sum(self._vol[self._fv:s])
-        self._sum_tr = sum(self._tr[self._ft:])
-        self._since_resync = 0
+    def _drop(self, n: int) -> None:
+        """Delete the first `n` bars (a compaction)."""
+        for column in (*self._columns(), self._tr, self._atr):
+            del column[:n]
+        self._fv -= n
+        self._ft -= n
+        self._dropped += n
 
     def _revise(self, i: int, candle: Candle) -> None:
         """A sealed bar changed after the fact: patch the sums, redo TR/ATR from it on."""
-        self._bars[i] = candle
+        self._open[i], self._high[i], self._low[i], self._close[i] = (
+            candle.open, candle.high, candle.low, candle.close)
         last_sealed = len(self._tr) - 1
         if self._fv <= i < last_sealed:
             self._sum_v += candle.volume - self._vol[i]
         self._vol[i] = candle.volume
         for j in range(i, last_sealed + 1):
             if j <= i + 1:  # only its own TR and the next bar's (via prev close) change
-                tr = _true_range(self._bars[j], self._bars[j - 1].close if j > 0 else None)
+                tr = self._true_range(j)
                 if j >= self._ft:
                     self._sum_tr += tr - self._tr[j]
                 self._tr[j] = tr
             self._atr[j] = self._wilder(j, self._tr[j])
-
-    def _compact(self) -> None:
-        """Drop bars no statistic or lookback needs any more, in batches."""
-        lo = min(self._fv, self._ft, len(self._bars) - self._KEEP)
-        if lo < self._COMPACT_SLACK:
-            return
-        del self._bars[:lo], self._ts[:lo], self._vol[:lo], self._tr[:lo], self._atr[:lo]
-        self._fv -= lo
-        self._ft -= lo
-        self._dropped += lo
 
 
 def _is_sane(c: Candle) -> bool:
@@ -393,7 +446,7 @@ def snapshot(
 ) -> SymbolSnapshot:
     """Read the window at `now` with the latest `price` (from the ticker)."""
     ago: dict[int, float] = {}
-    if not window._bars:  # no bar: no lookback, no statistics (the backtest on 5m candles)
+    if not window._ts:  # no bar: no lookback, no statistics (the backtest on 5m candles)
         return SymbolSnapshot(symbol, now, price, ago)
     for minutes in windows:
         p = window.price_ago(minutes, now)
@@ -470,6 +523,8 @@ class EventDetector:
         self.thresholds = thresholds or EventThresholds()
         # (symbol, type) → (ts, severity) of the last emitted event
         self._last: dict[tuple[str, EventType], tuple[float, Severity]] = {}
+        # symbol → (position, its entries, the rate, what `_position_facts` gives)
+        self._facts: dict[str, tuple[Position, int, float, Facts]] = {}
 
     def detect(
         self,
@@ -497,12 +552,26 @@ class EventDetector:
             if found is not None:
                 events.append(found)
         if held:
-            found = self._liquidation(snap, held, maintenance_margin_rate)
+            found = self._liquidation(snap.symbol, snap.ts, snap.price, held,
+                                      maintenance_margin_rate)
             if found is not None:
                 events.append(found)
         for event in events:
             self._last[(event.symbol, event.event_type)] = (event.ts, event.severity)
         return events
+
+    def detect_price(self, symbol: str, ts: float, price: float, position: Position | None,
+                     maintenance_margin_rate: float) -> MarketEvent | None:
+        """`detect` on the bare snapshot `SymbolSnapshot(symbol, ts, price)` (no window:
+        only the liquidation rule can speak) with the symbol's open position, if any; the
+        same event, without the snapshot and the lists (a backtest asks every candle)."""
+        if (position is None or not (math.isfinite(price) and price > 0)
+                or not position.quantity > 0):
+            return None
+        found = self._liquidation(symbol, ts, price, [position], maintenance_margin_rate)
+        if found is not None:
+            self._last[(symbol, found.event_type)] = (ts, found.severity)
+        return found
 
     def remember(self, event: MarketEvent) -> None:
         """Start the cooldown of an event emitted earlier (e.g. restored from the database)."""
@@ -629,25 +698,40 @@ class EventDetector:
              "price": snap.price, "threshold": t.volatility_spike_ratio},
         )
 
+    def _position_facts(self, pos: Position, mmr: float) -> Facts:
+        """What a LIQUIDATION_RISK event says of `pos` besides the price (kept while the
+        position and its entries stay the same: the monitor asks every tick)."""
+        n = len(pos.entries)
+        kept = self._facts.get(pos.symbol)
+        if kept is not None and kept[0] is pos and kept[1] == n and kept[2] == mmr:
+            return kept[3]
+        liq = pos.liquidation_price(mmr)
+        q, notional, margin = pos.totals()  # Position's properties, read from one sum
+        facts = (liq, str(pos.side), fmt_price(liq), notional / q if q else 0.0, q,
+                 notional / margin if margin else 0.0, margin)
+        self._facts[pos.symbol] = (pos, n, mmr, facts)
+        return facts
+
     def _liquidation(
-        self, snap: SymbolSnapshot, held: list[Position], mmr: float
+        self, symbol: str, ts: float, price: float, held: list[Position], mmr: float
     ) -> MarketEvent | None:
         kind = EventType.LIQUIDATION_RISK
         if (not held or not 0.0 <= mmr < 1.0
-                or self.cooling_down(snap.symbol, kind, snap.ts, Severity.CRITICAL)):
+                or self.cooling_down(symbol, kind, ts, Severity.CRITICAL)):
             return None  # (cooling down after a CRITICAL: nothing is worse)
-        nearest: tuple[float, Position, float] | None = None
+        nearest: tuple[float, Position, Facts] | None = None
         for pos in held:
-            liq = pos.liquidation_price(mmr)
+            facts = self._position_facts(pos, mmr)
+            liq = facts[0]
             if not (math.isfinite(liq) and liq > 0):
                 continue  # a long at ≤ 1× leverage cannot be liquidated
-            gap = snap.price - liq if pos.side is Side.LONG else liq - snap.price
-            distance = max(round(gap / snap.price * 100.0, _DIGITS), 0.0)  # past it: 0
+            gap = price - liq if pos.side is Side.LONG else liq - price
+            distance = max(round(gap / price * 100.0, _DIGITS), 0.0)  # past it: 0
             if nearest is None or distance < nearest[0]:
-                nearest = (distance, pos, liq)
+                nearest = (distance, pos, facts)
         if nearest is None:
             return None
-        distance, pos, liq = nearest
+        distance, pos, (liq, side, liq_text, entry, q, leverage, margin) = nearest
         t = self.thresholds
         if distance < t.liquidation_critical_percent:
             severity = Severity.CRITICAL
@@ -657,10 +741,8 @@ class EventDetector:
             severity = Severity.MEDIUM
         else:
             return None  # far from liquidation: no text, no metrics built
-        if self.cooling_down(snap.symbol, kind, snap.ts, severity):
+        if self.cooling_down(symbol, kind, ts, severity):
             return None
-        side = str(pos.side)
-        liq_text = fmt_price(liq)
         # Advice names what the app can do (x closes the position, X closes all)
         if severity is Severity.CRITICAL:
             action = f"Close the {side} now (x): it is liquidated at {liq_text}"
@@ -670,16 +752,13 @@ class EventDetector:
             action = f"Watch the {side}: liquidation at {liq_text} (x closes it)"
         where = (f"is {distance:.2f} % from liquidation" if distance > 0
                  else "is at or past its liquidation price")
-        q, notional, margin = pos.totals()  # Position's properties, read from one sum
         return MarketEvent(
-            snap.ts, snap.symbol, kind, severity,
-            f"{snap.symbol} {side} {where} (price {fmt_price(snap.price)}, "
-            f"liquidation {liq_text})",
+            ts, symbol, kind, severity,
+            f"{symbol} {side} {where} (price {fmt_price(price)}, liquidation {liq_text})",
             action,
-            {"distance_pct": round(distance, 4), "liquidation_price": liq, "price": snap.price,
-             "side": side, "entry_price": notional / q if q else 0.0, "quantity": q,
-             "leverage": notional / margin if margin else 0.0, "margin": margin,
-             "threshold_pct": t.liquidation_risk_percent},
+            {"distance_pct": round(distance, 4), "liquidation_price": liq, "price": price,
+             "side": side, "entry_price": entry, "quantity": q, "leverage": leverage,
+             "margin": margin, "threshold_pct": t.liquidation_risk_percent},
         )
 
 

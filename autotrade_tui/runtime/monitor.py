@@ -14,7 +14,6 @@ from autotrade_tui.core.events import (
     CandleWindow,
     EventDetector,
     EventThresholds,
-    SymbolSnapshot,
     snapshot,
 )
 from autotrade_tui.core.lasting import LastingConditions
@@ -88,11 +87,23 @@ class EventMonitor:
         price: the closed bar is then sealed and counts at once, not one bar late."""
         win = self.windows[symbol]
         win.extend(candles)
-        if not candles:
-            return
-        c = candles[-1]
-        if c.ts + self.bar_seconds <= now and win.last is not None and win.last.ts == c.ts:
-            win.update(Candle(c.ts + self.bar_seconds, c.close, c.close, c.close, c.close, 0.0))
+        if candles:
+            self._open_next(win, candles[-1].ts, candles[-1].close, now)
+
+    def add_columns(self, symbol: str, ts: Sequence[float], open_: Sequence[float],
+                    high: Sequence[float], low: Sequence[float], close: Sequence[float],
+                    volume: Sequence[float], now: float) -> None:
+        """`add_bars` with the bars as columns (a backtest's, thousands at a time)."""
+        win = self.windows[symbol]
+        win.extend_columns(ts, open_, high, low, close, volume)
+        if ts:
+            self._open_next(win, ts[-1], close[-1], now)
+
+    def _open_next(self, win: CandleWindow, ts: float, close: float, now: float) -> None:
+        """After the bar of `ts` was added: if it has closed by `now`, the next opens."""
+        last = win.last
+        if ts + self.bar_seconds <= now and last is not None and last.ts == ts:
+            win.update(Candle(ts + self.bar_seconds, close, close, close, close, 0.0))
 
     def fold_ticker(self, ticker: Ticker) -> None:
         """Let the live bar follow the latest price between candle refreshes."""
@@ -108,10 +119,13 @@ class EventMonitor:
                positions: Mapping[str, Position], *, bars: bool = True) -> list[MarketEvent]:
         """The symbol's events now. `bars=False`: the caller knows no rule reading the
         window can fire (a backtest's screen), so only the price is given."""
-        snap = (snapshot(self.windows[symbol], symbol, now, price, self.flash_windows) if bars
-                else SymbolSnapshot(symbol, now, price))
         pos = positions.get(symbol)
-        events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
+        if bars:
+            snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
+            events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
+        else:  # the price alone (`SymbolSnapshot(symbol, now, price)`)
+            found = self.detector.detect_price(symbol, now, price, pos, self.mmr)
+            events = [] if found is None else [found]
         for e in events:
             self.counts[e.event_type.value] = self.counts.get(e.event_type.value, 0) + 1
         return events

@@ -1,0 +1,41 @@
+"""`EventDetector.detect_price` (the backtest's price-only check) is `detect` on a bare snapshot:
+the same event, text and metrics, and the same cooldowns after it, also while a position grows
+(its kept liquidation facts follow its entries)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotrade_tui.core.engine import EngineConfig, Rejected, TradingEngine
+from autotrade_tui.core.events import EventDetector, SymbolSnapshot
+from autotrade_tui.core.models import Side
+
+BTC = "BTC/USDT"
+steps = st.lists(st.tuples(st.floats(0.9, 1.1), st.sampled_from([30.0, 60.0, 130.0, 300.0]),
+                           st.booleans()), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=steps, side=st.sampled_from(list(Side)), leverage=st.sampled_from([1.0, 5.0, 20.0]),
+       mmr=st.sampled_from([0.0, 0.005, 0.05]))
+def test_the_price_alone_raises_what_a_bare_snapshot_raises(
+        steps: list, side: Side, leverage: float, mmr: float) -> None:
+    engine = TradingEngine(EngineConfig(leverage=leverage, maintenance_margin_rate=mmr,
+                                        max_entries_per_position=5, position_size_percent=5))
+    engine.open(BTC, side, 100.0, 0.0)
+    whole, lean = EventDetector(), EventDetector()
+    ts, price = 0.0, 100.0
+    for move, step, stack in steps:
+        ts += step
+        price *= move
+        if stack and BTC in engine.positions:
+            with contextlib.suppress(Rejected):  # a new entry: a new liquidation price
+                engine.open(BTC, side, price, ts)
+        pos = engine.positions.get(BTC)
+        found = whole.detect(SymbolSnapshot(BTC, ts, price), [pos] if pos else [], mmr)
+        one = lean.detect_price(BTC, ts, price, pos, mmr)
+        assert ([] if one is None else [one]) == found
+        assert lean._last == whole._last
