@@ -64,7 +64,6 @@ from autotrade_tui.core.step import (
     RECENT_CLOSES,
     TickRules,
     is_stale,
-    mark_shadows,
 )
 from autotrade_tui.core.step import mark as mark_engine
 from autotrade_tui.runtime.monitor import EventMonitor
@@ -326,7 +325,8 @@ class Backtest:
         marked = mark_engine(engine, fresh, t, bars if positions else None)
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        mark_shadows(card, fresh, t, bars)
+        if card.holding or t >= card.next_due:  # `step.mark_shadows`, in line: every candle
+            card.mark(fresh, t, bars)
         return self._events(t, fresh, engine.positions)
 
     def _events(self, t: float, fresh: dict[str, float],

@@ -40,8 +40,9 @@ _NO_BAR: Bar = (math.nan, math.nan, math.nan, math.nan)
 # (position, its entries, capital, quiet bar low and high, calm price low and high):
 # `Shadow._calm_band`
 Calm = tuple[Position, int, float, float, float, float, float]
-# (its engine's marks, the symbol, then the band as in Calm): `Scorecard._calm_shadows`
-CalmShadow = tuple[dict[str, float], str, float, float, float, float]
+# (the marks of the engines holding the symbol, the symbol, then the band as in Calm, the
+# narrowest of theirs): `Scorecard._calm_shadows`
+CalmShadow = tuple[list[dict[str, float]], str, float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -85,31 +86,37 @@ class Shadow:
         self._calm: Calm | None = None  # see `_calm_band`
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
-               *, stale: bool = False) -> None:
+               *, stale: bool = False) -> bool:
+        """`act` on the vote's answer (an error is only counted); whether the ledger may
+        have changed."""
         t = self.tally
         t.tokens += vote.prompt_tokens + vote.completion_tokens
         t.cost += vote.cost
         if not vote.ok:
             t.errors += 1
-            return
+            return False
         assert vote.decision is not None
-        self.act(vote.decision, vote.confidence, symbol, price, ts, interval, stale=stale)
+        return self.act(vote.decision, vote.confidence, symbol, price, ts, interval,
+                        stale=stale)
 
     def act(self, action: Action, confidence: float, symbol: str, price: float, ts: float,
-            interval: float, *, stale: bool = False) -> None:
+            interval: float, *, stale: bool = False) -> bool:
         """The model's answer, executed alone (gated as one answer is) and put up for
-        judging; a HOLD does nothing."""
+        judging; a HOLD does nothing. Whether the ledger may have changed (it went to the
+        engine)."""
         if action is Action.HOLD:
-            return
+            return False
         if price > 0:
             self.tally.pending.append(Pending(symbol, price, action is Action.BUY,
                                               ts + interval, ts + HOUR))
             self._next_due = min(self._next_due, ts + interval)
         result = VoteResult(action, confidence, "alone", self.threshold)
         # `decision.settle` without its note (nobody reads a shadow's)
-        if not gate(self.engine, result, stale=stale):
-            self.engine.execute(action, symbol, price, ts, TradeSource.AUTO, result.reason)
+        if gate(self.engine, result, stale=stale):
+            return False
+        self.engine.execute(action, symbol, price, ts, TradeSource.AUTO, result.reason)
         self._calm = None
+        return True
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
@@ -235,9 +242,12 @@ class Scorecard:
         self.holding = False  # some shadow holds a position
         self._calm_all: list[CalmShadow] | None = None  # see `mark`; dropped by a change
 
-    def _changed(self) -> None:
+    def _changed(self, moved: bool = True) -> None:
+        """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
+        restore: when the next answer is due, whether a shadow holds."""
         # (a plain loop: a backtest calls this every candle a shadow holds)
-        self._calm_all = None
+        if moved:
+            self._calm_all = None
         due, holding = math.inf, False
         for s in self.shadows.values():
             if s._next_due < due:
@@ -256,27 +266,31 @@ class Scorecard:
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
                  stale: bool = False) -> None:
         """Both models' answers on one symbol (in the order of `models`)."""
-        for vote, shadow in zip(votes, self.shadows.values(), strict=False):
-            shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
-        self._changed()
+        moved = [shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
+                 for vote, shadow in zip(votes, self.shadows.values(), strict=False)]
+        self._changed(any(moved))
 
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
-        for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
-            shadow.act(action, confidence, symbol, price, ts, self.interval, stale=stale)
-        self._changed()
+        moved = [shadow.act(action, confidence, symbol, price, ts, self.interval, stale=stale)
+                 for (action, confidence), shadow in zip(answers, self.shadows.values(),
+                                                         strict=False)]
+        self._changed(any(moved))
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
         calm = self._calm_all
-        if calm is not None and bars and ts < self.next_due:
+        if calm is not None and bars:
+            if ts >= self.next_due:  # judging moves no band: the bar may still be calm
+                self._judge_due(prices, ts)
             # `Shadow.mark`'s calm bar, in line: a backtest marks every candle a shadow holds
-            for marks, symbol, low, high, price_lo, price_hi in calm:
+            for engines, symbol, low, high, price_lo, price_hi in calm:
                 price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
                 if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
                     break  # (the shadows already marked are marked again: the same)
-                marks[symbol] = price
+                for marks in engines:
+                    marks[symbol] = price
             else:
                 return
         due, holding = math.inf, False  # `_changed`, in the same loop
@@ -290,11 +304,24 @@ class Scorecard:
         self.next_due, self.holding = due, holding
         self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
 
+    def _judge_due(self, prices: Mapping[str, float], ts: float) -> None:
+        """`Shadow.mark`'s first step for each shadow an answer of which is due (judging
+        again is a no-op: what was judged is marked done or dropped)."""
+        due = math.inf
+        for shadow in self.shadows.values():
+            if ts >= shadow._next_due:
+                shadow._judge(prices, ts)
+            if shadow._next_due < due:
+                due = shadow._next_due
+        self.next_due = due
+
     def _calm_shadows(self) -> list[CalmShadow] | None:
-        """After a mark: each shadow that the next one marks, with its calm band (None when
-        one of them has none: it holds several positions, or none but was holding). Valid
-        until the shadows change, which they do only through this class (`_changed`)."""
-        out: list[CalmShadow] = []
+        """After a mark: the shadows that the next one marks, by symbol, with the band where
+        all of them are calm (each condition holds for all when it holds for the narrowest;
+        None when one of them has no band: it holds several positions, or none but was
+        holding). Valid until the shadows change, which they do only through this class
+        (`_changed`)."""
+        out: dict[str, CalmShadow] = {}
         for shadow in self.shadows.values():
             positions = shadow.engine.positions
             if not positions and not shadow._was_holding:
@@ -302,9 +329,17 @@ class Scorecard:
             if len(positions) != 1:
                 return None
             ((symbol, pos),) = positions.items()
-            calm = shadow._calm_for(pos)
-            out.append((shadow.engine.marks, symbol, *calm[3:]))
-        return out
+            _, _, _, low, high, price_lo, price_hi = shadow._calm_for(pos)
+            seen = out.get(symbol)
+            if seen is not None:
+                engines, _, low0, high0, lo0, hi0 = seen
+                low, high = max(low, low0), min(high, high0)
+                price_lo, price_hi = max(price_lo, lo0), min(price_hi, hi0)
+            else:
+                engines = []
+            engines.append(shadow.engine.marks)
+            out[symbol] = (engines, symbol, low, high, price_lo, price_hi)
+        return list(out.values())
 
     def held(self) -> set[str] | dict[str, Any]:
         """The symbols some shadow holds a position on (a container to test `in`)."""

@@ -1,0 +1,115 @@
+"""Benchmark: what the scorecard's shadow ledgers (SPEC §16) cost.
+
+Two figures, against issue 16's budget:
+* backtest: candles/s of `Backtest.run()` with the scorecard as built (one shadow per model)
+  and with a scorecard of no models (no shadows: what the replay costs without them), on the
+  same seeded random walk as `benchmarks/backtest.py`, the two alternating (round-robin) so
+  load from other processes hits both alike. Budget: shadows add <= 5 % to the replay.
+* event tick: CPU time (`time.thread_time`) of the shadows' part of one live monitor tick,
+  `core.step.mark_shadows(card, prices, now)` as `runtime/ticks.py` calls it, with every
+  shadow holding a position on each of the three symbols (the costly case: a flat shadow is
+  skipped) and prices on a seeded random walk, divided by the number of shadows. Budget:
+  <= 0.2 ms a model.
+
+    .venv/bin/python benchmarks/scorecard.py [--candles N] [--repeat N] [--ticks N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autotrade_tui.ai.offline import MeanReverter, TrendFollower
+from autotrade_tui.backtest.history import History, load_file
+from autotrade_tui.backtest.request import Request
+from autotrade_tui.backtest.runner import Backtest
+from autotrade_tui.config import defaults
+from autotrade_tui.core.engine import EngineConfig
+from autotrade_tui.core.models import Action
+from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.core.step import mark_shadows
+
+sys.path.insert(0, str(Path(__file__).parent))
+from backtest import random_walk  # (the same series as benchmarks/backtest.py)
+
+LIVE_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+def replay_seconds(history: History, settings: object, shadows: bool) -> float:
+    bt = Backtest(settings, history, (TrendFollower(), MeanReverter()))
+    if not shadows:  # the same replay with a scorecard of no models
+        card = bt.scorecard
+        bt.scorecard = Scorecard(card.config, [], card.threshold, card.interval)
+    return asyncio.run(bt.run()).seconds
+
+
+def backtest_ab(candles: int, repeat: int) -> tuple[list[float], list[float]]:
+    settings = defaults(symbols=["BTC/USDT"])
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "walk.csv"
+        random_walk(candles).to_csv(csv, index=False)
+        history = load_file(Request(str(csv), ["BTC/USDT"], False, None, None, "5m", 300,
+                                    "offline", True, ""))
+    on: list[float] = []
+    off: list[float] = []
+    replay_seconds(history, settings, True)  # warm-up (imports, caches)
+    replay_seconds(history, settings, False)
+    for _ in range(repeat):
+        on.append(replay_seconds(history, settings, True))
+        off.append(replay_seconds(history, settings, False))
+    return on, off
+
+
+def tick_ms_per_model(ticks: int, models: int = 2) -> float:
+    """Mean CPU ms of `mark_shadows` a tick, a shadow, every shadow holding three positions."""
+    config = EngineConfig(leverage=3.0)  # low: no liquidation ends the costly case
+    card = Scorecard(config, [f"model-{k}" for k in range(models)], 0.6, 300.0)
+    rng = np.random.default_rng(7)
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0, "SOL/USDT": 150.0}
+    now = 1_700_000_000.0
+    for symbol in LIVE_SYMBOLS:  # each shadow opens a position on each symbol
+        card.on_answers(symbol, prices[symbol], now, [(Action.BUY, 0.9)] * models)
+    steps = np.exp(rng.normal(0, 0.0003, (ticks, len(LIVE_SYMBOLS))))
+    spent = 0.0
+    for k in range(ticks):
+        now += 5.0
+        for j, symbol in enumerate(LIVE_SYMBOLS):
+            prices[symbol] *= float(steps[k, j])
+        tick = dict(prices)
+        started = time.thread_time()
+        mark_shadows(card, tick, now)
+        spent += time.thread_time() - started
+    held = sum(len(s.engine.positions) for s in card.shadows.values())
+    assert held == models * len(LIVE_SYMBOLS), "a shadow lost its position: not the costly case"
+    return spent / ticks / models * 1000.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candles", type=int, default=105_120)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--ticks", type=int, default=20_000)
+    args = ap.parse_args()
+    on, off = backtest_ab(args.candles, args.repeat)
+    med_on, med_off = statistics.median(on), statistics.median(off)
+    print(f"backtest, {args.candles:,} 5-minute candles, {args.repeat} runs each, round-robin")
+    print(f"{'':24} {'median s':>9} {'best s':>8} {'median c/s':>11}")
+    for name, runs in (("shadows on (2 models)", on), ("no shadows", off)):
+        med = statistics.median(runs)
+        print(f"{name:24} {med:9.3f} {min(runs):8.3f} {args.candles / med:11,.0f}")
+    print(f"shadows add {100 * (med_on / med_off - 1):+.1f} % to the replay (medians), "
+          f"{100 * (min(on) / min(off) - 1):+.1f} % (bests); budget <= 5 %")
+    per_model = tick_ms_per_model(args.ticks)
+    print(f"\nevent tick: the shadows' mark, every shadow holding 3 positions, "
+          f"{args.ticks:,} ticks: {per_model:.4f} ms a model (budget <= 0.2 ms)")
+
+
+if __name__ == "__main__":
+    main()
