@@ -276,6 +276,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from autotrade_tui.market.factory import check_settings
 
         check_settings(settings)
+    from autotrade_tui.tui.startup import begin_check
+
+    begin_check(settings)  # beside the cockpit's imports and first frame
     from autotrade_tui.tui.app import run_tui
 
     return run_tui(settings)

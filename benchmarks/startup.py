@@ -35,10 +35,13 @@ from typing import ClassVar
 
 def child_autotrade(db: str) -> None:
     from autotrade_tui.cli import build_parser, settings_from_args
+    from autotrade_tui.tui.startup import begin_check
+
+    settings = settings_from_args(build_parser().parse_args(["--market", "sim", "--db", db]))
+    begin_check(settings)  # as the command line does, before the cockpit's imports
     from autotrade_tui.tui.app import AutotradeApp
     from autotrade_tui.tui.screens.cockpit import CockpitScreen
 
-    settings = settings_from_args(build_parser().parse_args(["--market", "sim", "--db", db]))
     shown: list[float] = []
     show_history = CockpitScreen.show_history
 

@@ -409,3 +409,41 @@ def test_two_engines_started_together_on_a_new_database(tmp_path: Path) -> None:
         p.join(timeout=30)
     assert all(sorted(o) == ["locked", "won"] for o in got.values()), got
     assert len(got) == RACE_ROUNDS
+
+
+def test_a_file_checked_ahead_is_not_read_again_unless_it_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cockpit checks the file beside its imports (`faults.precheck`); the engine's own
+    check, after its lock, stands on that pass only while the file is as it was then."""
+    from autotrade_tui.store import faults
+
+    db = tmp_path / "p.db"
+    _account(db)
+    opened: list[str] = []
+    real_connect = sqlite3.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(str(args[0]))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(faults.sqlite3, "connect", counting_connect)
+    faults.precheck(db)  # written a moment ago: a later write could keep its time stamp
+    faults.check_existing(db, empty_is_new=False)
+    assert len(opened) == 2
+    opened.clear()
+    aged = db.stat().st_mtime - 5
+    os.utime(db, (aged, aged))  # as a file last written by an engine that stopped
+    faults.precheck(db)
+    assert len(opened) == 1
+    faults.check_existing(db, empty_is_new=False)  # unchanged: the pass stands
+    assert len(opened) == 1
+    faults.check_existing(db, empty_is_new=False)  # once: the next check reads it again
+    assert len(opened) == 2
+
+    faults.precheck(db)
+    _damage(db, "ai_decisions")  # changed after the early check: read again, refused
+    with pytest.raises(StoreError, match="damaged"):
+        faults.check_existing(db, empty_is_new=False)
+    faults.precheck(db)  # a damaged file leaves no pass behind
+    with pytest.raises(StoreError, match="damaged"):
+        Store(db, writer=True)

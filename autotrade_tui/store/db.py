@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 
 from autotrade_tui.config import mask_url
 from autotrade_tui.errors import StoreError
+from autotrade_tui.store.urls import is_postgres as is_postgres
+from autotrade_tui.store.urls import resolve_url as resolve_url
+from autotrade_tui.store.urls import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
 PAGE_SIZE = 16384
@@ -18,36 +21,6 @@ CACHE_KIB = 512
 WAL_CHECKPOINT_PAGES = 64  # 1 MiB of 16 KiB pages
 WAL_LIMIT_BYTES = 1024 * 1024
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not a TCP timeout
-
-
-def resolve_url(db: str | Path | None, default_path: Path) -> str:
-    """`--db`/DATABASE_URL as the user gives it → an SQLAlchemy URL.
-
-    A plain path is an SQLite file; `postgres://` and `postgresql://` use psycopg 3;
-    empty means the SQLite file in the user data dir.
-    """
-    text = str(db).strip() if db else ""
-    if not text:
-        return f"sqlite:///{default_path}"
-    if text == ":memory:":
-        return "sqlite://"
-    for prefix in ("postgres://", "postgresql://"):
-        if text.startswith(prefix):
-            return "postgresql+psycopg://" + text[len(prefix):]
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file behind an SQLite URL (None for in-memory or other databases)."""
-    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        return Path(url[len("sqlite:///"):])
-    return None
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith("postgresql")
 
 
 def create_db_engine(url: str) -> Engine:

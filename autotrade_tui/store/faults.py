@@ -145,11 +145,58 @@ class FileIdentity:
                     "from the database on disk", cause=f"file {how}")
 
 
-def check_existing(path: Path, *, empty_is_new: bool) -> None:
+# A file's device, inode, size and modification time (ns)
+Stamp = tuple[int, int, int, int]
+# SQLite files that passed `precheck`, with the stamps of the file and its -wal then: the next
+# `check_existing` of the file, if they are unchanged, stands on it (once).
+_PASSED: dict[Path, tuple[Stamp, Stamp | None]] = {}
+
+
+def _stamp(path: str) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _fingerprint(path: Path) -> tuple[Stamp, Stamp | None] | None:
+    """The stamps of the database file and its -wal (None: no database file; an empty -wal
+    holds nothing and counts as none: a read-only connection makes one)."""
+    db, wal = _stamp(str(path)), _stamp(f"{path}-wal")
+    if db is None:
+        return None
+    return db, (wal if wal is not None and wal[2] else None)
+
+
+def precheck(path: Path) -> None:
+    """`check_existing` ahead of the engine (the cockpit runs it beside its imports, on the
+    second core: it reads every page of the file): a pass is remembered with the file's
+    fingerprint, so the engine's own check, after its lock, costs a `stat` when nothing
+    changed in between. Any problem is left for that check to report."""
+    seen = _fingerprint(path)
+    # Only a file last written over a second ago: a write after the check then shows as a
+    # new modification time even where the file system's clock is coarse (a few ms).
+    now = time.time_ns()
+    settled = seen is not None and all(
+        stamp is None or now - stamp[3] > 1_000_000_000 for stamp in seen)
+    try:
+        if check_existing(path, empty_is_new=False) > 0 and seen is not None and settled:
+            _PASSED[path] = seen  # (as it was before it was read: a change since shows)
+    except (StoreError, OSError):
+        pass
+
+
+def check_existing(path: Path, *, empty_is_new: bool) -> int:
     """Before an engine uses an SQLite file that already existed: it must pass `PRAGMA
     quick_check` and hold tables, unless it is empty and `empty_is_new` (no engine ever held
     its lock: a database created a moment ago). Read through a read-only connection, so a
-    file that is refused is left exactly as it was (never traded on)."""
+    file that is refused is left exactly as it was (never traded on). A file that passed
+    here by `precheck`, unchanged since, is not read again. Returns how many tables it
+    holds."""
+    seen, passed = _fingerprint(path), _PASSED.pop(path, None)
+    if seen is not None and passed == seen:
+        return 1
     where, what = f"the database {path}", "cannot open the database"
     try:
         con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
@@ -172,6 +219,7 @@ def check_existing(path: Path, *, empty_is_new: bool) -> None:
         raise StoreError(f"{where} is empty ({size} bytes, no tables): it is not an account "
                          "this program wrote, or it was cut short; not starting a new account "
                          "over it: move or delete it to start afresh", cause="empty")
+    return int(tables)
 
 
 def _damaged(path: Path, problem: str) -> StoreError:
