@@ -273,3 +273,45 @@ async def test_the_mean_reverter_does_not_fade_a_strong_trend() -> None:
     assert calm.decision is Action.BUY
     rising = await MeanReverter().decide(ctx({**falling, "plus_di": 30.0}))
     assert rising.decision is Action.BUY  # the trend is up: an oversold dip in it is bought
+
+
+# ---- holding and fees (SPEC §7.2: no flip-flopping, fee-aware)
+WEAK_UP = {**UP, "adx_14": 21.0, "macd_hist": 2.0, "plus_di": 14.0, "minus_di": 14.0}
+STRONG_UP = {**UP, "ema_12": 70_000.0, "macd_hist": 400.0, "adx_14": 45.0}
+
+
+@pytest.mark.parametrize("model_type", [TrendFollower, MeanReverter])
+async def test_a_timid_signal_keeps_the_position_of_its_own_side(model_type: type) -> None:
+    signal = UP if model_type is TrendFollower else OVERSOLD
+    alone = await model_type().decide(ctx(signal))
+    assert alone.decision is Action.BUY and alone.confidence < 0.8
+    held = await model_type().decide(ctx(signal, held=1.0))  # already LONG: no stack
+    assert held.decision is Action.HOLD and held.confidence == 0.5
+    assert "keep" in held.reasoning.lower()
+
+
+async def test_a_weak_reversal_does_not_flip_and_a_strong_one_does() -> None:
+    weak = await TrendFollower().decide(ctx(WEAK_UP, held=-1.0))  # SHORT, a timid uptrend
+    assert weak.decision is Action.HOLD and weak.confidence == 0.55
+    strong_alone = await TrendFollower().decide(ctx(STRONG_UP))
+    assert strong_alone.decision is Action.BUY and strong_alone.confidence >= 0.8
+    strong = await TrendFollower().decide(ctx(STRONG_UP, held=-1.0))
+    assert strong.decision is Action.BUY and strong.confidence == strong_alone.confidence
+
+
+async def test_the_trend_follower_skips_a_gap_that_cannot_pay_three_round_trip_fees() -> None:
+    # EMA gap 0.5 % against 3 x 0.2 % = 0.6 %: no entry; at a tenth of the fee rate it trades
+    narrow = {**UP, "ema_12": 67_900.0 * 1.005}
+    v = await TrendFollower().decide(ctx(narrow))
+    assert v.decision is Action.HOLD and v.confidence == 0.45 and "fee" in v.reasoning
+    cheap = await TrendFollower(commission_rate=0.0001).decide(ctx(narrow))
+    assert cheap.decision is Action.BUY
+
+
+async def test_the_mean_reverter_skips_a_way_back_that_cannot_pay_the_fees() -> None:
+    price = 68_500.0
+    near = {**OVERSOLD, "bb_middle": price * 1.004}  # 0.4 % back to the middle < 0.6 %
+    v = await MeanReverter().decide(ctx(near, price=price))
+    assert v.decision is Action.HOLD and v.confidence == 0.45 and "fee" in v.reasoning
+    far = {**OVERSOLD, "bb_middle": price * 1.02}
+    assert (await MeanReverter().decide(ctx(far, price=price))).decision is Action.BUY
