@@ -178,8 +178,8 @@ KEYS: tuple[Key, ...] = (
        env="COMMISSION_RATE", low=0, high=0.1, section="account"),
     _k("maintenance_margin_rate", 0.005, "Maintenance margin rate m for liquidation.",
        env="MAINTENANCE_MARGIN_RATE", low=0, high=0.5, section="account"),
-    _k("position_size_percent", 1.0, "Entry margin as % of free capital (1 at 20x: 20 % of "
-       "equity a position; the seed's 100 puts the whole account into one trade).",
+    _k("position_size_percent", 0.75, "Entry margin as % of free capital (0.75 at 20x: 15 % "
+       "of equity a position; the seed's 100 puts the whole account into one trade).",
        env="POSITION_SIZE_PERCENT", low=0, high=100,
        low_open=True, section="account"),
     _k("max_positions", 100, "Most positions open at once (a stack is still one position).",

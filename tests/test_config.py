@@ -102,7 +102,7 @@ SPEC_DEFAULTS = {  # SPEC §4, with the seed's environment names
     "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "exchange_id": "kraken",
     "ai_base_url": "https://openrouter.ai/api/v1", "market_source": "auto",
     # SPEC §8.1: the risk rules on by default, values from benchmarks/strategy.py
-    "position_size_percent": 1.0, "stop_loss_percent": 60.0, "take_profit_percent": 80.0,
+    "position_size_percent": 0.75, "stop_loss_percent": 60.0, "take_profit_percent": 80.0,
     "max_drawdown_percent": 15.0, "drawdown_action": "flatten", "max_entries_per_position": 2,
     "stack_only_in_profit": True, "max_exposure_percent": 200.0,
     "reentry_cooldown_minutes": 1440.0, "sim_profile": "realistic",

@@ -69,9 +69,9 @@ async def test_b_then_y_opens_long_shown_and_recorded_as_manual(tmp_path: Path) 
         await pilot.press("b")
         text = await confirm_text(pilot)
         price = runtime_of(app).tickers["BTC/USDT"].last
-        assert text.startswith(f"Open LONG BTC/USDT at ~{price:,.2f} with 1 % of free "
-                               "capital (margin ~1,000, 20x)?")
-        assert "liquidation ~" in text and "fee ~20.00" in text
+        assert text.startswith(f"Open LONG BTC/USDT at ~{price:,.2f} with 0.75 % of free "
+                               "capital (margin ~750, 20x)?")
+        assert "liquidation ~" in text and "fee ~15.00" in text
         assert "y / Enter confirm" in screen_text(app) and "n / Esc cancel" in screen_text(app)
         await pilot.press("y")
         await wait_for(pilot, lambda: position_rows(app) == ["BTC/USDT"], "the position row")

@@ -39,8 +39,8 @@ async def test_the_header_shows_the_risk_rules_state(tmp_path: Path) -> None:
     async with running(tmp_path, size=WIDE) as (app, pilot):
         rt = runtime_of(app)
         assert rt.status().risk == "exp 0/200% DD 0.0/15%"
-        await rt.manual_open("BTC/USDT", Side.LONG)  # 1 % at 20x: 20 % of equity
+        await rt.manual_open("BTC/USDT", Side.LONG)  # 0.75 % at 20x: 15 % of equity
         risk = rt.status().risk
-        assert risk.startswith("exp 20/200% DD 0.0") and risk.endswith("/15%")
-        await wait_for(pilot, lambda: "exp 20/200%" in screen_text(app).splitlines()[1],
+        assert risk.startswith("exp 15/200% DD 0.0") and risk.endswith("/15%")
+        await wait_for(pilot, lambda: "exp 15/200%" in screen_text(app).splitlines()[1],
                        "the header's risk text")
