@@ -1,5 +1,6 @@
 """The notifier beside a real runtime (sim market, virtual clock, SQLite store) posting to a
-loopback `json://` webhook: trades and their P&L, model errors, a fatal stop, the daily
+loopback `json://` webhook: trades and their P&L, a liquidation, a critical event and the
+drawdown halt, model errors, a fatal stop, the daily
 summary at 00:00 UTC on the runtime's clock, a hanging service that never moves the event
 tick, and the URLs' tokens nowhere (notices, logs, database); `notify test` on the CLI."""
 
@@ -21,11 +22,12 @@ import pytest
 
 from autotrade_tui import cli
 from autotrade_tui.core.clock import VirtualClock
-from autotrade_tui.core.models import Side
+from autotrade_tui.core.models import OrderType, Side, Trade
 from autotrade_tui.notify.service import Notifier, attach, next_midnight
 from autotrade_tui.notify.urls import KINDS
 from autotrade_tui.runtime.trader import Runtime
-from autotrade_tui.runtime.updates import Notice, Update
+from autotrade_tui.runtime.updates import Notice, TradeExecuted, Update
+from autotrade_tui.tui.format import money, price, qty
 from tests.runtime_fixtures import START, ScriptedModel, make_runtime
 from tests.test_notify import Webhook, await_posts, hook  # noqa: F401 - the fixture
 
@@ -44,9 +46,9 @@ async def wire(tmp_path: Path, hook: Webhook  # noqa: F811 - the fixture
 
     async def build(paths: tuple[str, ...] = ("ok/" + TOKEN,),
                     on: tuple[str, ...] = ("trade", "liquidation", "halt"),
-                    models: Any = None) -> Wired:
+                    models: Any = None, **overrides: Any) -> Wired:
         rt = await make_runtime(tmp_path, notify_urls=[hook.url(p) for p in paths],
-                                notify_on=list(on), models=models)
+                                notify_on=list(on), models=models, **overrides)
         made.append((rt, attach(rt)))
         return made[-1]
 
@@ -74,6 +76,48 @@ async def test_manual_trades_arrive_with_size_price_and_pnl_after_fees(
     assert closed.body["title"].startswith("CLOSE BTC/USDT LONG ")
     assert " after fees" in closed.body["title"] and "why: manual close" in \
         closed.body["message"]
+
+
+async def test_a_liquidation_and_the_drawdown_halt_arrive_through_apprise(
+        wire: Any, hook: Webhook) -> None:  # noqa: F811
+    """A short at 125x on the eventful sim: first a CRITICAL liquidation risk, then the
+    liquidation, whose loss trips a 1 % drawdown guard on the same tick. Each reaches the
+    loopback server through Apprise saying what, symbol, side, size, price, P&L after fees
+    and why."""
+    rt, _ = await wire(on=("liquidation", "halt", "critical_event"), symbols=["SOL/USDT"],
+                       leverage=125.0, position_size_percent=10.0, max_drawdown_percent=1.0,
+                       drawdown_action="pause", stop_loss_percent=0.0,
+                       take_profit_percent=0.0, notify_max_per_minute=1000)
+    trades: list[Trade] = []
+    rt.subscribe(lambda u: trades.append(u.trade) if isinstance(u, TradeExecuted) else None)
+    clock = rt.clock
+    assert isinstance(clock, VirtualClock)
+    await rt.monitor_tick()
+    await rt.manual_open("SOL/USDT", Side.SHORT)
+    for _ in range(2000):  # at 125x a ~0.3 % move liquidates; the sim gets there quickly
+        clock.advance(5)
+        await rt.monitor_tick()
+        if rt.engine.ledger.liquidations:
+            break
+    liq, = [t for t in trades if t.order_type is OrderType.LIQUIDATION]
+    halt = rt.engine.ledger.halted_reason
+    assert halt.startswith("max drawdown ") and "≥ 1 %" in halt
+    posts = await await_posts(hook, 3)
+    assert len(hook.posts) == 3  # the manual open is a `trade`: not asked for
+    crit, gone, halted = (p.body for p in posts)
+    assert crit["title"].startswith("CRITICAL LIQUIDATION_RISK SOL/USDT: ")
+    assert "SHORT is " in crit["title"] and "from liquidation" in crit["title"]
+    assert crit["type"] == "failure"
+    assert crit["message"].startswith("suggested: ")
+    assert gone["title"] == (f"LIQUIDATION SOL/USDT SHORT {qty(liq.amount)} @ "
+                             f"{price(liq.price)}: margin {money(liq.margin)} lost")
+    assert gone["message"] == (f"P&L {money(-liq.margin, signed=True)} after fees (fee 0.00), "
+                               f"leverage 125x — {liq.reason}")
+    assert liq.reason.startswith("liquidated at ")  # the why
+    assert gone["type"] == "failure"
+    assert halted["title"] == f"HALT: {halt}" and halted["type"] == "failure"
+    assert halted["message"] == (f"equity {money(rt.engine.ledger.capital)}, 0 open "
+                                 "position(s); resume with p in the cockpit")
 
 
 async def test_model_errors_after_three_cycles_both_failed(
