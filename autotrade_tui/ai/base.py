@@ -15,6 +15,8 @@ class DecisionModel(Protocol):
     `decide` never raises for anything the model or the network does wrong: it returns a
     ModelVote whose `error` says why (timeout, HTTP status after retries, unparseable answer).
     `last_prompt` holds the exact messages of the latest call, for `ai_decisions.input_data`.
+    A vote's `raw` is the answer's text as the model sent it (None for a rule that sends
+    none), stored bounded with the decision for audit.
     """
 
     name: str

@@ -5,8 +5,9 @@ an unparseable answer becomes a ModelVote with `error` set. Only 429, 5xx, timeo
 connection errors are retried (tenacity, exponential backoff honouring Retry-After, capped).
 The API key goes only into the Authorization header: it is scrubbed from every error string
 and never shown by repr. Error texts (the server's own messages included) are made one safe
-line here (core.text.one_line); the reasoning is cleaned by the parser; the body is decoded
-leniently (invalid UTF-8 becomes U+FFFD, not an error vote).
+line here (core.text.one_line); the reasoning is cleaned by the parser; the raw answer rides
+on the vote untouched (`ModelVote.raw`, for audit); the body is decoded leniently (invalid
+UTF-8 becomes U+FFFD, not an error vote).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class OpenAICompatModel:
     `client` is shared and stays the caller's (None: the model opens and closes its own).
     `cache` (optional, backtests) maps `cache_key(model, messages)` to the raw answer: a hit
     costs no HTTP call and no tokens; only answers that parsed are stored, so a garbled one
-    gets a fresh try on the next run. After each `decide`, `last_messages` is the exact prompt
-    and `last_raw` the raw answer (None when there was none), for the caller to persist.
+    gets a fresh try on the next run. A vote carries its own raw answer (`ModelVote.raw`, the
+    message content as it came, None when none came); after each `decide`, `last_messages` is
+    the exact prompt and `last_raw` the latest raw answer (None when there was none). Calls
+    for several symbols run at once on one model object, so these may belong to another call:
+    the runtime stores the vote's own.
     """
 
     def __init__(
@@ -149,7 +153,8 @@ class OpenAICompatModel:
         return ModelVote(self.name, action, confidence, reasoning,
                          latency_s=time.perf_counter() - started,
                          prompt_tokens=reply.prompt_tokens,
-                         completion_tokens=reply.completion_tokens, cost=reply.cost)
+                         completion_tokens=reply.completion_tokens, cost=reply.cost,
+                         raw=reply.content)
 
     def _error(self, reason: str, started: float, reply: _Reply | None) -> ModelVote:
         reason = self._scrub(reason)
@@ -158,7 +163,8 @@ class OpenAICompatModel:
         return ModelVote(self.name, None, error=reason,
                          latency_s=time.perf_counter() - started,
                          prompt_tokens=spent.prompt_tokens,
-                         completion_tokens=spent.completion_tokens, cost=spent.cost)
+                         completion_tokens=spent.completion_tokens, cost=spent.cost,
+                         raw=reply.content if reply is not None else None)
 
     def _scrub(self, text: str) -> str:
         """An error text without the API key, as one line a terminal cannot be steered by."""

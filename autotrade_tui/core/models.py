@@ -193,7 +193,12 @@ class Trade:
 
 @dataclass(frozen=True, slots=True)
 class ModelVote:
-    """One model's answer, or its error (then decision is None and `error` says why)."""
+    """One model's answer, or its error (then decision is None and `error` says why).
+
+    `raw` is the answer's text exactly as the model sent it (an API model's message content,
+    an unparseable one too), for audit: never shown, stored bounded with the decision
+    (`runtime.ticks`). None when no text came back (an offline rule, an HTTP error, a
+    timeout). Not part of a vote's equality and not sent on the API stream."""
 
     model: str
     decision: Action | None
@@ -204,6 +209,7 @@ class ModelVote:
     completion_tokens: int = 0
     cost: float = 0.0
     error: str | None = None
+    raw: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

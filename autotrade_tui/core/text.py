@@ -23,6 +23,7 @@ from __future__ import annotations
 REASONING_LIMIT = 4_000  # a model's reasoning, as stored and shown
 ERROR_LIMIT = 300  # one error message (a model's, an exchange's, a server's)
 FIELD_LIMIT = 80  # one short value from a server (a label, a name)
+RAW_ANSWER_LIMIT = 16 * 1024  # UTF-8 bytes of a model's raw answer kept for audit
 ELLIPSIS = "…"
 
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -77,11 +78,24 @@ def storable(text: str) -> str:
     return text.translate(_UNPAIRED)
 
 
+def utf8_head(text: str, limit: int) -> tuple[str, int]:
+    """(the longest start of `text` that is at most `limit` bytes of UTF-8, cut between
+    characters; the whole text's size in bytes). Raw text, nothing translated: for storing a
+    bounded copy (a lone surrogate counts as the 3 bytes it is written as)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, len(data)
+    end = max(limit, 0)
+    while end and data[end] & 0xC0 == 0x80:  # a continuation byte: back to its start
+        end -= 1
+    return data[:end].decode("utf-8", "surrogatepass"), len(data)
+
+
 def spreadsheet_safe(text: str) -> str:
     """A text cell a spreadsheet will not run as a formula (OWASP: a leading `'` before
     =, +, -, @, tab or CR). Only for text: numbers are written as numbers."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-__all__ = ["ERROR_LIMIT", "FIELD_LIMIT", "REASONING_LIMIT", "clean", "one_line",
-           "spreadsheet_safe", "storable"]
+__all__ = ["ERROR_LIMIT", "FIELD_LIMIT", "RAW_ANSWER_LIMIT", "REASONING_LIMIT", "clean",
+           "one_line", "spreadsheet_safe", "storable", "utf8_head"]

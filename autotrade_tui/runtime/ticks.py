@@ -20,6 +20,7 @@ from autotrade_tui.core.models import (
     TradeSource,
 )
 from autotrade_tui.core.step import DECISION_CANDLES, RECENT_CLOSES
+from autotrade_tui.core.text import RAW_ANSWER_LIMIT, utf8_head
 from autotrade_tui.errors import AutotradeError, StoreError
 from autotrade_tui.runtime.state import RuntimeState
 from autotrade_tui.runtime.updates import (
@@ -212,7 +213,7 @@ class Ticks(RuntimeState):
                                         self.policy, stale=stale, paused=self.paused,
                                         source=source)
             trades = outcome.execution.trades
-            input_data = _input_data(ctx, self.models)
+            input_data = _input_data(ctx, self.models, votes)
             moved = change.moved(trades)
             decision_id = await change.write(lambda state: self.store.record_decision(
                 symbol=symbol, ts=now, price=price, votes=votes, result=outcome.result,
@@ -237,16 +238,32 @@ class Ticks(RuntimeState):
             return await model.decide(ctx)
 
 
-def _input_data(ctx: DecisionContext, models: Sequence[DecisionModel]) -> dict[str, Any]:
+def _input_data(ctx: DecisionContext, models: Sequence[DecisionModel],
+                votes: Sequence[ModelVote]) -> dict[str, Any]:
     """A decision's stored input: its context, and the messages, a pure function of the
     context: exactly what an LLM model was sent (rebuilt here because concurrent calls
-    share one model object)."""
+    share one model object); and for audit each model's raw answer as it came
+    (`raw_answers`: model name → text, only the models that sent text back, the key absent
+    when none did: offline rules add nothing), each its first RAW_ANSWER_LIMIT bytes of UTF-8;
+    `raw_answers_cut` (model name → the whole answer's bytes) names the ones cut there."""
     from dataclasses import asdict
 
     from autotrade_tui.ai.prompts import build_messages
 
-    return {"context": asdict(ctx), "prompt": build_messages(ctx),
-            "models": [m.name for m in models]}
+    out: dict[str, Any] = {"context": asdict(ctx), "prompt": build_messages(ctx),
+                           "models": [m.name for m in models]}
+    raw: dict[str, str] = {}
+    cut: dict[str, int] = {}
+    for v in votes:
+        if v.raw is not None:
+            raw[v.model], size = utf8_head(v.raw, RAW_ANSWER_LIMIT)
+            if len(raw[v.model]) < len(v.raw):
+                cut[v.model] = size
+    if raw:
+        out["raw_answers"] = raw
+    if cut:
+        out["raw_answers_cut"] = cut
+    return out
 
 
 def _analyse(candles: list[Candle], price: float) -> tuple[dict[str, float], dict[str, str],
