@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import LargeBinary, select, type_coerce
@@ -168,16 +169,41 @@ def export(store: Store, kind: str, fmt: str, out: TextIO, limit: int | None = N
     kinds = ["raw" if n in raw else "timestamp" if n == "timestamp" else "value" for n in names]
     write_rows = (_csv_writer if fmt == "csv" else _json_writer)(out, names, kinds)
     key = names.index("id")
-    done, last = 0, 0
-    while limit is None or done < limit:
-        size = EXPORT_BATCH if limit is None else min(EXPORT_BATCH, limit - done)
-        q = select(*cols).where(table.c.id > last).order_by(table.c.id).limit(size)
+    raw_at = [i for i, k in enumerate(kinds) if k == "raw"]
+
+    def fetch(after: int, size: int) -> Sequence[Sequence[Any]]:
+        """A batch, its compressed JSON cells already inflated to their text (zlib leaves
+        the GIL: in the reader thread, beside the writing of the batch before)."""
+        q = select(*cols).where(table.c.id > after).order_by(table.c.id).limit(size)
         rows = store._read(lambda s, q=q: s.connection().execute(q).all())
-        write_rows(rows)
-        done += len(rows)
-        if len(rows) < size:
-            break
-        last = rows[-1][key]
+        if not raw_at:
+            return rows
+        out_rows = []
+        for row in rows:
+            cells = list(row)
+            for i in raw_at:
+                cells[i] = _raw_text(cells[i])
+            out_rows.append(cells)
+        return out_rows
+
+    def batch_size(done: int) -> int:
+        return EXPORT_BATCH if limit is None else min(EXPORT_BATCH, limit - done)
+
+    done = 0
+    # One reader thread reads (and inflates) the next batch while this one is written.
+    with ThreadPoolExecutor(1, thread_name_prefix="export-reader") as reader:
+        size = batch_size(0)
+        ahead = reader.submit(fetch, 0, size)
+        while True:
+            rows = ahead.result()
+            done += len(rows)
+            more = len(rows) == size and (limit is None or done < limit)
+            if more:
+                size = batch_size(done)
+                ahead = reader.submit(fetch, rows[-1][key], size)
+            write_rows(rows)
+            if not more:
+                break
     if fmt == "json":
         out.write("\n]\n" if done else "[]\n")  # a text file ends with a newline
     return done
