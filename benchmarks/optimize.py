@@ -4,8 +4,10 @@ storage's share of a trial's time (SPEC §15 targets: ≥ 1.7× with 2 jobs on 2
 
 Each measurement is a fresh study on a journal file over the same data (a seeded random walk
 of `--days` days, 3 symbols, written to a temporary CSV). The storage overhead is the time
-of the Optuna calls a trial makes (ask, set_user_attr, tell) against a trial's backtest time,
-measured in-process with `study.ask()`/`study.tell()` around the same objective.
+of the Optuna calls a trial makes (ask, which also marks the trial with its worker, then
+set_user_attr, tell) against a trial's backtest time, measured in-process with
+`study.ask()`/`study.tell()` around the same objective, on the command's own storage (the
+journal under its `flock`) and sampler (TPE seeded per trial).
 
     .venv/bin/python benchmarks/optimize.py [--trials 16] [--days 14]
 """
@@ -40,7 +42,9 @@ def storage_share(data: Path, journal: Path, trials: int) -> tuple[float, float]
     from autotrade_tui.config import defaults
     from autotrade_tui.optimize.models import ModelSource
     from autotrade_tui.optimize.space import load_space
+    from autotrade_tui.optimize.study import storage_of
     from autotrade_tui.optimize.trial import evaluate
+    from autotrade_tui.optimize.workers import TrialSeededTPE
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     syms = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
@@ -48,9 +52,8 @@ def storage_share(data: Path, journal: Path, trials: int) -> tuple[float, float]
     history = load_file(req)
     space, settings, source = load_space(None), defaults(symbols=syms), ModelSource(
         "offline", "", False)
-    study = optuna.create_study(storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(journal))),
-        sampler=optuna.samplers.TPESampler(seed=1), direction="maximize")
+    study = optuna.create_study(storage=storage_of(str(journal)), sampler=TrialSeededTPE(1),
+                                direction="maximize")
     store_s = work_s = 0.0
     for _ in range(trials):
         t0 = time.perf_counter()

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from autotrade_tui.cli import main
 from autotrade_tui.optimize.command import toml_snippet
 from autotrade_tui.optimize.space import DEFAULT_SPACE, load_space
+from autotrade_tui.optimize.workers import OWNER, journal_lock, trial_seed
 from tests.test_backtest import home, market, write  # noqa: F401  (home: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,27 +95,172 @@ def test_walk_forward_scores_in_sample_and_reports_the_last_fold(
     assert len(result["best_metrics"]["folds"]) == 2  # K = 3: two in-sample folds
 
 
-def test_two_processes_add_to_one_study(home: Path) -> None:  # noqa: F811
-    """The scale-out: the same command in two processes (as on two machines) shares the
-    study through its storage; trial numbers never repeat and the counts add up."""
-    path = data(home, n=900)
-    space = home / "space.toml"
-    space.write_text(SMALL_SPACE, encoding="utf-8")
-    cmd = [sys.executable, "-m", "autotrade_tui", "optimize", "--data", str(path),
-           "--symbols", "BTC/USDT", "--trials", "6", "--storage",
-           str(home / "shared.journal"), "--space", str(space), "--study", "shared", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([*cmd, "--seed", str(k)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env, cwd=home) for k in (1, 2)]
-    outs = [p.communicate(timeout=240) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [o[1].decode() for o in outs]
+def load(path: Path, name: str) -> Any:
     import optuna
 
-    study = optuna.load_study(study_name="shared", storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(home / "shared.journal"))))
-    numbers = sorted(t.number for t in study.trials)
-    assert numbers == list(range(len(numbers))) and len(numbers) >= 6
+    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(path))))
+
+
+def finished(trials: list[Any]) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def pid_of(trial: Any) -> int:
+    """The pid of the worker that ran `trial` (its mark: "host:pid:start")."""
+    return int(trial.system_attrs[OWNER].rsplit(":", 2)[1])
+
+
+def command(tmp: Path, study: str, trials: int, n: int = 900) -> list[str]:
+    """`optimize` in a process of its own, as on another machine."""
+    space = tmp / "space.toml"
+    space.write_text(SMALL_SPACE, encoding="utf-8")
+    path = tmp / f"m{n}.csv"
+    if not path.exists():
+        write(market(n=n, symbols=["BTC/USDT"]), path)
+    return [sys.executable, "-m", "autotrade_tui", "optimize", "--data", str(path),
+            "--symbols", "BTC/USDT", "--trials", str(trials), "--storage",
+            str(tmp / f"{study}.journal"), "--space", str(space), "--study", study, "--json",
+            "--seed", "7"]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_jobs_2_runs_two_worker_processes_on_one_study(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    rc, out, err = optimize(home, capsys, "--json", "--jobs", "2", trials=10)
+    assert rc == 0, err
+    trials = load(home / "study.journal", "t").trials
+    numbers = [t.number for t in trials]
+    assert numbers == list(range(len(numbers)))  # unique, none lost
+    done = finished(trials)
+    assert len(done) == len(trials) == json.loads(out)["trials"]  # nothing left running
+    assert 10 <= len(done) <= 11  # a worker busy as the 10th ends adds its trial
+    by_worker = Counter(pid_of(t) for t in trials)
+    assert len(by_worker) == 2 and os.getpid() not in by_worker  # two processes, not this one
+    assert sum(by_worker.values()) == len(trials)
+
+
+def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
+        home: Path) -> None:  # noqa: F811
+    """The scale-out: the same line (same --seed, same --study) in two processes, as on two
+    machines, shares the study through its storage: trial numbers never repeat, the counts
+    add up, and the random start-up trials are all different (each trial's randomness comes
+    from the seed and its unique number, not from one stream per process)."""
+    cmd = command(home, "shared", trials=8)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+                              cwd=home) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1].decode() for o in outs]
     assert all(json.loads(o[0])["study"] == "shared" for o in outs)
+    trials = load(home / "shared.journal", "shared").trials
+    numbers = sorted(t.number for t in trials)
+    assert numbers == list(range(len(numbers))) and len(finished(trials)) >= 8
+    by_worker = Counter(pid_of(t) for t in trials)
+    assert set(by_worker) == {p.pid for p in procs}  # both contributed
+    assert sum(by_worker.values()) == len(trials)
+    assert len(trials) <= 10  # all TPE start-up trials (random): none proposed twice
+    params = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(params)) == len(params)
+
+
+def test_a_killed_worker_loses_only_its_trial_and_a_rerun_resumes_at_once(
+        home: Path) -> None:  # noqa: F811
+    """SIGKILL a worker mid-study: its running trial is failed (not counted) as the same line
+    runs again, which resumes at once (no stale journal lock to wait out, no library
+    warnings) and finishes the study; trial numbers never repeat."""
+    import optuna
+
+    cmd = command(home, "killed", trials=12, n=1500)
+    journal = home / "killed.journal"
+    victim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=env(), cwd=home)
+    running = None
+    deadline = time.monotonic() + 120
+    while running is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if not journal.exists() or victim.poll() is not None:
+            continue
+        trials = load(journal, "killed").trials if journal.stat().st_size else []
+        if len(finished(trials)) < 2:
+            continue
+        victim.send_signal(signal.SIGSTOP)  # frozen: what the journal says now stays true
+        now = load(journal, "killed").trials
+        running = next((t for t in now if t.state == optuna.trial.TrialState.RUNNING), None)
+        if running is None:  # between two trials: let it go on a little
+            victim.send_signal(signal.SIGCONT)
+    assert running is not None and pid_of(running) == victim.pid, victim.stderr
+    victim.kill()
+    victim.wait(timeout=30)
+    victim.stderr.close()  # type: ignore[union-attr]
+    assert len(finished(load(journal, "killed").trials)) < 12
+
+    started = time.monotonic()
+    again = subprocess.run(cmd, capture_output=True, env=env(), cwd=home, timeout=240)
+    seconds = time.monotonic() - started
+    err = again.stderr.decode()
+    assert again.returncode == 0, err
+    assert seconds < 20  # Optuna's own lock, left by a kill, made a start wait 30 s
+    assert "[W " not in err and "Traceback" not in err and err.count("\n") <= 1
+    assert f"trial #{running.number} " in err and "marked failed" in err
+    trials = load(journal, "killed").trials
+    numbers = [t.number for t in trials]
+    assert numbers == list(range(len(numbers)))
+    states = {t.number: t.state for t in trials}
+    assert states[running.number] == optuna.trial.TrialState.FAIL  # lost, not counted
+    assert len(finished(trials)) == 12 == json.loads(again.stdout)["trials"]
+    assert optuna.trial.TrialState.RUNNING not in states.values()
+
+
+def test_the_journal_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
+    """A worker killed while it holds the journal's lock leaves nothing that stalls the next:
+    the kernel's lock is released with the process."""
+    import fcntl
+
+    lock_path = tmp_path / "j.journal.flock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from autotrade_tui.optimize.workers import FlockLock\n"
+         f"FlockLock({str(lock_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, env=env())
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # it excludes while its holder lives
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    holder.kill()
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    lock = journal_lock(str(tmp_path / "j.journal"))
+    started = time.monotonic()
+    assert lock.acquire()
+    lock.release()
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_single_process_replays_its_trials_for_a_seed(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """--seed still makes a one-process run reproducible: two new studies, the same trials;
+    another seed, other trials."""
+    def params(study: str, seed: str) -> list[dict[str, Any]]:
+        space = home / "space.toml"
+        space.write_text(SMALL_SPACE, encoding="utf-8")
+        assert main(["optimize", "--data", str(data(home)), "--symbols", "BTC/USDT",
+                     "--trials", "3", "--storage", str(home / f"{study}.journal"), "--space",
+                     str(space), "--study", study, "--json", "--seed", seed]) == 0
+        capsys.readouterr()
+        return [t.params for t in load(home / f"{study}.journal", study).trials]
+
+    first = params("a", "11")
+    assert params("b", "11") == first
+    assert params("c", "12") != first
+    assert trial_seed(11, 0) != trial_seed(11, 1) != trial_seed(12, 1)
 
 
 @pytest.mark.parametrize(("space", "message"), [

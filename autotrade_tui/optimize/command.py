@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from autotrade_tui.backtest.request import Request, from_args
 from autotrade_tui.errors import UserError
 from autotrade_tui.optimize.space import load_space
-from autotrade_tui.optimize.study import Job, finished, open_study, run_workers
+from autotrade_tui.optimize.study import Job, fail_orphans, finished, open_study, run_workers
 from autotrade_tui.optimize.trial import OBJECTIVES, backtest_metrics, folds, score
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ def run_optimize_cli(args: Any, settings: Settings, out: Any = None, err: Any = 
               folds=split, space=space, objective=objective, trials=args.trials,
               seed=int(settings.seed), timeframe=req.timeframe, models=req.models,
               allow_model_calls=bool(args.allow_model_calls), results_db=req.db)
+    orphans = fail_orphans(open_study(job))
+    if orphans:
+        print(f"autotrade-tui: optimize: trial {', '.join(f'#{n}' for n in orphans)} of study "
+              f"'{study_name}' was left running by a worker that stopped: marked failed, not "
+              "counted; resuming", file=err)
     progress = Progress(err, args.trials) if not args.json and _tty(err) else None
     started = time.perf_counter()
     run_workers(job, args.jobs, progress)

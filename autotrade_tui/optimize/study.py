@@ -3,14 +3,20 @@
 Scale-out is Optuna's: every worker (N processes here, or the same command on another
 machine with the same `--study` and `--storage`) loads the study from the storage, asks its
 TPE sampler for a trial, backtests it and reports the value; `MaxTrialsCallback` stops them
-once the study holds `--trials` finished trials. A killed worker loses only its running
-trial (left RUNNING in the storage, then marked FAIL by the next start); re-running resumes.
+once the study holds `--trials` finished trials. The sampler seeds each trial from `--seed`
+and the trial's number, so workers never propose the same start-up trial (workers.py).
+
+A killed worker loses only its running trial: the trial carries its worker's mark, and the
+next start on that machine (or the parent of `--jobs` workers, as they end) marks it FAIL
+(`fail_orphans`); on a database storage Optuna's heartbeat also fails a trial whose worker on
+any machine went silent. The journal's lock dies with its holder: re-running resumes at once.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +59,10 @@ class Job:
         return ModelSource(self.models, self.results_db, self.allow_model_calls)
 
 
+HEARTBEAT_SECONDS = 60  # a database storage: a running trial's worker reports this often,
+HEARTBEAT_GRACE = 180  # and a trial silent this long is failed as the next trial starts
+
+
 def storage_of(url: str) -> Any:
     """An Optuna storage: a journal file (a path or `journal:///path`), or an RDB URL
     (`postgresql://`, `sqlite:///`)."""
@@ -62,14 +72,21 @@ def storage_of(url: str) -> Any:
 
     try:
         if "://" not in url or url.startswith("journal://"):
+            from autotrade_tui.optimize.workers import journal_lock
+
             path = Path(url.removeprefix("journal://")).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
+            return JournalStorage(JournalFileBackend(str(path),
+                                                     lock_obj=journal_lock(str(path))))
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        with warnings.catch_warnings():  # Optuna calls its heartbeat experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True},
+                                              heartbeat_interval=HEARTBEAT_SECONDS,
+                                              grace_period=HEARTBEAT_GRACE)
     except Exception as exc:  # Optuna and SQLAlchemy raise many kinds; one line for all
         from autotrade_tui.config import mask_url
 
@@ -77,13 +94,22 @@ def storage_of(url: str) -> Any:
                            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
 
 
-def open_study(job: Job, worker: int = 0) -> Any:
+def open_study(job: Job) -> Any:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=job.seed + worker)
+    from autotrade_tui.optimize.workers import TrialSeededTPE
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines, not Optuna's log
     return optuna.create_study(study_name=job.study, storage=storage_of(job.storage),
-                               sampler=sampler, direction="maximize", load_if_exists=True)
+                               sampler=TrialSeededTPE(job.seed), direction="maximize",
+                               load_if_exists=True)
+
+
+def fail_orphans(study: Any) -> list[int]:
+    """The running trials of workers on this machine that are gone, marked FAIL."""
+    from autotrade_tui.optimize.workers import fail_orphans as fail
+
+    return fail(study)
 
 
 def finished(study: Any) -> int:
@@ -103,11 +129,11 @@ def _traded(metrics: dict[str, Any]) -> bool:
     return all(m["total_trades"] > 0 for m in runs)
 
 
-def work(job: Job, worker: int = 0, progress: Callable[[Any], None] | None = None) -> None:
+def work(job: Job, progress: Callable[[Any], None] | None = None) -> None:
     """One worker: trials until the study holds `job.trials` finished ones."""
     from optuna.study import MaxTrialsCallback
 
-    study = open_study(job, worker)
+    study = open_study(job)
     if finished(study) >= job.trials:
         return
     callbacks: list[Any] = [MaxTrialsCallback(job.trials, states=done_states())]
@@ -137,9 +163,10 @@ class _Objective:
 
 def run_workers(job: Job, jobs: int, progress: Callable[[Any], None] | None = None) -> None:
     """`jobs` worker processes (backtests are CPU-bound: processes, not threads); one runs
-    in this process when `jobs` is 1. `progress(study)` is told as trials finish."""
+    in this process when `jobs` is 1. `progress(study)` is told as trials finish. A worker
+    that died (killed) has its running trial marked FAIL here as the workers end."""
     if jobs <= 1:
-        work(job, 0, progress)
+        work(job, progress)
         return
     ctx = multiprocessing.get_context("fork" if hasattr(multiprocessing, "get_context")
                                       and "fork" in multiprocessing.get_all_start_methods()
@@ -148,14 +175,15 @@ def run_workers(job: Job, jobs: int, progress: Callable[[Any], None] | None = No
              for w in range(jobs)]
     for p in procs:
         p.start()
-    study = open_study(job) if progress is not None else None
+    study = open_study(job)
     while any(p.is_alive() for p in procs):
         for p in procs:
             p.join(timeout=1.0)
-        if study is not None and progress is not None:
+        if progress is not None:
             progress(study)
     failed = [p for p in procs if p.exitcode]
     if failed:
+        fail_orphans(study)
         raise StorageError(f"optimize: {len(failed)} of {jobs} workers failed (exit "
                            f"{failed[0].exitcode}); the study keeps every finished trial: "
                            "run the same command again to resume")
@@ -165,7 +193,7 @@ def _work_quietly(job: Job, worker: int) -> None:
     import sys
 
     try:
-        work(job, worker)
+        work(job)
     except (AutotradeError, UserError) as exc:
         print(f"autotrade-tui: optimize worker {worker}: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
