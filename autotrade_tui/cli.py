@@ -367,17 +367,28 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 def _open_reader(settings: Settings, say: bool = True) -> tuple[Any, str | None]:
     """A Store for reading. `report` and `export` never create a database: when the SQLite
     file does not exist yet, they read an empty in-memory one (a new account) instead;
-    the second value is then the missing file's path (and `say` notes it on stderr)."""
+    the second value is then the missing file's path (and `say` notes it on stderr). A file
+    gone since an engine held it is a StoreError (exit 1), not an empty account."""
     from autotrade_tui.store.store import Store
 
     db = settings.database_url.get()
     path = _sqlite_file(db)
     if path is not None and not path.exists():
+        _refuse_missing(path)
         if say:
             print(f"autotrade-tui: no database at {path} yet: nothing recorded",
                   file=sys.stderr)
         return Store(":memory:"), str(path)
     return Store(db, read_only=True), None  # so a read-only medium serves too
+
+
+def _refuse_missing(path: Path) -> None:
+    """Raises when the SQLite file `path` is missing although an engine held it."""
+    from autotrade_tui.store.faults import missing_database
+
+    gone = missing_database(path)
+    if gone is not None:
+        raise gone
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
@@ -397,6 +408,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
     path = _sqlite_file(settings.database_url.get())
     if path is not None and not path.exists():  # never create one just to measure it
+        _refuse_missing(path)
         print(f"autotrade-tui: no database at {path} yet: nothing recorded", file=sys.stderr)
         return 0
     return run_db(args.action, settings, as_json=args.json)

@@ -1,6 +1,7 @@
 """Storage faults (SPEC §10) with real parts: real SQLite files deleted, replaced, damaged
-or emptied under the engine, a directory and a foreign file as lock file, two real processes
-racing on a new database, a read-only file and medium, and a full disk (a small tmpfs)."""
+or emptied under the engine, or deleted while it was down, a directory and a foreign file as
+lock file, two real processes racing on a new database, a read-only file and medium, and a
+full disk (a small tmpfs)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,9 @@ def _notices(seen: list[Update], level: str) -> list[str]:
     return [u.text for u in seen if isinstance(u, Notice) and u.level == level]
 
 
-def _unlink_all(db: Path) -> None:
+def _unlink_all(db: Path, missing_ok: bool = False) -> None:
     for suffix in ("", "-wal", "-shm"):
-        db.with_name(db.name + suffix).unlink()
+        db.with_name(db.name + suffix).unlink(missing_ok=missing_ok)
 
 
 def _replace(db: Path) -> None:
@@ -72,7 +73,7 @@ def _replace(db: Path) -> None:
 
 
 # ---- the file under a running engine
-@pytest.mark.parametrize("fault", ["deleted", "replaced", "wal deleted"])
+@pytest.mark.parametrize("fault", ["deleted", "replaced", "wal deleted", "shm deleted"])
 async def test_a_file_deleted_or_replaced_stops_trading_at_once(tmp_path: Path,
                                                                 fault: str) -> None:
     rt = await make_runtime(tmp_path, models=_buyers(), symbols=["BTC/USDT"])
@@ -80,12 +81,18 @@ async def test_a_file_deleted_or_replaced_stops_trading_at_once(tmp_path: Path,
     await rt.monitor_tick()
     seen = _record(rt)
     {"deleted": _unlink_all, "replaced": _replace,
-     "wal deleted": lambda p: p.with_name(p.name + "-wal").unlink()}[fault](db)
+     "wal deleted": lambda p: p.with_name(p.name + "-wal").unlink(),
+     "shm deleted": lambda p: p.with_name(p.name + "-shm").unlink()}[fault](db)
     await rt._guarded(rt.monitor_tick(), "event monitor")  # the tick's check notices it
     await rt._guarded(rt.decision_cycle(), "decision cycle")
     await rt.close()
     assert isinstance(rt.fatal, StoreFileChanged) and rt.stopping
     assert ("deleted" if "deleted" in fault else "replaced") in str(rt.fatal)
+    said = str(rt.fatal)
+    if fault == "shm deleted":  # an index of the -wal: nothing recorded went with it
+        assert f"{db}-shm was deleted" in said and "nothing recorded is lost" in said
+    else:
+        assert "what was recorded since is lost unless the file is put back" in said
     assert [t for t in _notices(seen, "error") if "stopping" in t] == [f"stopping: {rt.fatal}"]
     assert not [u for u in seen if isinstance(u, TradeExecuted)]
     assert rt.engine.positions == {} and rt.unsaved
@@ -190,6 +197,98 @@ def test_an_empty_file_is_not_silently_a_new_account(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.db"
     fresh.write_bytes(b"")  # never locked: a database created a moment ago (a start's race)
     with Store(fresh, writer=True) as store:
+        assert store.load_state() is None
+
+
+def _headless(tmp_path: Path, db: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "autotrade_tui", "--headless", "--market",
+                             "sim", "--speed", "600", "--symbols", "BTC/USDT", "--db", str(db)],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _until_line(proc: subprocess.Popen[str], text: str) -> str:
+    assert proc.stdout is not None
+    while text not in (line := proc.stdout.readline()):
+        assert line, f"the engine ended before {text!r}: {proc.communicate()}"
+    return line
+
+
+def test_a_database_deleted_while_no_engine_watched_is_not_a_new_account(
+        tmp_path: Path) -> None:
+    """The engine killed -9, its database and -wal/-shm deleted before a restart: its lock
+    file still says an engine kept an account there. The engine, `report`, `export` and
+    `db stats` refuse in one line naming the file and how to start afresh, and create
+    nothing; with the lock file removed too, a new account starts."""
+    folder = tmp_path / "acct"
+    folder.mkdir()
+    db, lock = folder / "g.db", folder / "g.db.lock"
+    proc = _headless(tmp_path, db)
+    try:
+        _until_line(proc, "DECISION")
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert lock.read_text()  # the pid of the engine that held it
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    for args in (["--headless", "--market", "sim"], ["report"], ["export", "trades"],
+                 ["db", "stats"], ["db", "vacuum"]):
+        res = _cli(tmp_path, *args, "--db", str(db))
+        assert res.returncode == 1, (args, res.stderr)
+        assert res.stdout == "" and "Traceback" not in res.stderr
+        line, = res.stderr.strip().splitlines()
+        assert line.startswith(f"autotrade-tui: error: the database {db} is missing, but its "
+                               f"lock file {lock} shows that an engine kept an account in it")
+        assert line.endswith(f"or remove {lock} to start a new account")
+        assert sorted(p.name for p in folder.iterdir()) == ["g.db.lock"], args
+    lock.unlink()  # on purpose
+    proc = _headless(tmp_path, db)
+    try:
+        assert "new paper account: 100,000.00 USDT" in _until_line(proc, "paper account")
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert db.exists() and lock.read_text() == str(proc.pid)
+
+
+async def test_the_cockpit_refuses_a_deleted_database_on_its_fatal_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from autotrade_tui.config import defaults
+    from autotrade_tui.tui.app import AutotradeApp
+    from autotrade_tui.tui.startup import open_runtime
+    from tests.tui_fixtures import NARROW, wait_for
+
+    db = tmp_path / "c.db"
+    _account(db, decisions=1)
+    _unlink_all(db, missing_ok=True)
+    app = AutotradeApp(defaults(database_url=str(db), market_source="sim"),
+                       runtime_factory=open_runtime)
+    async with app.run_test(size=NARROW) as pilot:
+        await wait_for(pilot, lambda: app._exit, "the exit")
+    assert app.return_code == 1
+    err = " ".join(capsys.readouterr().err.split())  # (wrapped at the console's width)
+    assert err.startswith(f"autotrade-tui: error: the database {db} is missing, but ")
+    assert sorted(os.listdir(tmp_path)) == ["c.db.lock"]
+
+
+def test_a_start_that_failed_before_its_database_existed_leaves_no_holder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock file names a holder only once an engine had the database: a first start
+    that failed (here its schema) leaves it as it found it, so the next start is new."""
+    db = tmp_path / "n.db"
+
+    def fails(*_a: Any, **_k: Any) -> None:
+        raise StoreError("disk full", cause="disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "_init_schema", fails)
+        with pytest.raises(StoreError, match="disk full"):
+            Store(db, writer=True)
+    assert (tmp_path / "n.db.lock").read_text() == ""
+    db.unlink(missing_ok=True)  # what the failed start made of it, if anything
+    with Store(db, writer=True) as store:
         assert store.load_state() is None
 
 

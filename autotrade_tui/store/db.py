@@ -23,9 +23,11 @@ WAL_LIMIT_BYTES = 1024 * 1024
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not a TCP timeout
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, create: bool = True) -> Engine:
     """An engine with WAL + busy timeout on SQLite; pre-ping and a connect timeout on
-    PostgreSQL (a pooled connection killed by a server restart is replaced on checkout)."""
+    PostgreSQL (a pooled connection killed by a server restart is replaced on checkout).
+    `create` False: a new SQLite file is left to the caller (`create_private`), e.g. after
+    it took the engine lock; its folder is made all the same."""
     from sqlmodel import create_engine
 
     path = sqlite_path(url)
@@ -35,7 +37,8 @@ def create_db_engine(url: str) -> Engine:
         except OSError as exc:
             raise StoreError(f"cannot create the database folder {path.parent}: "
                              f"{exc.strerror}") from None
-        _create_private(path)
+        if create:
+            create_private(path)
         eng = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
                                                "check_same_thread": False})
         event.listen(eng, "connect", _sqlite_pragmas)
@@ -57,7 +60,7 @@ def create_db_engine(url: str) -> Engine:
                      "or postgresql://)")
 
 
-def _create_private(path: Path) -> None:
+def create_private(path: Path) -> None:
     """A new database file is created owner-only (0600: it is the account's data) before
     SQLite opens it; SQLite gives its -wal and -shm files the mode of the database file. An
     existing file keeps the mode its owner gave it."""

@@ -138,11 +138,14 @@ class FileIdentity:
             now = _identity(self._file(suffix))
             if now != was:
                 how = "deleted" if now is None else "replaced"
+                # The -shm only indexes the -wal (SQLite rebuilds it): nothing is lost with it.
+                lost = ("nothing recorded is lost (the -shm file only indexes the -wal)"
+                        if suffix == "-shm" else
+                        "what was recorded since is lost unless the file is put back")
                 raise StoreFileChanged(
                     f"the database file {self._file(suffix)} was {how} while the engine was "
-                    "running: automatic trading stopped, nothing more is written; what was "
-                    "recorded since is lost unless the file is put back; restart to continue "
-                    "from the database on disk", cause=f"file {how}")
+                    f"running: automatic trading stopped, nothing more is written; {lost}; "
+                    "restart to continue from the database on disk", cause=f"file {how}")
 
 
 # A file's device, inode, size and modification time (ns)
@@ -220,6 +223,33 @@ def check_existing(path: Path, *, empty_is_new: bool) -> int:
                          "this program wrote, or it was cut short; not starting a new account "
                          "over it: move or delete it to start afresh", cause="empty")
     return int(tables)
+
+
+def lock_file(path: Path) -> Path:
+    """The engine's lock file beside the SQLite file `path` (store/lock.FileLock)."""
+    return path.with_name(path.name + ".lock")
+
+
+def missing_database(path: Path, holder: str | None = None) -> StoreError | None:
+    """The SQLite file `path` is not there although an engine held it (its lock file names
+    the last holder: `holder`, read from the file when None): deleted or moved while no
+    engine watched it (stopped, or killed before it noticed). The error that says so, for
+    the engine and the readers alike, so nothing makes a new account in its place; None
+    when the file exists or no engine ever held it (a new database)."""
+    if path.exists():
+        return None
+    lock = lock_file(path)
+    if holder is None:
+        try:
+            holder = lock.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:  # none, a directory, not ours: the lock itself will say so
+            holder = ""
+    if not holder:
+        return None
+    return StoreError(f"the database {path} is missing, but its lock file {lock} shows that an "
+                      "engine kept an account in it (deleted or moved?); nothing is created "
+                      f"in its place: put the file back (with its -wal), or remove {lock} to "
+                      "start a new account", cause="missing")
 
 
 def _damaged(path: Path, problem: str) -> StoreError:

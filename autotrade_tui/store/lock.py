@@ -77,6 +77,19 @@ class FileLock:
     def ensure(self) -> bool:
         return False  # an flock lives as long as our descriptor: it cannot be lost while open
 
+    def restore(self) -> None:
+        """Write back the previous holder (before `release`): an open that failed before its
+        database existed never counts as an engine having held it."""
+        if self._fh.closed:
+            return
+        try:
+            self._fh.seek(0)
+            self._fh.truncate()
+            self._fh.write(self.previous_holder)
+            self._fh.flush()
+        except OSError:  # what it says then errs on the side of refusing a missing file
+            pass
+
     def release(self) -> None:
         if not self._fh.closed:
             self._fh.close()  # closing the descriptor drops the flock

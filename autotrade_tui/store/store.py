@@ -15,8 +15,9 @@ translated once into StoreError naming its cause; a fault that lasts is reported
 (`StoreError.repeat`), and the next success ends it (`fault` turns "" again; on SQLite the WAL
 is then checkpointed and truncated). A writer takes its lock before it touches the schema,
 checks an existing SQLite file first (`PRAGMA quick_check`, read-only: a damaged file is left
-as it is), and checks before and after every write, and on every `check()`, that the file and
-its -wal/-shm are still the ones it opened (StoreFileChanged: the engine stops).
+as it is; a missing one that its lock file says an engine held is refused, not made anew), and
+checks before and after every write, and on every `check()`, that the file and its -wal/-shm
+are still the ones it opened (StoreFileChanged: the engine stops).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from autotrade_tui.store.codec import compress_column
 from autotrade_tui.store.db import (
     BUSY_TIMEOUT_MS,
     create_db_engine,
+    create_private,
     is_postgres,
     resolve_url,
     sqlite_path,
@@ -132,10 +134,10 @@ class Store:
         self.url = resolve_url(db, default_db_path())
         self.shown_url = mask_url(self.url)
         self._path = sqlite_path(self.url)
-        existed = self._path is not None and self._path.exists()  # before the engine makes it
+        existed = self._path is not None and self._path.exists()  # before _open makes it
         read_only = read_only and self._path is not None and not writer
         self.engine = (_read_only_engine(self._path) if read_only and self._path is not None
-                       else create_db_engine(self.url))
+                       else create_db_engine(self.url, create=False))  # made in _open
         self._pg = is_postgres(self.url)
         self._lock: locks.EngineLock = locks.NoLock()
         # PostgreSQL writer: the engine state as it last loaded or wrote it, checked when a
@@ -157,19 +159,23 @@ class Store:
         try:
             self._open(writer=writer, read_only=read_only, existed=existed)
         except SQLAlchemyError as exc:
-            self.close()
+            self._abandon(existed)
             raise faults.store_error(exc, "cannot open the database", self.shown_url,
                                      self._path) from None
         except BaseException:
-            self.close()
+            self._abandon(existed)
             raise
 
     def _open(self, *, writer: bool, read_only: bool, existed: bool) -> None:
         """Lock, check, schema, in that order: a second engine started at the same moment
-        fails on the lock (never on the schema), and a damaged file is never written to."""
+        fails on the lock (never on the schema), a damaged file is never written to, and a
+        file gone since an engine held it is never silently a new account."""
         path = self._path
         if writer and path is not None:
             self._lock = file_lock = locks.FileLock(path)
+            gone = faults.missing_database(path, file_lock.previous_holder)
+            if gone is not None:
+                raise gone
             if existed:  # empty and never locked before: a new database interrupted at birth
                 faults.check_existing(path, empty_is_new=not file_lock.previous_holder)
         elif writer and self._pg:
@@ -177,11 +183,20 @@ class Store:
         if read_only:
             self._check_schema_version()
             return
+        if path is not None:  # owner-only, and only now: a file refused above is not made
+            create_private(path)
         self._init_schema(probe=writer)
         if writer and path is not None:
             self._holder = self.engine.raw_connection()  # WAL files stay while it is open
             self._holder.cursor().execute("SELECT 1 FROM schema_meta").fetchall()
             self._files = faults.FileIdentity(path)
+
+    def _abandon(self, existed: bool) -> None:
+        """After a failed open: closed again; a database this open was to create does not
+        count as one an engine held (its lock file says again what it said before)."""
+        if not existed and isinstance(self._lock, locks.FileLock):
+            self._lock.restore()
+        self.close()
 
     def close(self) -> None:
         with self._wlock:
