@@ -229,6 +229,18 @@ KEYS: tuple[Key, ...] = (
        env="OPENROUTER_API_KEY", kind=Secret, secret=True, section="decisions"),
     _k("offline_models", False, "Force the built-in offline models even with a key.",
        env="AUTOTRADE_OFFLINE_MODELS", section="decisions"),
+    _k("offline_trend_adx", 20.0, "Offline models: ADX below which the trend follower sees no "
+       "trend to follow (and the mean reverter none to stand aside for).",
+       env="OFFLINE_TREND_ADX", low=5, high=35, section="decisions"),
+    _k("offline_rsi_extreme", 30.0, "Offline mean reverter: RSI at or below this is oversold, "
+       "at or above 100 minus this overbought.", env="OFFLINE_RSI_EXTREME", low=5, high=45,
+       section="decisions"),
+    _k("offline_fee_margin", 3.0, "Offline models: the move a rule expects must pay this many "
+       "round-trip fees before it enters (0 = no fee check).", env="OFFLINE_FEE_MARGIN",
+       low=0, high=20, section="decisions"),
+    _k("offline_reverse_confidence", 0.8, "Offline models: confidence a signal needs to reverse "
+       "or add to an open position (below it they keep the position).",
+       env="OFFLINE_REVERSE_CONFIDENCE", low=0, high=1, section="decisions"),
     _k("model_timeout_seconds", 30.0, "Per-call timeout of a model request.",
        env="MODEL_TIMEOUT_SECONDS", low=0, low_open=True, high=600, section="decisions"),
     _k("model_max_retries", 2, "Retries of a model call on 429/5xx/timeout.",
@@ -387,6 +399,10 @@ class SettingsFields:
     ai_base_url: str
     openrouter_api_key: Secret
     offline_models: bool
+    offline_trend_adx: float
+    offline_rsi_extreme: float
+    offline_fee_margin: float
+    offline_reverse_confidence: float
     model_timeout_seconds: float
     model_max_retries: int
     max_concurrent_model_calls: int

@@ -315,3 +315,58 @@ async def test_the_mean_reverter_skips_a_way_back_that_cannot_pay_the_fees() -> 
     assert v.decision is Action.HOLD and v.confidence == 0.45 and "fee" in v.reasoning
     far = {**OVERSOLD, "bb_middle": price * 1.02}
     assert (await MeanReverter().decide(ctx(far, price=price))).decision is Action.BUY
+
+
+# --- the rules' parameters: config keys offline_* (optimize searches them, SPEC §15)
+
+
+def test_the_offline_keys_default_to_the_rules_constants() -> None:
+    """The trader's default is unchanged: the keys' defaults are the rules' constants."""
+    from autotrade_tui.ai import offline
+
+    s = config.defaults()
+    assert (s.offline_trend_adx, s.offline_rsi_extreme, s.offline_fee_margin,
+            s.offline_reverse_confidence) == (offline.ADX_TREND, offline.RSI_LOW,
+                                              offline.FEE_MARGIN, offline.REVERSE_AT)
+    assert 100 - offline.RSI_LOW == offline.RSI_HIGH
+    trend, mean = build_models(s, None)
+    assert trend.params == mean.params == offline.DEFAULT_PARAMS  # type: ignore[attr-defined]
+
+
+async def test_the_offline_keys_reach_the_rules() -> None:
+    from autotrade_tui.ai.offline import RuleParams
+
+    def models(**keys: float) -> tuple[TrendFollower, MeanReverter]:
+        trend, mean = build_models(config.defaults(offline_models=True, **keys), None)
+        assert isinstance(trend, TrendFollower) and isinstance(mean, MeanReverter)
+        return trend, mean
+
+    # trend_adx: ADX 31 is a trend at 20, none at 33
+    trend, _ = models(offline_trend_adx=33.0)
+    assert trend.params == RuleParams(trend_adx=33.0)
+    v = await trend.decide(ctx(UP))
+    assert v.decision is Action.HOLD and "no trend, < 33" in v.reasoning
+    assert (await models()[0].decide(ctx(UP))).decision is Action.BUY
+    # fee_margin: the 0.5 % gap cannot pay 3 round trips (0.6 %), it pays 2 (0.4 %)
+    narrow = {**UP, "ema_12": 67_900.0 * 1.005}
+    assert (await models()[0].decide(ctx(narrow))).decision is Action.HOLD
+    cheap = await models(offline_fee_margin=2.0)[0].decide(ctx(narrow))
+    assert cheap.decision is Action.BUY
+    # rsi_extreme: RSI 33 with %B and %K low is oversold at 35, one reading only at 30
+    low = {"rsi_14": 33.0, "bb_percent_b": 0.5, "stoch_k": 14.0, "stoch_d": 10.0}
+    assert (await models()[1].decide(ctx(low))).decision is Action.HOLD
+    assert (await models(offline_rsi_extreme=35.0)[1].decide(ctx(low))).decision is Action.BUY
+    # reverse_confidence: a timid uptrend (0.55) against a SHORT reverses it when the bar is 0.5
+    timid = await models(offline_reverse_confidence=0.5)[0].decide(ctx(WEAK_UP, held=-1.0))
+    assert timid.decision is Action.BUY
+    kept = await models()[0].decide(ctx(WEAK_UP, held=-1.0))
+    assert kept.decision is Action.HOLD and "needs 0.80" in kept.reasoning
+
+
+@pytest.mark.parametrize(("key", "value"), [("offline_trend_adx", 50.0),
+                                            ("offline_rsi_extreme", 60.0),
+                                            ("offline_fee_margin", -1.0),
+                                            ("offline_reverse_confidence", 1.5)])
+def test_an_offline_key_out_of_its_range_is_refused(key: str, value: float) -> None:
+    with pytest.raises(config.ConfigError, match=key):
+        config.defaults(**{key: value})

@@ -18,7 +18,7 @@ import pytest
 
 from autotrade_tui.cli import main
 from autotrade_tui.optimize.command import toml_snippet
-from autotrade_tui.optimize.space import DEFAULT_SPACE, load_space
+from autotrade_tui.optimize.space import DEFAULT_SPACE, OFFLINE_KEYS, load_space
 from autotrade_tui.optimize.workers import OWNER, journal_lock, trial_seed
 from tests.test_backtest import home, market, write  # noqa: F401  (home: a fixture)
 
@@ -306,11 +306,15 @@ def test_too_few_candles_is_a_user_mistake(home: Path,  # noqa: F811
 
 
 def test_the_default_space_is_valid_against_the_config_keys() -> None:
+    """SPEC §15's default space, offline models' parameters included (config keys offline_*),
+    which are left out when the trials ask LLMs (they would change nothing)."""
     dims = load_space(None)
     assert [d.key for d in dims] == list(DEFAULT_SPACE)
     assert {d.key for d in dims} >= {"confidence_threshold", "ai_voting_strategy", "leverage",
                                      "position_size_percent", "stop_loss_percent",
-                                     "take_profit_percent"}
+                                     "take_profit_percent", *OFFLINE_KEYS}
+    llm = [d.key for d in load_space(None, offline=False)]
+    assert llm == [k for k in DEFAULT_SPACE if k not in OFFLINE_KEYS]
 
 
 def test_a_study_on_a_database_storage(home: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811

@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 from autotrade_tui.ai.base import DecisionModel
-from autotrade_tui.ai.offline import MeanReverter, TrendFollower
+from autotrade_tui.ai.offline import MeanReverter, RuleParams, TrendFollower
 from autotrade_tui.config import Settings
 
 if TYPE_CHECKING:
@@ -25,7 +25,11 @@ def build_models(
     """
     if settings.use_offline_models:
         fee = settings.commission_rate
-        return TrendFollower(fee), MeanReverter(fee)
+        params = RuleParams(trend_adx=settings.offline_trend_adx,
+                            rsi_extreme=settings.offline_rsi_extreme,
+                            fee_margin=settings.offline_fee_margin,
+                            reverse_at=settings.offline_reverse_confidence)
+        return TrendFollower(fee, params), MeanReverter(fee, params)
     # Imported here so an offline start does not pay for httpx and tenacity.
     from autotrade_tui.ai.openai_compat import OpenAICompatModel
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -148,6 +149,20 @@ HOLDING_CONFIDENCE = 0.5  # "keep it": enough to veto a lukewarm reversal by the
 DEFAULT_ROUND_TRIP = 0.002
 
 
+@dataclass(frozen=True)
+class RuleParams:
+    """The rules' tunable thresholds: config keys `offline_*` (so `optimize` can search them);
+    the defaults are the constants above, and with them the rules are what they always were."""
+
+    trend_adx: float = ADX_TREND  # ADX below it: no trend (for both rules)
+    rsi_extreme: float = RSI_LOW  # RSI at or below it oversold, at or above 100 − it overbought
+    fee_margin: float = FEE_MARGIN  # round-trip fees the expected move must pay
+    reverse_at: float = REVERSE_AT  # confidence to reverse or add to an open position
+
+
+DEFAULT_PARAMS = RuleParams()
+
+
 def held_side(position: dict[str, object] | None) -> float:
     """The `held` input of a context's open position: +1 LONG, −1 SHORT, 0 none."""
     if not position:
@@ -155,12 +170,12 @@ def held_side(position: dict[str, object] | None) -> float:
     return {"LONG": 1.0, "SHORT": -1.0}.get(str(position.get("side")), 0.0)
 
 
-def _hysteresis(trade: np.ndarray, up: np.ndarray, held: np.ndarray, confidence: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _hysteresis(trade: np.ndarray, up: np.ndarray, held: np.ndarray, confidence: np.ndarray,
+                reverse_at: float = REVERSE_AT) -> tuple[np.ndarray, np.ndarray]:
     """(keep, weak_reverse): bars where a trade signal without REVERSE_AT confidence meets an
     open position of its own side (keep it: HOLD) or of the other side (HOLD)."""
     held = np.nan_to_num(held)
-    timid = trade & (held != 0) & (confidence < REVERSE_AT)
+    timid = trade & (held != 0) & (confidence < reverse_at)
     same = timid & ((held > 0) == up)
     weak = timid & ((held > 0) != up)
     return same, weak
@@ -180,7 +195,8 @@ PAIR_NONE, PAIR_EMA, PAIR_SMA = 0, 1, 2  # the fast/slow averages used (detail)
 def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: np.ndarray,
                 sma50: np.ndarray, hist: np.ndarray, adx: np.ndarray, plus: np.ndarray,
                 minus: np.ndarray, held: np.ndarray | None = None, *,
-                round_trip: float = DEFAULT_ROUND_TRIP) -> RuleOutput:
+                round_trip: float = DEFAULT_ROUND_TRIP,
+                params: RuleParams = DEFAULT_PARAMS) -> RuleOutput:
     """The trend follower on `TREND_INPUTS` per bar (NaN or ±inf: missing).
 
     The fast/slow pair is EMA12/EMA26, else SMA20/SMA50. Missing data → HOLD 0.20; ADX below
@@ -189,9 +205,10 @@ def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: 
     0.45; else BUY/SELL with 0.35 + 0.55 × strength (the mean of spread, histogram and ADX,
     each scaled to 0..1), +0.05 when ±DI agree, within 0.4..0.9: a trend reaches the 0.60
     gate at about half strength. Holding: see `_hysteresis` (HOLD 0.50 keeps; HOLD 0.55
-    refuses a weak reversal).
+    refuses a weak reversal). The thresholds named here are `params`' defaults.
     """
     fin = np.isfinite
+    adx_trend = params.trend_adx
     if held is None:
         held = np.zeros(len(price))
     with np.errstate(all="ignore"):
@@ -200,7 +217,7 @@ def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: 
         pair = np.where(use_ema, PAIR_EMA, np.where(use_sma, PAIR_SMA, PAIR_NONE))
         fast, slow = np.where(use_ema, ema12, sma20), np.where(use_ema, ema26, sma50)
         missing = (pair == PAIR_NONE) | ~fin(hist) | ~fin(adx) | ~(price > 0)
-        no_trend = ~missing & (adx < ADX_TREND)  # (before the spread: this HOLD ignores it)
+        no_trend = ~missing & (adx < adx_trend)  # (before the spread: this HOLD ignores it)
         spread = (fast - slow) / slow
         direction = np.sign(spread)
         disagree = ~missing & ~no_trend & (
@@ -209,15 +226,15 @@ def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: 
         di = fin(plus) & fin(minus) & (plus != minus)
         against = trade & di & ((plus > minus) != (direction > 0))
         trade &= ~against
-        fees = trade & (np.abs(spread) < FEE_MARGIN * round_trip)
+        fees = trade & (np.abs(spread) < params.fee_margin * round_trip)
         trade &= ~fees
         strength = (_clip01(np.abs(spread) / SPREAD_FULL)
                     + _clip01(np.abs(hist) / price / HIST_FULL)
-                    + _clip01((adx - ADX_TREND) / (ADX_FULL - ADX_TREND))) / 3
+                    + _clip01((adx - adx_trend) / (ADX_FULL - adx_trend))) / 3
         confidence = _round2(np.clip(0.35 + 0.55 * strength + np.where(di, 0.05, 0.0),
                                      0.4, 0.9))
     up = direction > 0
-    keep, weak = _hysteresis(trade, up, held, confidence)
+    keep, weak = _hysteresis(trade, up, held, confidence, params.reverse_at)
     trade &= ~(keep | weak)
     branch = np.select([missing, no_trend, disagree, against, fees, keep, weak, up],
                        [T_MISSING, T_NO_TREND, T_DISAGREE, T_DI_AGAINST, T_FEES, T_KEEP,
@@ -233,7 +250,7 @@ def trend_rules(price: np.ndarray, ema12: np.ndarray, ema26: np.ndarray, sma20: 
 
 def trend_text(branch: int, pair: int, price: float, ema12: Num, ema26: Num, sma20: Num,
                sma50: Num, hist: Num, adx: Num, plus: Num, minus: Num, held: Num = None, *,
-               round_trip: float = DEFAULT_ROUND_TRIP) -> str:
+               round_trip: float = DEFAULT_ROUND_TRIP, params: RuleParams = DEFAULT_PARAMS) -> str:
     """The trend follower's reasoning for one bar's `branch` and average `pair`."""
     if branch == T_MISSING:
         missing = [k for k, gone in (("ema_12/ema_26", pair == PAIR_NONE),
@@ -242,35 +259,37 @@ def trend_text(branch: int, pair: int, price: float, ema12: Num, ema26: Num, sma
     ema = pair == PAIR_EMA
     fast, slow = (ema12, ema26) if ema else (sma20, sma50)
     assert fast is not None and slow is not None and hist is not None and adx is not None
+    at = params.trend_adx
     if branch == T_NO_TREND:
-        return f"{_trend_text(ema, fast, slow, hist, adx)} (no trend, < {ADX_TREND:.0f}) → HOLD"
+        return f"{_trend_text(ema, fast, slow, hist, adx, at=at)} (no trend, < {at:.0f}) → HOLD"
     if branch == T_DISAGREE:
-        return f"{_trend_text(ema, fast, slow, hist, adx)}: averages and MACD disagree → HOLD"
+        return (f"{_trend_text(ema, fast, slow, hist, adx, at=at)}: averages and MACD disagree"
+                " → HOLD")
+    text = _trend_text(ema, fast, slow, hist, adx, plus, minus, at=at)
     if branch == T_DI_AGAINST:
-        return (f"{_trend_text(ema, fast, slow, hist, adx, plus, minus)}: DI against the "
-                "averages → HOLD")
-    text = _trend_text(ema, fast, slow, hist, adx, plus, minus)
+        return f"{text}: DI against the averages → HOLD"
     if branch == T_FEES:
         return (f"{text}: the averages' gap {_pct(abs(fast - slow) / slow)} does not pay "
-                f"{FEE_MARGIN:g}× the round-trip fee {_pct(round_trip)} → HOLD")
+                f"{params.fee_margin:g}× the round-trip fee {_pct(round_trip)} → HOLD")
     way = "up" if fast > slow else "down"
     if branch == T_KEEP:
         return (f"{text}: the trend is still {way}, keep the open position (adding needs "
-                f"{REVERSE_AT:.2f}) → HOLD")
+                f"{params.reverse_at:.2f}) → HOLD")
     if branch == T_NO_REVERSE:
         return (f"{text}: the trend turned {way}, but not strongly enough to reverse the open "
-                f"position (needs {REVERSE_AT:.2f}) → HOLD")
+                f"position (needs {params.reverse_at:.2f}) → HOLD")
     action = _BUY if branch == T_BUY else _SELL
     return f"{text} → {action}"
 
 
 def _trend_text(ema: bool, fast: float, slow: float, hist: float, adx: float,
-                plus: float | None = None, minus: float | None = None) -> str:
+                plus: float | None = None, minus: float | None = None, *,
+                at: float = ADX_TREND) -> str:
     label_f, label_s = ("EMA12", "EMA26") if ema else ("SMA20", "SMA50")
     text = (f"{label_f} {num(fast)} {'>' if fast > slow else '<'} {label_s} {num(slow)}, "
             f"MACD hist {_signed(hist)}, ADX {adx:.0f}")
-    if adx >= ADX_TREND:
-        text += " (strong)" if adx >= ADX_STRONG else " (moderate)"
+    if adx >= at:
+        text += " (strong)" if adx >= max(ADX_STRONG, at) else " (moderate)"
     if plus is not None and minus is not None and plus != minus:  # ±DI shown when they tell
         text += f", +DI {plus:.0f} {'>' if plus > minus else '<'} -DI {minus:.0f}"
     return text
@@ -286,7 +305,8 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
                          d: np.ndarray, middle: np.ndarray | None = None,
                          adx: np.ndarray | None = None, plus: np.ndarray | None = None,
                          minus: np.ndarray | None = None, held: np.ndarray | None = None, *,
-                         round_trip: float = DEFAULT_ROUND_TRIP) -> RuleOutput:
+                         round_trip: float = DEFAULT_ROUND_TRIP,
+                         params: RuleParams = DEFAULT_PARAMS) -> RuleOutput:
     """The mean reverter on `MEAN_REVERSION_INPUTS` per bar (NaN or ±inf: missing).
 
     A reading at or beyond its extreme counts as oversold (overbought); its depth is how far
@@ -299,8 +319,10 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     faded (unknown ADX/DI: not checked). One unconfirmed extreme, or extremes on both
     sides → HOLD 0.45. Nothing extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a
     warning against chasing). Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
+    The thresholds named here are `params`' defaults (RSI 30/70: `rsi_extreme` and 100 − it).
     """
     fin = np.isfinite
+    rsi_low, rsi_high = params.rsi_extreme, 100.0 - params.rsi_extreme
     n = len(price)
     if held is None:
         held = np.zeros(n)
@@ -309,9 +331,9 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     with np.errstate(all="ignore"):
         missing = ~fin(rsi) | ~fin(pb)
         has_k = fin(k)
-        inside = ((rsi > RSI_LOW) & (rsi < RSI_HIGH) & (pb > PB_LOW) & (pb < PB_HIGH)
+        inside = ((rsi > rsi_low) & (rsi < rsi_high) & (pb > PB_LOW) & (pb < PB_HIGH)
                   & (~has_k | ((k > STOCH_LOW) & (k < STOCH_HIGH))))
-        low1, high1 = (RSI_LOW - rsi) / 20, (rsi - RSI_HIGH) / 20
+        low1, high1 = (rsi_low - rsi) / 20, (rsi - rsi_high) / 20
         low2, high2 = (PB_LOW - pb) / 0.25, (pb - PB_HIGH) / 0.25
         low3 = np.where(has_k, (STOCH_LOW - k) / 20, 0.0)
         high3 = np.where(has_k, (k - STOCH_HIGH) / 20, 0.0)
@@ -325,8 +347,8 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         one_high = extreme & (n_high == 1) & (n_low == 0)
         # the way back to the mean, as a fraction of price (unknown: not checked)
         way = np.where(fin(middle) & (price > 0), np.abs(middle - price) / price, np.inf)
-        fees = (buy | sell) & (way < FEE_MARGIN * round_trip)
-        strong = fin(adx) & (adx >= ADX_TREND) & fin(plus) & fin(minus)
+        fees = (buy | sell) & (way < params.fee_margin * round_trip)
+        strong = fin(adx) & (adx >= params.trend_adx) & fin(plus) & fin(minus)
         trend = ~fees & strong & ((buy & (minus > plus)) | (sell & (plus > minus)))
         turn_up = has_k & fin(d) & (k > d)  # %K crossing %D: the bounce began
         turn_down = has_k & fin(d) & (k < d)
@@ -337,7 +359,8 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns
         neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - 10) / 10)
     trade_conf = _round2(np.where(buy, buy_conf, sell_conf))
-    keep, weak = _hysteresis((buy | sell) & ~(fees | trend), buy, held, trade_conf)
+    keep, weak = _hysteresis((buy | sell) & ~(fees | trend), buy, held, trade_conf,
+                             params.reverse_at)
     buy &= ~(fees | trend | keep | weak)
     sell &= ~(fees | trend | keep | weak)
     cases = [missing, fees, trend, keep, weak, buy, sell, conflict, one_low, one_high]
@@ -361,7 +384,8 @@ def _depth(x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, has_k: np.ndarray) ->
 def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Num, k: Num,
                         d: Num, middle: Num = None, adx: Num = None, plus: Num = None,
                         minus: Num = None, held: Num = None, *,
-                        round_trip: float = DEFAULT_ROUND_TRIP) -> str:
+                        round_trip: float = DEFAULT_ROUND_TRIP,
+                        params: RuleParams = DEFAULT_PARAMS) -> str:
     """The mean reverter's reasoning for one bar's `branch`."""
     if branch == M_MISSING:
         return _missing([key for key, v in (("rsi_14", rsi), ("bb_percent_b", pb)) if v is None])[2]
@@ -370,7 +394,7 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
     if branch == M_FEES:
         assert middle is not None
         return (f"{readings}: stretched, but the way back to the middle band "
-                f"{_pct(abs(middle - price) / price)} does not pay {FEE_MARGIN:g}× the "
+                f"{_pct(abs(middle - price) / price)} does not pay {params.fee_margin:g}× the "
                 f"round-trip fee {_pct(round_trip)} → HOLD")
     if branch == M_TREND:
         assert adx is not None and plus is not None and minus is not None
@@ -387,9 +411,9 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
         M_ONE_LOW: ": only one oversold reading, unconfirmed → HOLD",
         M_ONE_HIGH: ": only one overbought reading, unconfirmed → HOLD",
         M_KEEP: (": stretched the way of the open position, keep it (adding needs "
-                 f"{REVERSE_AT:.2f}) → HOLD"),
+                 f"{params.reverse_at:.2f}) → HOLD"),
         M_NO_REVERSE: (": stretched against the open position, but not enough to reverse it "
-                       f"(needs {REVERSE_AT:.2f}) → HOLD"),
+                       f"(needs {params.reverse_at:.2f}) → HOLD"),
     }[branch]
 
 
@@ -408,8 +432,10 @@ class _RuleModel:
     name = "offline"
     inputs: tuple[str, ...] = ()
 
-    def __init__(self, commission_rate: float = DEFAULT_ROUND_TRIP / 2) -> None:
+    def __init__(self, commission_rate: float = DEFAULT_ROUND_TRIP / 2,
+                 params: RuleParams = DEFAULT_PARAMS) -> None:
         self.round_trip = 2.0 * commission_rate  # a position's entry and exit fees
+        self.params = params
         self.last_messages: list[dict[str, str]] = []  # no prompt: the context is the input
         self.last_raw: str | None = None
 
@@ -447,10 +473,11 @@ class TrendFollower(_RuleModel):
     inputs = TREND_INPUTS
 
     def vector_rules(self, *columns: np.ndarray) -> RuleOutput:
-        return trend_rules(*columns, round_trip=self.round_trip)
+        return trend_rules(*columns, round_trip=self.round_trip, params=self.params)
 
     def rule_text(self, branch: int, detail: int, price: float, *values: Num) -> str:
-        return trend_text(branch, detail, price, *values, round_trip=self.round_trip)
+        return trend_text(branch, detail, price, *values, round_trip=self.round_trip,
+                          params=self.params)
 
 
 class MeanReverter(_RuleModel):
@@ -461,12 +488,14 @@ class MeanReverter(_RuleModel):
     inputs = MEAN_REVERSION_INPUTS
 
     def vector_rules(self, *columns: np.ndarray) -> RuleOutput:
-        return mean_reversion_rules(*columns, round_trip=self.round_trip)
+        return mean_reversion_rules(*columns, round_trip=self.round_trip, params=self.params)
 
     def rule_text(self, branch: int, detail: int, price: float, *values: Num) -> str:
-        return mean_reversion_text(branch, detail, price, *values, round_trip=self.round_trip)
+        return mean_reversion_text(branch, detail, price, *values, round_trip=self.round_trip,
+                                   params=self.params)
 
 
-__all__ = ["ACTIONS", "HELD", "MEAN_REVERSION_INPUTS", "TREND_INPUTS", "MeanReverter",
-           "RuleOutput", "TrendFollower", "held_side", "mean_reversion_rules",
-           "mean_reversion_text", "num", "on_one_bar", "trend_rules", "trend_text", "value"]
+__all__ = ["ACTIONS", "DEFAULT_PARAMS", "HELD", "MEAN_REVERSION_INPUTS", "TREND_INPUTS",
+           "MeanReverter", "RuleOutput", "RuleParams", "TrendFollower", "held_side",
+           "mean_reversion_rules", "mean_reversion_text", "num", "on_one_bar", "trend_rules",
+           "trend_text", "value"]

@@ -34,8 +34,8 @@ def run_optimize_cli(args: Any, settings: Settings, out: Any = None, err: Any = 
         raise UserError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
     if args.trials < 1 or args.jobs < 1 or args.walk_forward < 1:
         raise UserError("--trials, --jobs and --walk-forward take whole numbers ≥ 1")
-    space = load_space(args.space)
     req = from_args(args, settings)
+    space = load_space(args.space, offline=req.models == "offline" or settings.use_offline_models)
     history = asyncio.run(_history(req, settings))
     if history.candles() < MIN_CANDLES:
         raise UserError(f"optimize: {history.candles()} candles in the period: too few to "

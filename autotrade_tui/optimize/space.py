@@ -36,8 +36,9 @@ class Dimension:
         return trial.suggest_float(self.key, self.low, self.high)
 
 
-# SPEC §15's default: the vote, the leverage and sizing, the guards, and the offline models'
-# own discipline (how long a symbol waits after a close).
+# SPEC §15's default: the vote, the leverage and sizing, the guards, how long a symbol waits
+# after a close, and the offline models' own parameters (`OFFLINE_KEYS`: left out when the
+# trials ask the configured LLMs, on whom they have no effect).
 DEFAULT_SPACE: dict[str, Any] = {
     "confidence_threshold": (0.5, 0.8),
     "ai_voting_strategy": ["majority", "unanimous", "weighted"],
@@ -46,7 +47,13 @@ DEFAULT_SPACE: dict[str, Any] = {
     "stop_loss_percent": (20.0, 80.0),
     "take_profit_percent": (20.0, 200.0),
     "reentry_cooldown_minutes": (0.0, 2880.0),
+    "offline_trend_adx": (15.0, 30.0),
+    "offline_rsi_extreme": (20.0, 40.0),
+    "offline_fee_margin": (1.0, 6.0),
+    "offline_reverse_confidence": (0.6, 0.9),
 }
+OFFLINE_KEYS = ("offline_trend_adx", "offline_rsi_extreme", "offline_fee_margin",
+                "offline_reverse_confidence")
 
 
 def dimension(key: str, spec: Any, where: str) -> Dimension:
@@ -113,10 +120,12 @@ def parse_space(table: dict[str, Any], where: str) -> list[Dimension]:
     return [dimension(key, spec, where) for key, spec in table.items()]
 
 
-def load_space(path: str | None) -> list[Dimension]:
-    """`--space FILE` (TOML: `key = [low, high]` or `key = ["a", "b"]`), or the default."""
+def load_space(path: str | None, offline: bool = True) -> list[Dimension]:
+    """`--space FILE` (TOML: `key = [low, high]` or `key = ["a", "b"]`), or the default (without
+    the offline models' keys when `offline` is false: the trials ask LLMs)."""
     if not path:
-        return parse_space(DEFAULT_SPACE, "the default search space")
+        table = {k: v for k, v in DEFAULT_SPACE.items() if offline or k not in OFFLINE_KEYS}
+        return parse_space(table, "the default search space")
     try:
         table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
