@@ -31,7 +31,7 @@ def q(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-async def test_offline_cycle_records_every_symbol_with_prompt_and_context(tmp_path: Path) -> None:
+async def test_offline_cycle_records_every_symbol_with_its_context(tmp_path: Path) -> None:
     rt = await make_runtime(tmp_path)
     seen: list[object] = []
     rt.subscribe(seen.append)
@@ -47,7 +47,27 @@ async def test_offline_cycle_records_every_symbol_with_prompt_and_context(tmp_pa
         data = json.dumps(codec.decode(stored))  # stored compressed (schema version 2)
         assert d1 in ("BUY", "SELL", "HOLD") and d2 in ("BUY", "SELL", "HOLD")
         assert why and source == "auto"
-        assert '"rsi_14"' in data and '"prompt"' in data and '"role": "system"' in data
+        # the offline rules read the context alone: no prompt is stored for them
+        assert '"rsi_14"' in data and '"prompt"' not in data and '"models"' in data
+
+
+async def test_a_prompt_is_stored_when_a_model_was_sent_one(tmp_path: Path) -> None:
+    """The stored input holds the messages an LLM was sent (as `build_messages` makes them
+    from the stored context) when one of the models is not an offline rule; offline rules
+    alone store the context only, from which the same messages are rebuilt."""
+    from autotrade_tui.ai.offline import TrendFollower
+    from autotrade_tui.ai.prompts import build_messages
+    from autotrade_tui.core.models import DecisionContext
+
+    rt = await make_runtime(tmp_path, models=[TrendFollower(), ScriptedModel("llm")])
+    await rt.monitor_tick()
+    await rt.decision_cycle()
+    await rt.close()
+    for (stored,) in q(tmp_path / "rt.db", "SELECT input_data FROM ai_decisions"):
+        data = codec.decode(stored)
+        assert data["models"] == ["offline/trend-follower", "llm"]
+        context = DecisionContext(**data["context"])
+        assert data["prompt"] == json.loads(json.dumps(build_messages(context)))
 
 
 async def test_a_flip_inside_the_reentry_cooldown_closes_and_says_why(tmp_path: Path) -> None:

@@ -431,6 +431,7 @@ class _RuleModel:
 
     name = "offline"
     inputs: tuple[str, ...] = ()
+    sends_prompt = False  # reads the context alone: its decisions store no prompt
 
     def __init__(self, commission_rate: float = DEFAULT_ROUND_TRIP / 2,
                  params: RuleParams = DEFAULT_PARAMS) -> None:

@@ -242,7 +242,10 @@ def _input_data(ctx: DecisionContext, models: Sequence[DecisionModel],
                 votes: Sequence[ModelVote]) -> dict[str, Any]:
     """A decision's stored input: its context, and the messages, a pure function of the
     context: exactly what an LLM model was sent (rebuilt here because concurrent calls
-    share one model object); and for audit each model's raw answer as it came
+    share one model object; absent when no model was sent any: offline rules read the
+    context alone, and a third of a row on disk is not spent on a prompt nobody received,
+    which `ai.prompts.build_messages(context)` rebuilds); and for audit each model's raw
+    answer as it came
     (`raw_answers`: model name → text, only the models that sent text back, the key absent
     when none did: offline rules add nothing), each its first RAW_ANSWER_LIMIT bytes of UTF-8;
     `raw_answers_cut` (model name → the whole answer's bytes) names the ones cut there."""
@@ -250,8 +253,10 @@ def _input_data(ctx: DecisionContext, models: Sequence[DecisionModel],
 
     from autotrade_tui.ai.prompts import build_messages
 
-    out: dict[str, Any] = {"context": asdict(ctx), "prompt": build_messages(ctx),
-                           "models": [m.name for m in models]}
+    out: dict[str, Any] = {"context": asdict(ctx)}
+    if any(getattr(m, "sends_prompt", True) for m in models):
+        out["prompt"] = build_messages(ctx)
+    out["models"] = [m.name for m in models]
     raw: dict[str, str] = {}
     cut: dict[str, int] = {}
     for v in votes:
