@@ -158,3 +158,20 @@ async def test_offline_models_store_no_raw_answer(tmp_path: Path) -> None:
         stored: dict[str, Any] = (await c.get(f"/api/ai-decisions/{rec.id}")).json()
     assert "raw_answers" not in stored["input_data"]
     assert "raw_answers_cut" not in stored["input_data"]
+
+
+async def test_an_answer_that_echoes_the_api_key_never_stores_it(tmp_path: Path) -> None:
+    """A gateway that copies the request into its answer: the key is a secret (SPEC §4), so
+    neither the stored raw answer, the reasoning nor the file holds it."""
+    echoed = answer("BUY", 0.8, "your key is k-secret, thanks") + " Authorization: k-secret"
+
+    async with OpenAIServer() as server:
+        server.default = lambda req: Reply(content=echoed if req.body["model"] == "test/a"
+                                           else "k-secret is not json")
+        async with llm_engine(tmp_path, server) as link, http(api_of(link).path) as c:
+            [rec] = await link.runtime.decision_cycle([BTC])
+            data = (await c.get(f"/api/ai-decisions/{rec.id}")).json()
+    assert "k-secret" not in json.dumps(data)
+    assert data["input_data"]["raw_answers"]["test/a"].endswith("Authorization: ****")
+    assert "****" in data["model_1_reasoning"]
+    assert b"k-secret" not in (tmp_path / "api.db").read_bytes()

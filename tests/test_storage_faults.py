@@ -185,6 +185,15 @@ def test_a_damaged_file_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "is damaged" in res.stderr
     assert _digest(db) == before
+    # following its advice starts a new account (the lock file names the old one's engine)
+    lock = db.with_name("d.db.lock")
+    assert str(lock) in res.stderr
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    db.rename(kept / db.name)
+    lock.rename(kept / lock.name)
+    with Store(db, writer=True) as store:
+        assert store.load_state() is None  # a new account, where the advice said
 
 
 def test_an_empty_file_is_not_silently_a_new_account(tmp_path: Path) -> None:
@@ -510,14 +519,10 @@ def test_two_engines_started_together_on_a_new_database(tmp_path: Path) -> None:
     assert len(got) == RACE_ROUNDS
 
 
-def test_a_file_checked_ahead_is_not_read_again_unless_it_changed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cockpit checks the file beside its imports (`faults.precheck`); the engine's own
-    check, after its lock, stands on that pass only while the file is as it was then."""
+def _count_connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files `store/faults` opens with sqlite3 from now on (it still opens them)."""
     from autotrade_tui.store import faults
 
-    db = tmp_path / "p.db"
-    _account(db)
     opened: list[str] = []
     real_connect = sqlite3.connect
 
@@ -526,6 +531,18 @@ def test_a_file_checked_ahead_is_not_read_again_unless_it_changed(
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(faults.sqlite3, "connect", counting_connect)
+    return opened
+
+
+def test_a_file_checked_ahead_is_not_read_again_unless_it_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cockpit checks the file beside its imports (`faults.precheck`); the engine's own
+    check, after its lock, stands on that pass only while the file is as it was then."""
+    from autotrade_tui.store import faults
+
+    db = tmp_path / "p.db"
+    _account(db)
+    opened = _count_connects(monkeypatch)
     faults.precheck(db)  # written a moment ago: a later write could keep its time stamp
     faults.check_existing(db, empty_is_new=False)
     assert len(opened) == 2
@@ -546,3 +563,22 @@ def test_a_file_checked_ahead_is_not_read_again_unless_it_changed(
     faults.precheck(db)  # a damaged file leaves no pass behind
     with pytest.raises(StoreError, match="damaged"):
         Store(db, writer=True)
+
+
+def test_the_early_check_is_skipped_while_an_engine_holds_the_database(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second cockpit attaches to a live engine (SPEC §13): it does not read the whole file
+    first (a long read holds back the live engine's WAL checkpoints)."""
+    from autotrade_tui.store import faults
+
+    db = tmp_path / "h.db"
+    _account(db)
+    aged = db.stat().st_mtime - 5
+    os.utime(db, (aged, aged))
+    opened = _count_connects(monkeypatch)
+    with Store(db, writer=True):  # the engine trading on it
+        opened.clear()
+        faults.precheck(db)
+        assert opened == [] and db not in faults._PASSED
+    faults.precheck(db)  # nobody holds it now: checked
+    assert len(opened) == 1 and db in faults._PASSED

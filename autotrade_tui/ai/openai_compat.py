@@ -139,8 +139,8 @@ class OpenAICompatModel:
             # run concurrently on one model object (the cache key must be this call's prompt).
             messages = self.last_messages = build_messages(context)
             reply = await self._reply(messages)
-            self.last_raw = reply.content
-            action, confidence, reasoning = parse_decision(reply.content)
+            self.last_raw = content = self._unkeyed(reply.content)
+            action, confidence, reasoning = parse_decision(content)
         except ParseError as exc:
             return self._error(f"unparseable answer: {exc}", started, reply)
         except ModelError as exc:
@@ -149,12 +149,12 @@ class OpenAICompatModel:
             log.exception("model %s failed unexpectedly", self.name)
             return self._error(f"unexpected {type(exc).__name__}", started, reply)
         if self.cache is not None and not reply.cached:
-            self.cache[cache_key(self.model, messages)] = reply.content
+            self.cache[cache_key(self.model, messages)] = content
         return ModelVote(self.name, action, confidence, reasoning,
                          latency_s=time.perf_counter() - started,
                          prompt_tokens=reply.prompt_tokens,
                          completion_tokens=reply.completion_tokens, cost=reply.cost,
-                         raw=reply.content)
+                         raw=content)
 
     def _error(self, reason: str, started: float, reply: _Reply | None) -> ModelVote:
         reason = self._scrub(reason)
@@ -164,11 +164,16 @@ class OpenAICompatModel:
                          latency_s=time.perf_counter() - started,
                          prompt_tokens=spent.prompt_tokens,
                          completion_tokens=spent.completion_tokens, cost=spent.cost,
-                         raw=reply.content if reply is not None else None)
+                         raw=self._unkeyed(reply.content) if reply is not None else None)
 
     def _scrub(self, text: str) -> str:
         """An error text without the API key, as one line a terminal cannot be steered by."""
-        return one_line(text.replace(self._api_key, "****") if self._api_key else text)
+        return one_line(self._unkeyed(text))
+
+    def _unkeyed(self, text: str) -> str:
+        """`text` without the API key: a gateway that echoes the request into an answer must
+        not put the key into the reasoning, the stored raw answer or the response cache."""
+        return text.replace(self._api_key, "****") if self._api_key else text
 
     async def _reply(self, messages: Messages) -> _Reply:
         """The answer's content and usage: from the cache, else over HTTP with retries."""

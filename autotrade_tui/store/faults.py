@@ -177,6 +177,9 @@ def precheck(path: Path) -> None:
     second core: it reads every page of the file): a pass is remembered with the file's
     fingerprint, so the engine's own check, after its lock, costs a `stat` when nothing
     changed in between. Any problem is left for that check to report."""
+    if _held_by_an_engine(path):
+        return  # it is live: this start attaches (SPEC §13), and a long read would only
+        #         hold back the engine's WAL checkpoints
     seen = _fingerprint(path)
     # Only a file last written over a second ago: a write after the check then shows as a
     # new modification time even where the file system's clock is coarse (a few ms).
@@ -188,6 +191,27 @@ def precheck(path: Path) -> None:
             _PASSED[path] = seen  # (as it was before it was read: a change since shows)
     except (StoreError, OSError):
         pass
+
+
+def _held_by_an_engine(path: Path) -> bool:
+    """Whether an engine holds the database's lock now (store/lock.FileLock's flock). A
+    shared lock taken and dropped at once: only `precheck` asks, before this process takes
+    its own lock (`tui/startup.open_runtime` waits for it first)."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_file(path), os.O_RDONLY)
+    except OSError:
+        return False  # no lock file (a new database), or one the engine will name
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def check_existing(path: Path, *, empty_is_new: bool) -> int:
@@ -221,7 +245,8 @@ def check_existing(path: Path, *, empty_is_new: bool) -> int:
         size = path.stat().st_size
         raise StoreError(f"{where} is empty ({size} bytes, no tables): it is not an account "
                          "this program wrote, or it was cut short; not starting a new account "
-                         "over it: move or delete it to start afresh", cause="empty")
+                         f"over it: move or delete it, and its lock file {lock_file(path)}, to "
+                         "start afresh", cause="empty")
     return int(tables)
 
 
@@ -254,5 +279,5 @@ def missing_database(path: Path, holder: str | None = None) -> StoreError | None
 
 def _damaged(path: Path, problem: str) -> StoreError:
     return StoreError(f"the database {path} is damaged ({problem}); not trading on it, the "
-                      "file is left as it is: restore a backup, or move it away to start a new "
-                      "account", cause="damaged")
+                      "file is left as it is: restore a backup, or move it and its lock file "
+                      f"{lock_file(path)} away to start a new account", cause="damaged")
