@@ -363,6 +363,21 @@ async def test_the_offline_keys_reach_the_rules() -> None:
     assert kept.decision is Action.HOLD and "needs 0.80" in kept.reasoning
 
 
+@pytest.mark.parametrize("extreme", [20.0, 30.0, 40.0])
+@pytest.mark.parametrize(("way", "confidence"), [(0.5, 0.40), (0.75, 0.50), (0.995, 0.60)])
+async def test_the_no_extreme_hold_warns_as_rsi_nears_the_configured_extreme(
+        extreme: float, way: float, confidence: float) -> None:
+    """The "no extreme" HOLD ramps 0.40 -> 0.60 over the second half of the way from RSI 50
+    to offline_rsi_extreme (|RSI - 50| 10..20 at the default 30/70), on either side."""
+    _, mean = build_models(config.defaults(offline_models=True, offline_rsi_extreme=extreme),
+                           None)
+    for side in (-1, 1):
+        rsi = 50.0 + side * way * (50.0 - extreme)
+        v = await mean.decide(ctx({"rsi_14": rsi, "bb_percent_b": 0.5, "stoch_k": 50.0}))
+        assert v.decision is Action.HOLD and "no extreme" in v.reasoning, (rsi, v.reasoning)
+        assert v.confidence == pytest.approx(confidence), rsi
+
+
 @pytest.mark.parametrize(("key", "value"), [("offline_trend_adx", 50.0),
                                             ("offline_rsi_extreme", 60.0),
                                             ("offline_fee_margin", -1.0),

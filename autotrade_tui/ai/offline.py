@@ -318,7 +318,8 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     of the stretch) → HOLD 0.45: the two models do not fight, and a trend's move is not
     faded (unknown ADX/DI: not checked). One unconfirmed extreme, or extremes on both
     sides → HOLD 0.45. Nothing extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a
-    warning against chasing). Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
+    warning against chasing; over the second half of the way from 50 to the extreme).
+    Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
     The thresholds named here are `params`' defaults (RSI 30/70: `rsi_extreme` and 100 − it).
     """
     fin = np.isfinite
@@ -356,8 +357,11 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
                            + np.where(turn_up, 0.05, 0.0), 0.45, 0.9)
         sell_conf = np.clip(0.45 + 0.4 * _depth(high1, high2, high3, has_k)
                             + np.where(turn_down, 0.05, 0.0), 0.45, 0.9)
-        # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns
-        neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - 10) / 10)
+        # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns; it
+        # ramps over the second half of the way from 50 to the extreme (|RSI − 50| 10..20
+        # at 30/70)
+        half = (50.0 - rsi_low) / 2
+        neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - half) / half)
     trade_conf = _round2(np.where(buy, buy_conf, sell_conf))
     keep, weak = _hysteresis((buy | sell) & ~(fees | trend), buy, held, trade_conf,
                              params.reverse_at)
