@@ -19,7 +19,14 @@ import pytest
 from autotrade_tui.cli import main
 from autotrade_tui.optimize.command import toml_snippet
 from autotrade_tui.optimize.space import DEFAULT_SPACE, OFFLINE_KEYS, load_space
-from autotrade_tui.optimize.workers import OWNER, journal_lock, trial_seed
+from autotrade_tui.optimize.workers import (
+    OWNER,
+    FlockLock,
+    fail_orphans,
+    journal_lock,
+    trial_seed,
+    worker_id,
+)
 from tests.test_backtest import home, market, write  # noqa: F401  (home: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +116,8 @@ def finished(trials: list[Any]) -> list[Any]:
 
 
 def pid_of(trial: Any) -> int:
-    """The pid of the worker that ran `trial` (its mark: "host:pid:start")."""
-    return int(trial.system_attrs[OWNER].rsplit(":", 2)[1])
+    """The pid of the worker that ran `trial` (its mark: `workers.worker_id`)."""
+    return int(trial.system_attrs[OWNER]["pid"])
 
 
 def command(tmp: Path, study: str, trials: int, n: int = 900) -> list[str]:
@@ -168,6 +175,67 @@ def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
     assert len(set(params)) == len(params)
 
 
+def frozen(top: int) -> bool:
+    """`top` and its children stopped (a signal sent is not yet received)."""
+    pids, states = [top], []
+    while pids:
+        pid = pids.pop()
+        try:
+            states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+            pids += map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        except (OSError, IndexError):
+            continue
+    return all(s in ("T", "t", "Z") for s in states)
+
+
+def lock_free(journal: Path) -> bool:
+    """No process holds the journal's lock."""
+    import fcntl
+
+    fd = os.open(f"{journal}.flock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def stop_mid_trial(proc: subprocess.Popen[bytes], journal: Path, study: str,
+                   after: int = 0, group: bool = False) -> Any:
+    """SIGSTOP `proc` (its process group with `group`) once it runs a trial, after `after`
+    finished ones, and not while it holds the journal's lock (a write here would wait for
+    it): frozen, what the journal says stays true. The running trial, or None."""
+    import optuna
+
+    def signal_it(sig: int) -> None:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if not journal.exists() or proc.poll() is not None:
+            continue
+        trials = load(journal, study).trials if journal.stat().st_size else []
+        if len(finished(trials)) < after or not any(
+                t.state == optuna.trial.TrialState.RUNNING for t in trials):
+            continue
+        signal_it(signal.SIGSTOP)
+        while not frozen(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        now = load(journal, study).trials
+        running = next((t for t in now if t.state == optuna.trial.TrialState.RUNNING
+                        and OWNER in t.system_attrs), None)
+        if running is not None and lock_free(journal):
+            return running
+        signal_it(signal.SIGCONT)  # between two trials, or writing: let it go on a little
+    return None
+
+
 def test_a_killed_worker_loses_only_its_trial_and_a_rerun_resumes_at_once(
         home: Path) -> None:  # noqa: F811
     """SIGKILL a worker mid-study: its running trial is failed (not counted) as the same line
@@ -179,20 +247,7 @@ def test_a_killed_worker_loses_only_its_trial_and_a_rerun_resumes_at_once(
     journal = home / "killed.journal"
     victim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               env=env(), cwd=home)
-    running = None
-    deadline = time.monotonic() + 120
-    while running is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        if not journal.exists() or victim.poll() is not None:
-            continue
-        trials = load(journal, "killed").trials if journal.stat().st_size else []
-        if len(finished(trials)) < 2:
-            continue
-        victim.send_signal(signal.SIGSTOP)  # frozen: what the journal says now stays true
-        now = load(journal, "killed").trials
-        running = next((t for t in now if t.state == optuna.trial.TrialState.RUNNING), None)
-        if running is None:  # between two trials: let it go on a little
-            victim.send_signal(signal.SIGCONT)
+    running = stop_mid_trial(victim, journal, "killed", after=2)
     assert running is not None and pid_of(running) == victim.pid, victim.stderr
     victim.kill()
     victim.wait(timeout=30)
@@ -216,18 +271,156 @@ def test_a_killed_worker_loses_only_its_trial_and_a_rerun_resumes_at_once(
     assert optuna.trial.TrialState.RUNNING not in states.values()
 
 
+def test_a_trial_failed_under_a_running_worker_is_one_line_and_the_worker_goes_on(
+        home: Path) -> None:  # noqa: F811
+    """Another process marks FAIL the trial a live worker runs (a start on another machine
+    that took it for gone, or a database's heartbeat after a long stop): the worker, resumed,
+    says so in one line and goes on; no traceback, exit 0, the study finishes."""
+    import optuna
+
+    from autotrade_tui.optimize.study import storage_of
+
+    cmd = command(home, "told", trials=5)
+    journal = home / "told.journal"
+    worker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+                              cwd=home)
+    running = stop_mid_trial(worker, journal, "told")
+    assert running is not None, worker.stderr
+    study = optuna.load_study(study_name="told", storage=storage_of(str(journal)))
+    study.tell(running.number, state=optuna.trial.TrialState.FAIL)
+    worker.send_signal(signal.SIGCONT)
+    out, err_bytes = worker.communicate(timeout=240)
+    err = err_bytes.decode()
+    assert worker.returncode == 0, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert f"trial #{running.number} of study 'told' was marked failed by another process" in err
+    trials = load(journal, "told").trials
+    assert {t.number: t.state for t in trials}[running.number] == optuna.trial.TrialState.FAIL
+    assert len(finished(trials)) == 5 == json.loads(out)["trials"]
+
+
+def can_unshare() -> bool:
+    try:
+        return subprocess.run(["unshare", "-Urpf", "--mount-proc", "true"], timeout=30,
+                              capture_output=True).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_a_worker_in_another_pid_namespace_is_not_taken_for_gone(home: Path) -> None:  # noqa: F811
+    """A container with the host's name (docker --network host, k8s hostNetwork) and its own
+    pids: its worker is pid 1 there, which here is another process. A start here judged it
+    gone and failed its trial under it; it must leave it, and the worker finishes."""
+    if not can_unshare():
+        pytest.skip("no user and pid namespaces here (unshare -Urpf)")
+    cmd = command(home, "ns", trials=4)
+    journal = home / "ns.journal"
+    worker = subprocess.Popen(["unshare", "-Urpf", "--mount-proc", *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+                              cwd=home, start_new_session=True)
+    running = stop_mid_trial(worker, journal, "ns", group=True)
+    assert running is not None, worker.stderr
+    mark = running.system_attrs[OWNER]
+    assert mark["host"] == worker_id()["host"] and mark["pidns"] != worker_id()["pidns"]
+    import optuna
+
+    from autotrade_tui.optimize.study import storage_of
+
+    study = optuna.load_study(study_name="ns", storage=storage_of(str(journal)))
+    assert fail_orphans(study) == []
+    os.killpg(worker.pid, signal.SIGCONT)
+    out, err = worker.communicate(timeout=240)
+    assert worker.returncode == 0 and err == b"", err.decode()
+    assert json.loads(out)["trials"] == 4
+    states = {t.number: t.state for t in load(journal, "ns").trials}
+    assert states[running.number] != optuna.trial.TrialState.FAIL
+
+
+def add_running(study: Any, mark: Any = None, hours: float = 0.0) -> int:
+    """A RUNNING trial in `study`'s storage, started `hours` ago, with the worker mark
+    `mark` (None: no mark). Its number."""
+    from datetime import datetime, timedelta
+
+    import optuna
+
+    study.add_trial(optuna.trial.FrozenTrial(
+        number=0, trial_id=0, state=optuna.trial.TrialState.RUNNING, value=None,
+        datetime_start=datetime.now() - timedelta(hours=hours), datetime_complete=None,
+        params={}, distributions={}, user_attrs={}, intermediate_values={},
+        system_attrs={} if mark is None else {OWNER: mark}))
+    return int(study.trials[-1].number)
+
+
+def gone_pid() -> tuple[int, dict[str, Any]]:
+    """A process that ran and ended on this machine, and its mark as a worker."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)
+    mark = worker_id(proc.pid)
+    proc.communicate(b"")
+    return proc.pid, mark
+
+
+def orphans_judged_on(url: str) -> None:
+    """`fail_orphans` on a study in the storage `url`: which running trials it fails."""
+    import optuna
+
+    from autotrade_tui.optimize.study import storage_of
+
+    study = optuna.create_study(study_name="marks", storage=storage_of(url))
+    pid, dead = gone_pid()
+    old_mark = f"{dead['host']}:{pid}:{dead['start']}"  # the previous version's
+    gone = {
+        "dead here": add_running(study, dead),
+        "no mark, 2 h": add_running(study, None, hours=2),
+        "old mark, 2 h": add_running(study, old_mark, hours=2),
+    }
+    left = {
+        "alive here": add_running(study, worker_id()),
+        # the same host name and pid on another machine (a cloned VM, docker --network
+        # host): its boot id differs; in another container of this machine: its pid namespace
+        "other boot": add_running(study, {**dead, "boot": "0" * 8 + dead["boot"][8:]}),
+        "other pidns": add_running(study, {**dead, "pidns": dead["pidns"] + 1}),
+        "old mark": add_running(study, old_mark),  # may be a live worker of the old version
+        "no mark, 50 min": add_running(study, None, hours=50 / 60),
+    }
+    assert sorted(fail_orphans(study)) == sorted(gone.values())
+    states = {t.number: t.state.name for t in study.trials}
+    assert {k: states[n] for k, n in gone.items()} == dict.fromkeys(gone, "FAIL")
+    assert {k: states[n] for k, n in left.items()} == dict.fromkeys(left, "RUNNING")
+
+
+def test_only_a_worker_of_this_machine_and_pid_namespace_is_judged_gone(
+        tmp_path: Path) -> None:
+    """A mark names host, pid, start, boot id and pid namespace: a pid gone here says
+    nothing of a worker on another machine or container with the same host name. A trial
+    with no mark, or the previous version's, is an orphan an hour after it started."""
+    orphans_judged_on(str(tmp_path / "marks.journal"))
+
+
+def test_orphans_are_judged_alike_on_a_database_storage(db_url: str) -> None:
+    """The reviewer's case is a PostgreSQL study shared by machines (TEST_DATABASE_URL);
+    an SQLite file always."""
+    orphans_judged_on(db_url if "://" in db_url else f"sqlite:///{db_url}")
+
+
+def lock_holder(lock_path: Path) -> subprocess.Popen[bytes]:
+    """A process that holds the journal lock `lock_path` (a minute) once it returns."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\n"
+         "from autotrade_tui.optimize.workers import FlockLock\n"
+         f"FlockLock({str(lock_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, env=env())
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    return holder
+
+
 def test_the_journal_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
     """A worker killed while it holds the journal's lock leaves nothing that stalls the next:
     the kernel's lock is released with the process."""
     import fcntl
 
     lock_path = tmp_path / "j.journal.flock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\n"
-         "from autotrade_tui.optimize.workers import FlockLock\n"
-         f"FlockLock({str(lock_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, env=env())
-    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    holder = lock_holder(lock_path)
     fd = os.open(lock_path, os.O_RDWR)
     try:
         with pytest.raises(BlockingIOError):  # it excludes while its holder lives
@@ -242,6 +435,35 @@ def test_the_journal_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
     assert lock.acquire()
     lock.release()
     assert time.monotonic() - started < 1.0
+
+
+def test_a_stopped_lock_holder_is_one_line_naming_the_lock_and_the_wait_goes_on(
+        tmp_path: Path) -> None:
+    """A holder alive but stopped (Ctrl-Z, SIGSTOP) or hung used to stall every worker in
+    silence: a waiter says so once, naming the lock file and the holder, and keeps waiting;
+    it gets the lock as soon as the holder is gone."""
+    lock_path = tmp_path / "j.journal.flock"
+    holder = lock_holder(lock_path)
+    holder.send_signal(signal.SIGSTOP)
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", "from autotrade_tui.optimize.workers import FlockLock\n"
+         f"FlockLock({str(lock_path)!r}, warn_after=0.2).acquire(); print('got', flush=True)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    time.sleep(1.5)  # several times warn_after: still one line
+    assert waiter.poll() is None  # still waiting
+    holder.kill()
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    out, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 0 and out == b"got\n"
+    line = err.decode()
+    assert line.count("\n") == 1 and "Traceback" not in line, line
+    assert f"waiting for the journal lock {lock_path}: " in line
+    assert f"pid {holder.pid} (stopped)" in line and "still waiting" in line
+    # not stopped, the lock is taken at once
+    lock = FlockLock(str(lock_path), warn_after=0.0)
+    assert lock.acquire()
+    lock.release()
 
 
 def test_a_single_process_replays_its_trials_for_a_seed(

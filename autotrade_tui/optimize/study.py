@@ -4,12 +4,16 @@ Scale-out is Optuna's: every worker (N processes here, or the same command on an
 machine with the same `--study` and `--storage`) loads the study from the storage, asks its
 TPE sampler for a trial, backtests it and reports the value; `MaxTrialsCallback` stops them
 once the study holds `--trials` finished trials. The sampler seeds each trial from `--seed`
-and the trial's number, so workers never propose the same start-up trial (workers.py).
+and the trial's number, so processes with the same seed do not replay each other's random
+draws (workers.py).
 
 A killed worker loses only its running trial: the trial carries its worker's mark, and the
-next start on that machine (or the parent of `--jobs` workers, as they end) marks it FAIL
-(`fail_orphans`); on a database storage Optuna's heartbeat also fails a trial whose worker on
-any machine went silent. The journal's lock dies with its holder: re-running resumes at once.
+next start on that machine and pid namespace marks it FAIL (`fail_orphans`; the parent of
+`--jobs` workers also does, once all its workers ended, when one of them failed); on a
+database storage Optuna's heartbeat also fails a trial whose worker on any machine went
+silent. A worker whose running trial was failed that way while it still ran (it was
+stopped, or judged gone) says so in one line and goes on with the next trial. The journal's
+lock dies with its holder: re-running resumes at once.
 """
 
 from __future__ import annotations
@@ -130,24 +134,48 @@ def _traded(metrics: dict[str, Any]) -> bool:
 
 
 def work(job: Job, progress: Callable[[Any], None] | None = None) -> None:
-    """One worker: trials until the study holds `job.trials` finished ones."""
+    """One worker: trials until the study holds `job.trials` finished ones. A trial another
+    process marked FAIL while this worker ran it is one line on stderr, and the next trial."""
+    import sys
+
     from optuna.study import MaxTrialsCallback
 
+    from autotrade_tui.optimize.workers import lost_trial
+
     study = open_study(job)
-    if finished(study) >= job.trials:
-        return
     callbacks: list[Any] = [MaxTrialsCallback(job.trials, states=done_states())]
     if progress is not None:
         callbacks.append(lambda study, _trial: progress(study))
-    study.optimize(_Objective(job), n_trials=job.trials, catch=(), callbacks=callbacks)
+    objective = _Objective(job)
+    while finished(study) < job.trials:
+        try:
+            study.optimize(objective, n_trials=job.trials, catch=(), callbacks=callbacks)
+            return
+        except Exception as exc:
+            number = lost_trial(study, study.sampler, exc, objective.raised)
+            if number is None:
+                raise
+        print(f"autotrade-tui: optimize: trial #{number} of study '{job.study}' was marked "
+              "failed by another process while this worker ran it (a start that took the "
+              "worker for gone, or the storage's heartbeat): its result is dropped; going on",
+              file=sys.stderr, flush=True)
 
 
 class _Objective:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.source = job.model_source()
+        self.raised: BaseException | None = None  # the last trial's own error
 
     def __call__(self, trial: Any) -> float:
+        self.raised = None
+        try:
+            return self._run(trial)
+        except BaseException as exc:
+            self.raised = exc
+            raise
+
+    def _run(self, trial: Any) -> float:
         job = self.job
         params = {d.key: d.suggest(trial) for d in job.space}
         settings = job.settings.replace(**params)
@@ -163,8 +191,8 @@ class _Objective:
 
 def run_workers(job: Job, jobs: int, progress: Callable[[Any], None] | None = None) -> None:
     """`jobs` worker processes (backtests are CPU-bound: processes, not threads); one runs
-    in this process when `jobs` is 1. `progress(study)` is told as trials finish. A worker
-    that died (killed) has its running trial marked FAIL here as the workers end."""
+    in this process when `jobs` is 1. `progress(study)` is told as trials finish. When a
+    worker failed (killed), its running trial is marked FAIL here once all workers ended."""
     if jobs <= 1:
         work(job, progress)
         return
