@@ -10,7 +10,7 @@ import pytest
 
 from autotrade_tui.core.account import AccountView, PositionFigures, RiskFigures
 from autotrade_tui.core.decision import account_view, position_dict
-from autotrade_tui.core.engine import EngineConfig, TradingEngine
+from autotrade_tui.core.engine import EngineConfig, EngineState, Ledger, TradingEngine
 from autotrade_tui.core.models import Side
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -121,3 +121,33 @@ def test_risk_text_names_the_rules_that_are_on() -> None:
     assert RiskFigures(45.2, 200.0, 2.14, 15.0, "flatten").text() == "exp 45/200% DD 2.1/15%"
     assert RiskFigures(45.2, 0.0, 2.14, 15.0, "pause").text() == "DD 2.1/15%"
     assert RiskFigures(45.2, 0.0, 2.14, 0.0, "pause").text() == ""
+
+
+def test_drawdown_is_measured_from_the_peak_equity() -> None:
+    eng = TradingEngine(EngineConfig(initial_capital=100_000.0, leverage=10.0,
+                                     commission_rate=0.0, position_size_percent=10.0))
+    eng.open(BTC, Side.LONG, 100.0, 0.0)  # 1,000 BTC on 10,000 margin
+    assert AccountView.of(eng, {BTC: 105.0}).risk.drawdown_pct == 0.0  # above every peak
+    eng.mark({BTC: 110.0}, 1.0)  # equity 110,000: the peak
+    view = AccountView.of(eng, {BTC: 104.5})  # equity 104,500: 5 % below it
+    assert view.risk.drawdown_pct == pytest.approx(5.0, rel=1e-12)
+    assert view.to_dict()["drawdown_pct"] == view.risk.drawdown_pct
+    # a paper account under 1 USDT has its drawdown too (50 % of 0.8)
+    tiny = TradingEngine(EngineConfig(initial_capital=0.8), EngineState(Ledger(0.8, 0.4)))
+    tiny.ledger.peak_equity = 0.8
+    assert RiskFigures.of(tiny, {}).drawdown_pct == pytest.approx(50.0, rel=1e-12)
+
+
+def test_no_peak_and_no_equity_is_no_drawdown() -> None:
+    # a drained account whose state carries no peak (a new account row stores 0)
+    eng = TradingEngine(EngineConfig(initial_capital=100.0), EngineState(Ledger(100.0, 0.0)))
+    assert eng.ledger.peak_equity == 0.0
+    assert RiskFigures.of(eng, {}).drawdown_pct == 0.0
+
+
+def test_a_position_at_a_zero_mark_has_no_liquidation_distance_and_reads_back() -> None:
+    eng = busy_engine()
+    fig = PositionFigures.of(eng.positions[ETH], 0.0, 0.005)
+    assert fig.liquidation_distance_pct is None
+    back = PositionFigures.from_dict(json.loads(json.dumps(fig.to_dict())))
+    assert back == fig and back.liquidation_distance_pct is None

@@ -880,3 +880,70 @@ def test_exposure_refusal_at_zero_or_tiny_equity(price: float, shown: str) -> No
                                 position_size_percent=100.0), opener.state)
     assert eng.execute(Action.BUY, X, price, 2.0).rejected == (
         f"max exposure reached: {shown} % of equity open, limit 150 %")
+
+
+# --- whole bars at their levels exactly, the quiet range, the kept levels (issue 24, second
+# pass: `mark_bars` and `quiet_range` came after the first)
+
+
+@pytest.mark.parametrize("side", [Side.LONG, Side.SHORT])
+def test_a_bar_reaching_the_liquidation_price_exactly_liquidates(side: Side) -> None:
+    eng = TradingEngine(cfg())  # no guards
+    eng.open(X, side, 100.0, 1.0)
+    liq = eng.liquidation_price(X)
+    bar = (99.0, 100.0, liq, 99.5) if side is Side.LONG else (101.0, liq, 100.0, 100.5)
+    (t,) = eng.mark_bars({X: bar[3]}, {X: bar}, 60.0)
+    assert (t.order_type, t.ts) == (OrderType.LIQUIDATION, 60.0)
+
+
+def test_a_bar_opening_at_the_liquidation_price_liquidates_before_the_stop() -> None:
+    eng = guarded(sl=50.0)  # stop 95, liquidation ≈ 90.45 below it
+    liq = eng.liquidation_price(X)
+    (t,) = eng.mark_bars({X: liq + 0.5}, {X: (liq, liq + 1.0, liq - 1.0, liq + 0.5)}, 60.0)
+    assert t.order_type is OrderType.LIQUIDATION
+
+
+def test_quiet_range_is_the_price_range_that_reaches_no_level() -> None:
+    eng = guarded(sl=50.0, tp=50.0)  # stop 95, take-profit 105
+    assert eng.quiet_range(eng.positions[X]) == (95.0, 105.0)
+    eng.open(Y, Side.SHORT, 100.0, 1.0)  # stop 105, take-profit 95, liquidation ≈ 109.45
+    assert eng.quiet_range(eng.positions[Y]) == (95.0, 105.0)
+    bare = TradingEngine(cfg())  # no guards: only the liquidation bounds it, on one side
+    bare.open(X, Side.LONG, 100.0, 1.0)
+    bare.open(Y, Side.SHORT, 100.0, 1.0)
+    assert bare.quiet_range(bare.positions[X]) == (bare.liquidation_price(X), math.inf)
+    assert bare.quiet_range(bare.positions[Y]) == (-math.inf, bare.liquidation_price(Y))
+
+
+def test_the_levels_follow_an_added_entry_and_a_reopened_position() -> None:
+    eng = guarded(sl=50.0, tp=50.0)
+    assert eng.quiet_range(eng.positions[X]) == (95.0, 105.0)
+    eng.close(X, 100.0, 2.0)
+    eng.open(X, Side.LONG, 200.0, 3.0)  # a new position, one entry again
+    assert eng.quiet_range(eng.positions[X]) == (190.0, 210.0)
+    eng.open(X, Side.LONG, 100.0, 4.0)  # a second entry moves every level
+    pos = eng.positions[X]
+    stop, take = eng.guard_prices(pos)
+    assert stop is not None and take is not None
+    assert eng.quiet_range(pos) == (max(stop, eng.liquidation_price(X)), take) != (190.0, 210.0)
+
+
+def test_a_bar_of_one_symbol_leaves_the_others_ticks_checked() -> None:
+    eng = guarded(sl=50.0)
+    eng.open(Y, Side.LONG, 100.0, 1.0)
+    # X's bar reaches nothing; Y has only a price, through its stop at 95
+    trades = eng.mark_bars({X: 100.5, Y: 94.0}, {X: (100.0, 101.0, 99.5, 100.5)}, 60.0)
+    assert [(t.symbol, t.source, t.price) for t in trades] == [(Y, TradeSource.GUARD, 94.0)]
+    assert X in eng.positions and eng.marks[X] == 100.5
+
+
+def test_a_drawdown_flatten_after_a_bar_is_stamped_with_its_time() -> None:
+    eng = TradingEngine(EngineConfig(
+        initial_capital=10_000.0, leverage=10.0, commission_rate=0.0,
+        maintenance_margin_rate=0.005, position_size_percent=10.0, max_positions=10,
+        max_drawdown_percent=5.0, drawdown_action="flatten"))
+    eng.open(X, Side.LONG, 100.0, 1.0)
+    # no level reached; the close, 94.8, leaves equity 9,480: 5.2 % below the peak
+    (t,) = eng.mark_bars({X: 94.8}, {X: (99.0, 99.5, 94.5, 94.8)}, 60.0)
+    assert (t.order_type, t.price, t.ts) == (OrderType.CLOSE, 94.8, 60.0)
+    assert eng.ledger.halted_reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -975,7 +976,8 @@ def test_thresholds_from_settings_read_every_key() -> None:
         liquidation_risk_percent=12.0, liquidation_high_percent=6.0,
         liquidation_critical_percent=3.0, flash_cooldown_seconds=11.0,
         volume_spike_cooldown_seconds=12.0, volume_dry_cooldown_seconds=13.0,
-        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0))
+        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0,
+        event_repeat_minutes=7.0))
     assert t == EventThresholds(
         flash_move_percent=1.5, flash_high_percent=2.5, flash_critical_percent=4.5,
         volume_spike_ratio=3.0, volume_spike_high_ratio=4.5, volume_spike_critical_ratio=7.5,
@@ -984,7 +986,8 @@ def test_thresholds_from_settings_read_every_key() -> None:
         liquidation_risk_percent=12.0, liquidation_high_percent=6.0,
         liquidation_critical_percent=3.0, flash_cooldown_seconds=11.0,
         volume_spike_cooldown_seconds=12.0, volume_dry_cooldown_seconds=13.0,
-        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0)
+        volatility_cooldown_seconds=14.0, liquidation_cooldown_seconds=15.0,
+        event_repeat_seconds=420.0)
 
 
 def test_fmt_price_at_its_boundaries() -> None:
@@ -1154,3 +1157,115 @@ def test_revising_the_oldest_stored_bar_after_compaction_is_refused() -> None:
     assert w.update(bar(first.ts, 90.0)) is False  # its previous close is gone
     assert w.update(bar(second.ts, 90.0)) is True
     assert w.candles()[1] == bar(second.ts, 90.0)
+
+
+# ---- issue 24, second pass: the price-only check, the kept liquidation facts, escalations of
+# volume and volatility, a restored tie, columns out of order
+
+
+def long_20x(price: float = 100.0, qty: float = 1.0) -> Position:
+    """A 20x long: its liquidation sits ~4.5 % below its entry."""
+    return Position("BTC/USDT", Side.LONG, [Entry(price, qty, price * qty / 20.0, 20.0, 0.0, T0)],
+                    T0)
+
+
+def test_detect_price_is_detect_on_a_bare_snapshot_for_any_position_size_and_price() -> None:
+    # one unit, a fraction of a unit, an asset below 1 USDT: each near its liquidation
+    for pos, price in ((long_20x(), 97.0), (long_20x(qty=0.25), 97.0),
+                       (long_20x(0.5, 1_000.0), 0.485)):
+        d, ref = EventDetector(), EventDetector()
+        found = d.detect_price("BTC/USDT", T0, price, pos, MMR)
+        assert found is not None and found.event_type is EventType.LIQUIDATION_RISK
+        assert [found] == ref.detect(SymbolSnapshot("BTC/USDT", T0, price), [pos], MMR)
+
+
+def test_detect_price_without_a_position_or_a_usable_price_is_silent() -> None:
+    d = EventDetector()
+    assert d.detect_price("BTC/USDT", T0, 97.0, None, MMR) is None
+    empty = Position("BTC/USDT", Side.LONG, [], T0)  # no quantity
+    assert d.detect_price("BTC/USDT", T0, 97.0, empty, MMR) is None
+    for bad in (0.0, -1.0, math.nan, math.inf, -math.inf):
+        assert d.detect_price("BTC/USDT", T0, bad, long_20x(), MMR) is None
+        assert d.detect(SymbolSnapshot("BTC/USDT", T0, bad), [long_20x()], MMR) == []
+
+
+def test_liquidation_facts_follow_the_entries_and_the_margin_rate() -> None:
+    d = EventDetector(EventThresholds(liquidation_cooldown_seconds=1.0))
+    pos = long_20x()
+    first = d.detect_price("BTC/USDT", T0, 97.0, pos, MMR)
+    pos.entries.append(Entry(98.0, 1.0, 4.9, 20.0, 0.0, T0 + 1))  # stacked: liq moves up
+    second = d.detect_price("BTC/USDT", T0 + 10, 97.0, pos, MMR)
+    other = d.detect_price("BTC/USDT", T0 + 20, 97.0, pos, 0.02)  # another margin rate
+    assert first is not None and second is not None and other is not None
+    assert first.metrics["liquidation_price"] == long_20x().liquidation_price(MMR)
+    assert second.metrics["liquidation_price"] == pos.liquidation_price(MMR)
+    assert second.metrics["quantity"] == 2.0 and second.metrics["entry_price"] == 99.0
+    assert other.metrics["liquidation_price"] == pos.liquidation_price(0.02)
+    assert len({first.metrics["liquidation_price"], second.metrics["liquidation_price"],
+                other.metrics["liquidation_price"]}) == 3
+
+
+def volume_snap(ts: float, ratio: float) -> SymbolSnapshot:
+    return SymbolSnapshot("BTC/USDT", ts, 100.0, volume_ratio=ratio)
+
+
+def volatility_snap(ts: float, ratio: float) -> SymbolSnapshot:
+    return SymbolSnapshot("BTC/USDT", ts, 100.0, atr_short=ratio, atr_long=1.0)
+
+
+@pytest.mark.parametrize(("kind", "make", "ratios"), [
+    (EventType.VOLUME_SPIKE, volume_snap, (2.1, 2.2, 6.0, 2.1)),
+    (EventType.VOLATILITY_SPIKE, volatility_snap, (1.6, 1.7, 3.5, 1.6)),
+])
+def test_a_volume_or_volatility_spike_that_grows_inside_its_cooldown_is_raised(
+        kind: EventType, make: Callable[[float, float], SymbolSnapshot],
+        ratios: tuple[float, ...]) -> None:
+    """MEDIUM, the same band 10 s later (held back), CRITICAL (raised at once), eased (held)."""
+    d = EventDetector()
+    seen = [[e.severity for e in d.detect(make(T0 + 10 * k, r), [], MMR) if e.event_type is kind]
+            for k, r in enumerate(ratios)]
+    assert seen == [[MED], [], [CRIT], []]
+
+
+def test_of_two_remembered_events_at_one_time_the_later_holds_back() -> None:
+    d = EventDetector()
+    d.remember(MarketEvent(T0, "BTC/USDT", EventType.LIQUIDATION_RISK, MED, "", ""))
+    d.remember(MarketEvent(T0, "BTC/USDT", EventType.LIQUIDATION_RISK, CRIT, "", ""))
+    assert d.cooling_down("BTC/USDT", EventType.LIQUIDATION_RISK, T0 + 1, HIGH)
+
+
+def test_columns_out_of_order_are_taken_bar_by_bar() -> None:
+    ts = [T0, T0 + 120, T0 + 60, T0 + 180]  # each newer than the one two before, not the last
+    cols = (ts, [100.0, 101.0, 102.0, 103.0], [101.0, 102.0, 103.0, 104.0],
+            [99.0, 100.0, 101.0, 102.0], [100.5, 101.5, 102.5, 103.5], [10.0, 11.0, 12.0, 13.0])
+    fast, slow = CandleWindow(), CandleWindow()
+    used = fast.extend_columns(*cols)
+    assert used == slow.extend(map(Candle, *cols)) == 3  # the older bar is unknown: ignored
+    assert fast.candles() == slow.candles()
+    assert [c.ts for c in fast.candles()] == [T0, T0 + 120, T0 + 180]
+
+
+class CountingWindow(CandleWindow):
+    """A window that counts the bars taken one at a time (`update`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_by_one = 0
+
+    def update(self, candle: Candle) -> bool:
+        self.one_by_one += 1
+        return super().update(candle)
+
+
+def test_sane_columns_are_appended_at_once() -> None:
+    """A backtest's bars in order take the one-loop path, zero and sub-1 volumes included;
+    only a first bar that is the live one again goes through `update`."""
+    ts = [T0 + 60 * i for i in range(6)]
+    cols = (ts, [100.0] * 6, [101.0] * 6, [99.0] * 6, [100.5] * 6, [0.0, 0.5, 10.0, 0.0, 0.2, 3.0])
+    w, ref = CountingWindow(), CandleWindow()
+    assert w.extend_columns(*cols) == ref.extend(map(Candle, *cols)) == 6
+    assert w.one_by_one == 0
+    grown = ([ts[-1], ts[-1] + 60], [100.0] * 2, [102.0] * 2, [99.0] * 2, [101.0] * 2, [5.0] * 2)
+    assert w.extend_columns(*grown) == ref.extend(map(Candle, *grown)) == 2
+    assert w.one_by_one == 1  # the live bar, grown
+    assert w.candles() == ref.candles() and w.volume_ratio() == ref.volume_ratio()
