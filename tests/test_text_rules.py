@@ -68,3 +68,19 @@ def test_storable_and_the_spreadsheet_guard_touch_only_what_they_must() -> None:
         assert text.spreadsheet_safe(cell) == "'" + cell
     for cell in ("", "a=1", "'=1", " =1", "BTC/USDT"):
         assert text.spreadsheet_safe(cell) == cell
+
+
+def test_utf8_head_cuts_between_characters_within_the_limit() -> None:
+    """(the longest start of at most `limit` bytes, the whole size), by character width."""
+    assert text.utf8_head("abc", 3) == ("abc", 3)  # exactly the limit: whole
+    assert text.utf8_head("abcd", 3) == ("abc", 4)
+    assert text.utf8_head("aé", 2) == ("a", 3)  # é is 2 bytes: never half of it
+    assert text.utf8_head("€€", 4) == ("€", 6)  # 3 bytes each
+    assert text.utf8_head("😀x", 3) == ("", 5)  # 4 bytes: back to the start
+    assert text.utf8_head("abc", 0) == ("", 3)
+    assert text.utf8_head("abc", -1) == ("", 3)  # a negative limit keeps nothing
+    assert text.utf8_head("", -1) == ("", 0)
+    lone = "a\ud800b"  # a lone surrogate: kept raw, 3 bytes as written
+    assert text.utf8_head(lone, 5) == (lone, 5)
+    assert text.utf8_head(lone, 4) == ("a\ud800", 5)
+    assert text.utf8_head(lone, 3) == ("a", 5)
