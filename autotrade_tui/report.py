@@ -249,7 +249,7 @@ def _csv_writer(out: TextIO, names: list[str], kinds: list[str]) -> Rows:
             writer.writerow([f(v) for f, v in zip(convert, values, strict=True)])
             line = buf.getvalue()
             for i in raw_at:
-                line = line.replace(_CSV_SLOT, '"' + _raw_text(values[i]).replace('"', '""')
+                line = line.replace(_CSV_SLOT, '"' + values[i].replace('"', '""')
                                     + '"', 1)
             lines.append(line)
         out.write("".join(lines))
@@ -276,7 +276,7 @@ def _json_writer(out: TextIO, names: list[str], kinds: list[str]) -> Rows:
                 cells[i] = _PLACEHOLDER
             row = json.dumps(dict(zip(names, cells, strict=True)), default=str)
             for i in raw_at:
-                row = row.replace(_PLACEHOLDER_JSON, _raw_text(values[i]), 1)
+                row = row.replace(_PLACEHOLDER_JSON, values[i], 1)
             lines.append(("[\n" if first else ",\n") + row)
             first = False
         out.write("".join(lines))
