@@ -1,6 +1,7 @@
 """`EventDetector.detect_price` (the backtest's price-only check) is `detect` on a bare snapshot:
 the same event, text and metrics, and the same cooldowns after it, also while a position grows
-(its kept liquidation facts follow its entries)."""
+(its kept liquidation facts follow its entries). `EventMonitor.price_news` is that check sifted
+as a lasting condition (SPEC §9), its lasting sightings counted without building their event."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.engine import EngineConfig, Rejected, TradingEngine
-from autotrade_tui.core.events import EventDetector, SymbolSnapshot
+from autotrade_tui.core.events import EventDetector, EventThresholds, SymbolSnapshot
 from autotrade_tui.core.models import Side
+from autotrade_tui.market.replay import ReplayFeed
+from autotrade_tui.runtime.monitor import EventMonitor
+from tests.test_coarse_events import crashed
 
 BTC = "BTC/USDT"
 steps = st.lists(st.tuples(st.floats(0.9, 1.1), st.sampled_from([30.0, 60.0, 130.0, 300.0]),
@@ -39,3 +44,37 @@ def test_the_price_alone_raises_what_a_bare_snapshot_raises(
         one = lean.detect_price(BTC, ts, price, pos, mmr)
         assert ([] if one is None else [one]) == found
         assert lean._last == whole._last
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=steps, side=st.sampled_from(list(Side)), leverage=st.sampled_from([5.0, 20.0]),
+       bar=st.sampled_from([60, 300]))
+def test_price_news_is_the_price_check_sifted(steps: list, side: Side, leverage: float,
+                                              bar: int) -> None:
+    mmr = 0.005
+    engine = TradingEngine(EngineConfig(leverage=leverage, maintenance_margin_rate=mmr,
+                                        max_entries_per_position=5, position_size_percent=5))
+    engine.open(BTC, side, 100.0, 0.0)
+
+    def monitor() -> EventMonitor:
+        feed = ReplayFeed(crashed(step=bar), VirtualClock(0), [BTC])
+        return EventMonitor(feed, [BTC], EventThresholds(event_repeat_seconds=600.0), mmr)
+
+    whole, lean = monitor(), monitor()
+    ts, price = 0.0, 100.0
+    for move, step, stack in steps * 3:  # long enough to repeat and to go away
+        ts += step
+        price *= move
+        if stack and BTC in engine.positions:
+            with contextlib.suppress(Rejected):
+                engine.open(BTC, side, price, ts)
+        pos = engine.positions.get(BTC)
+        raised, _ = whole.lasting.sift(whole.detect(BTC, ts, price, engine.positions,
+                                                    bars=False))
+        news = lean.price_news(BTC, ts, price, pos)
+        assert ([] if news is None else [news]) == raised
+        assert lean.detector._last == whole.detector._last
+        assert lean.counts == whole.counts
+        assert {k: (o.count, o.seen, o.raised_ts, o.since) for k, o in lean.lasting.ongoing.items()
+                } == {k: (o.count, o.seen, o.raised_ts, o.since)
+                      for k, o in whole.lasting.ongoing.items()}

@@ -71,3 +71,26 @@ async def test_a_lasting_liquidation_risk_is_persisted_once_and_updated_in_place
     assert ongoing[-1].count == len(ongoing) + 1 and ongoing[-1].since == raised[0].ts
     assert rows(tmp_path / "rt.db", "SELECT COUNT(*) FROM market_events WHERE "
                 "event_type = 'LIQUIDATION_RISK'") == [(1,)]
+
+
+def test_on_five_minute_bars_a_risk_seen_every_bar_is_one_condition() -> None:
+    """A 5-minute replay shows a price once a bar: a liquidation risk (cooldown 2 min) sighted
+    on consecutive bars has not gone away in between (it was raised on every bar before)."""
+    from autotrade_tui.core.clock import VirtualClock
+    from autotrade_tui.core.events import EventThresholds
+    from autotrade_tui.market.replay import ReplayFeed
+    from autotrade_tui.runtime.monitor import EventMonitor
+    from tests.test_coarse_events import BTC, crashed
+
+    feed = ReplayFeed(crashed(), VirtualClock(0), BTC)
+    monitor = EventMonitor(feed, BTC, EventThresholds(), 0.005)
+    assert monitor.bar_seconds == 300
+    seen = [risk(t, H) for t in range(0, 3601, 300)]  # one sighting a bar for an hour
+    assert raised_at(monitor.lasting, *seen) == [0, 1800, 3600]
+    # gone for a bar and more than a minute: the next sighting is news again
+    assert raised_at(monitor.lasting, risk(3600 + 361 + 300, H)) == [4261]
+    # on 1-minute bars the detector's cooldown still decides (unchanged)
+    live = EventMonitor(ReplayFeed(crashed(step=60), VirtualClock(0), BTC), BTC,
+                        EventThresholds(), 0.005)
+    assert live.bar_seconds == 60
+    assert raised_at(live.lasting, risk(0, H), risk(120, H), risk(500, H)) == [0, 500]

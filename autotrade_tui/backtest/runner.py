@@ -138,6 +138,7 @@ class _Sym:
         self.high: list[float] = s.high.tolist()
         self.low: list[float] = s.low.tolist()
         self.close: list[float] = s.close.tolist()
+        self.volume: list[float] = s.volume.tolist()
         self.last = len(self.ts) - 1  # index of the series' last bar
         self.i = -1  # index of the last visible bar
         self.values: np.ndarray | None = None  # row-major indicator values (context path)
@@ -334,8 +335,10 @@ class Backtest:
         """The event detectors for the fresh symbols (see `_monitor`): the window read where
         the screen says a rule on it may fire (or the symbol has no new bar: a hole), else
         the price alone, for a position near enough to its liquidation."""
-        quiet, by_name, detect = self._quiet, self._by_name, self.monitor.detect
-        found: list[MarketEvent] = []
+        monitor = self.monitor
+        quiet, by_name, detect = self._quiet, self._by_name, monitor.detect
+        sift = monitor.lasting.sift
+        found: list[MarketEvent] = []  # raised ones only: a lasting condition is news once
         for name, price in fresh.items():
             s = by_name[name]
             j = s.i
@@ -351,14 +354,12 @@ class Backtest:
                     q = quiet[name] = (pos, len(pos.entries), low, high)
                 if q[2] < price < q[3]:
                     continue  # far from liquidation: the rule would find nothing
-                found += detect(name, t, price, positions, bars=False)
+                news = monitor.price_news(name, t, price, pos)
+                if news is not None:
+                    found.append(news)
                 continue
             self._feed_window(s, t)
-            found += detect(name, t, price, positions)
-        if not found:
-            return _NONE
-        # A lasting condition is news once (SPEC §9), as live: only what is raised counts
-        found, _ = self.monitor.lasting.sift(found)
+            found += sift(detect(name, t, price, positions))[0]
         if not found:
             return _NONE
         self.events += found
@@ -385,7 +386,7 @@ class Backtest:
         if a > j:
             return
         cols = (s.ts[a:j + 1], s.open[a:j + 1], s.high[a:j + 1], s.low[a:j + 1],
-                s.close[a:j + 1], s.series.volume[a:j + 1].tolist())
+                s.close[a:j + 1], s.volume[a:j + 1])
         # holes are rare: each (from the last, so earlier positions hold) gets its empty bar
         for k in reversed(s.holes[bisect_left(s.holes, a):bisect_left(s.holes, j)]):
             close = s.close[k]

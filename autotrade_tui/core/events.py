@@ -64,6 +64,8 @@ _DIGITS = 9  # rounding before comparisons: absorbs float error, far below any r
 # A position's liquidation price, side, liquidation price text, entry price, quantity, leverage
 # and margin (`EventDetector._position_facts`)
 Facts = tuple[float, str, str, float, float, float, float]
+# (distance %, severity, facts): what the liquidation rule found, before it is worded
+LiquidationLevel = tuple[float, Severity, Facts]
 
 # Severity bands of the measures the SPEC leaves open, as multiples of the configured threshold.
 _SPIKE_HIGH, _SPIKE_CRITICAL = 1.5, 2.5
@@ -565,13 +567,20 @@ class EventDetector:
         """`detect` on the bare snapshot `SymbolSnapshot(symbol, ts, price)` (no window:
         only the liquidation rule can speak) with the symbol's open position, if any; the
         same event, without the snapshot and the lists (a backtest asks every candle)."""
+        level = self.price_level(symbol, ts, price, position, maintenance_margin_rate)
+        return None if level is None else self.liquidation_event(symbol, ts, price, level)
+
+    def price_level(self, symbol: str, ts: float, price: float, position: Position | None,
+                    maintenance_margin_rate: float) -> LiquidationLevel | None:
+        """`detect_price`'s finding before it is worded (its cooldown started all the same):
+        a caller that keeps only news words only what is."""
         if (position is None or not (math.isfinite(price) and price > 0)
                 or not position.quantity > 0):
             return None
-        found = self._liquidation(symbol, ts, price, [position], maintenance_margin_rate)
-        if found is not None:
-            self._last[(symbol, found.event_type)] = (ts, found.severity)
-        return found
+        level = self.liquidation_level(symbol, ts, price, [position], maintenance_margin_rate)
+        if level is not None:
+            self._last[(symbol, EventType.LIQUIDATION_RISK)] = (ts, level[1])
+        return level
 
     def remember(self, event: MarketEvent) -> None:
         """Start the cooldown of an event emitted earlier (e.g. restored from the database)."""
@@ -715,9 +724,21 @@ class EventDetector:
     def _liquidation(
         self, symbol: str, ts: float, price: float, held: list[Position], mmr: float
     ) -> MarketEvent | None:
-        kind = EventType.LIQUIDATION_RISK
-        if (not held or not 0.0 <= mmr < 1.0
-                or self.cooling_down(symbol, kind, ts, Severity.CRITICAL)):
+        level = self.liquidation_level(symbol, ts, price, held, mmr)
+        return None if level is None else self.liquidation_event(symbol, ts, price, level)
+
+    def liquidation_level(self, symbol: str, ts: float, price: float, held: list[Position],
+                          mmr: float) -> LiquidationLevel | None:
+        """The liquidation rule's finding without its words: the nearest position's distance
+        (%), the severity and the position's facts; None where it raises nothing (far enough,
+        or cooling down). A backtest asks this every candle and words only what is news."""
+        t = self.thresholds
+        # `cooling_down` spelt out, read once (asked every candle a backtest holds)
+        last = self._last.get((symbol, EventType.LIQUIDATION_RISK))
+        cooled = -1  # the last one's rank while its cooldown runs: no worse is raised
+        if last is not None and 0.0 <= ts - last[0] < t.liquidation_cooldown_seconds:
+            cooled = SEVERITY_RANK[last[1]]
+        if not held or not 0.0 <= mmr < 1.0 or cooled >= SEVERITY_RANK[Severity.CRITICAL]:
             return None  # (cooling down after a CRITICAL: nothing is worse)
         nearest: tuple[float, Position, Facts] | None = None
         for pos in held:
@@ -731,8 +752,7 @@ class EventDetector:
                 nearest = (distance, pos, facts)
         if nearest is None:
             return None
-        distance, pos, (liq, side, liq_text, entry, q, leverage, margin) = nearest
-        t = self.thresholds
+        distance, _pos, facts = nearest
         if distance < t.liquidation_critical_percent:
             severity = Severity.CRITICAL
         elif distance <= t.liquidation_high_percent:
@@ -741,8 +761,16 @@ class EventDetector:
             severity = Severity.MEDIUM
         else:
             return None  # far from liquidation: no text, no metrics built
-        if self.cooling_down(symbol, kind, ts, severity):
-            return None
+        if SEVERITY_RANK[severity] <= cooled:
+            return None  # not worse than the last one, inside its cooldown
+        return distance, severity, facts
+
+    def liquidation_event(self, symbol: str, ts: float, price: float,
+                          level: LiquidationLevel) -> MarketEvent:
+        """The LIQUIDATION_RISK event of a `liquidation_level` finding, worded."""
+        distance, severity, (liq, side, liq_text, entry, q, leverage, margin) = level
+        t = self.thresholds
+        kind = EventType.LIQUIDATION_RISK
         # Advice names what the app can do (x closes the position, X closes all)
         if severity is Severity.CRITICAL:
             action = f"Close the {side} now (x): it is liquidated at {liq_text}"

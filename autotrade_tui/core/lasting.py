@@ -4,6 +4,7 @@ or `repeat_seconds` have passed since it was last raised. Pure: no clock, no I/O
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -15,20 +16,31 @@ Key = tuple[str, EventType, str]
 
 @dataclass
 class Ongoing:
-    """A condition raised at `raised_ts`, seen `count` times since `since` (latest: `event`)."""
+    """A condition raised at `raised_ts`, seen `count` times since `since` (latest: `event`;
+    last seen at `seen`, later than `event` only for sightings counted unworded: `absorb`)."""
 
     event: MarketEvent
     since: float
     raised_ts: float
     count: int = 1
+    seen: float = -math.inf
+
+    def __post_init__(self) -> None:
+        self.seen = max(self.seen, self.event.ts)
 
 
 def key_of(event: MarketEvent) -> Key:
     """The condition an event belongs to: its symbol and type, and for LIQUIDATION_RISK the
     position (side and entry): a new position's risk is new news."""
     m = event.metrics or {}
-    who = f"{m.get('side', '')}@{m.get('entry_price', 0.0):.10g}" if "side" in m else ""
-    return (event.symbol, event.event_type, who)
+    if "side" in m:
+        return position_key(event.symbol, event.event_type, m["side"], m.get("entry_price", 0.0))
+    return (event.symbol, event.event_type, "")
+
+
+def position_key(symbol: str, kind: EventType, side: str, entry_price: float) -> Key:
+    """The condition of a position's event (see `key_of`)."""
+    return (symbol, kind, f"{side}@{entry_price:.10g}")
 
 
 class LastingConditions:
@@ -47,13 +59,11 @@ class LastingConditions:
         updated: list[Ongoing] = []
         for e in events:
             key = key_of(e)
-            now = self.ongoing.get(key)
-            if now is not None and e.ts - now.event.ts > self.gone_after(e.event_type):
-                now = None  # it went away in between: this is a new occurrence
-            if (now is not None and RANK[e.severity] <= RANK[now.event.severity]
-                    and e.ts - now.raised_ts < self.repeat_seconds):
+            now = self._current(key, e.ts)
+            if now is not None and self._counts_as_seen(now, e.severity, e.ts):
                 # Same condition, no worse, raised recently: counted, shown in place.
                 now.count += 1
+                now.seen = e.ts
                 now.event = _keep_severity(e, now.event.severity)
                 updated.append(now)
                 continue
@@ -62,6 +72,30 @@ class LastingConditions:
             self.ongoing[key] = Ongoing(e, since, e.ts, count)
             raised.append(e)
         return raised, updated
+
+    def absorb(self, key: Key, severity: Severity, ts: float) -> bool:
+        """A sighting `sift` would only count, counted without its event being built (a
+        backtest sees a lasting liquidation risk every candle); False: build it and sift it.
+        The ongoing line keeps its last worded event: nothing shows a backtest's."""
+        now = self._current(key, ts)
+        if now is None or not self._counts_as_seen(now, severity, ts):
+            return False
+        now.count += 1
+        now.seen = ts
+        return True
+
+    def _current(self, key: Key, ts: float) -> Ongoing | None:
+        """The ongoing condition of `key`, unless it went away before `ts` (then a sighting
+        is a new occurrence)."""
+        now = self.ongoing.get(key)
+        if now is not None and ts - now.seen > self.gone_after(key[1]):
+            return None
+        return now
+
+    def _counts_as_seen(self, now: Ongoing, severity: Severity, ts: float) -> bool:
+        """No worse than raised, and raised less than `repeat_seconds` ago: not news."""
+        return (RANK[severity] <= RANK[now.event.severity]
+                and ts - now.raised_ts < self.repeat_seconds)
 
     def remember(self, event: MarketEvent) -> None:
         """An event raised before a restart (restored from the database) is ongoing news."""

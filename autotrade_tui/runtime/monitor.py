@@ -16,8 +16,8 @@ from autotrade_tui.core.events import (
     EventThresholds,
     snapshot,
 )
-from autotrade_tui.core.lasting import LastingConditions
-from autotrade_tui.core.models import Candle, MarketEvent, Position, Ticker
+from autotrade_tui.core.lasting import Key, LastingConditions, position_key
+from autotrade_tui.core.models import Candle, EventType, MarketEvent, Position, Ticker
 from autotrade_tui.errors import AutotradeError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS, MarketFeed
 
@@ -57,9 +57,12 @@ class EventMonitor:
         self.windows = {s: CandleWindow(bar_seconds=self.bar_seconds) for s in self.symbols}
         self.counts: dict[str, int] = {}
         # A condition gone for its cooldown and a minute is over; its next sighting is news.
-        self.lasting = LastingConditions(
-            thresholds.event_repeat_seconds,
-            lambda kind: self.detector.thresholds.cooldown_seconds(kind) + 60.0)
+        # Not before a bar has passed: on 5-minute bars a price is seen once a bar, so a
+        # liquidation risk (cooldown 2 min) sighted on consecutive bars is one condition.
+        gone = {kind: max(thresholds.cooldown_seconds(kind), self.bar_seconds) + 60.0
+                for kind in EventType}
+        self.lasting = LastingConditions(thresholds.event_repeat_seconds, gone.__getitem__)
+        self._keys: dict[str, tuple[object, Key]] = {}  # symbol → (facts, their condition)
 
     async def prime(self) -> None:
         """Load the history once, at start."""
@@ -127,5 +130,28 @@ class EventMonitor:
             found = self.detector.detect_price(symbol, now, price, pos, self.mmr)
             events = [] if found is None else [found]
         for e in events:
-            self.counts[e.event_type.value] = self.counts.get(e.event_type.value, 0) + 1
+            self._count(e.event_type)
         return events
+
+    def price_news(self, symbol: str, now: float, price: float,
+                   position: Position | None) -> MarketEvent | None:
+        """`detect(bars=False)` and `lasting.sift` in one: the liquidation risk the price alone
+        shows, if it is news (SPEC §9). A sighting of a lasting condition is counted without
+        its event being built: a backtest holding a leveraged position sees one every candle."""
+        level = self.detector.price_level(symbol, now, price, position, self.mmr)
+        if level is None:
+            return None
+        kind = EventType.LIQUIDATION_RISK
+        self._count(kind)
+        facts = level[2]
+        kept = self._keys.get(symbol)
+        if kept is None or kept[0] is not facts:  # (the same position's facts: the same key)
+            kept = self._keys[symbol] = (facts, position_key(symbol, kind, facts[1], facts[3]))
+        if self.lasting.absorb(kept[1], level[1], now):
+            return None
+        raised, _ = self.lasting.sift([self.detector.liquidation_event(symbol, now, price,
+                                                                       level)])
+        return raised[0]  # (not absorbed: news)
+
+    def _count(self, kind: EventType) -> None:
+        self.counts[kind.value] = self.counts.get(kind.value, 0) + 1
