@@ -93,7 +93,7 @@ class Decided:
     state: int = 0  # offline: the open position the rules saw (fast.HELD_STATES index)
 
 
-@dataclass
+@dataclass(repr=False)  # (asyncio.run on 3.11 reprs its finished task's result: ~0.4 s)
 class Outcome:
     """What a replay produced; `seconds` is the replay's wall time (indicators included)."""
 

@@ -241,13 +241,14 @@ class Scorecard:
         self.next_due = math.inf  # when the next answer is to be judged
         self.holding = False  # some shadow holds a position
         self._calm_all: list[CalmShadow] | None = None  # see `mark`; dropped by a change
+        self._calm_stale = False  # the bands were dropped by answers: found again at a mark
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
         restore: when the next answer is due, whether a shadow holds."""
         # (a plain loop: a backtest calls this every candle a shadow holds)
         if moved:
-            self._calm_all = None
+            self._calm_all, self._calm_stale = None, True
         due, holding = math.inf, False
         for s in self.shadows.values():
             if s._next_due < due:
@@ -281,6 +282,8 @@ class Scorecard:
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
         calm = self._calm_all
+        if calm is None and self._calm_stale and bars:
+            calm = self._calm_after_answers()
         if calm is not None and bars:
             if ts >= self.next_due:  # judging moves no band: the bar may still be calm
                 self._judge_due(prices, ts)
@@ -303,6 +306,20 @@ class Scorecard:
                 holding = True
         self.next_due, self.holding = due, holding
         self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
+        self._calm_stale = False
+
+    def _calm_after_answers(self) -> list[CalmShadow] | None:
+        """The bands after answers changed a ledger, without a whole mark first: each
+        shadow's band is found again for its position as it now is (`_calm_for`), so a bar
+        calm for all is one `Shadow.mark` finds calm shadow by shadow. A shadow in a band
+        holds one position and so is marked from now on, as that mark would note."""
+        self._calm_stale = False
+        calm = self._calm_all = self._calm_shadows()
+        if calm is not None:
+            for shadow in self.shadows.values():
+                if shadow.engine.positions:
+                    shadow._was_holding = True
+        return calm
 
     def _judge_due(self, prices: Mapping[str, float], ts: float) -> None:
         """`Shadow.mark`'s first step for each shadow an answer of which is due (judging
