@@ -7,7 +7,8 @@ dir), on the simulated market and a virtual clock advanced 5 s a tick, a real SQ
 3 open positions. The clients run in a child process (this script with --client), so only the
 engine's own work is counted on its side: a tick's cost is the engine process's CPU time
 (time.process_time: its loop and its store threads) from the tick's start until every
-client's queue is sent, per tick.
+client has been sent the tick's updates, per tick; 0- and 20-client phases alternate
+(ROUNDS), so that the machine's drift weighs on both alike.
 
     .venv/bin/python benchmarks/api.py [--requests N] [--ticks N] [--symbols N]
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 CLIENTS = 20
+ROUNDS = 3  # 0-client and 20-client phases alternate this many times (then 0 again)
 IDLE_GAP_S = 0.05  # the idle loop before a tick in the "as live" measurement (live: 5 s)
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 BASES = ("BNB", "XRP", "ADA", "DOGE", "AVAX", "LINK", "DOT", "LTC", "TRX", "BTC", "ETH", "SOL")
@@ -128,16 +130,18 @@ async def open_engine(tmp: Path, n_symbols: int = 3) -> Any:
 
 
 async def drained(hub: Any) -> None:
-    """Until every attached client's queue has been handed to its connection."""
-    await hub.flushed()
-    await asyncio.gather(*(c.queue.join() for c in hub.clients))
+    """Until every attached client has been handed what was published. `hub.sent()` waits
+    for one client after the other, with no tasks: tasks gathered here (one a client) lived
+    on in the handle that resumed `ticks` until the tick's first await, so their 20
+    deallocations were counted as the tick's cost (before December 2026)."""
+    await hub.sent()
 
 
 async def ticks(link: Any, n: int, gap: float = 0.0) -> list[tuple[float, float]]:
     """(the tick, the tick and its fan-out) in CPU ms, per monitor tick. The tick is
-    `monitor_tick()` itself: its publishes encode each update once and queue it for every
-    client; the fan-out is the clients' sender tasks writing it to their connections (on the
-    same loop, after the tick or while it awaits a store thread). `gap`: seconds the engine
+    `monitor_tick()` itself (its publishes only note the updates); the fan-out is encoding
+    each update once, after the tick, and the clients' sender tasks writing it to their
+    connections (on the same loop). `gap`: seconds the engine
     idles before each tick, as a live one does between its ticks (5 s apart): a tick that
     follows an idle loop costs more than one run back to back (colder caches), with or
     without clients, so the two are measured apart."""
@@ -162,6 +166,9 @@ async def wait_clients(hub: Any, count: int) -> None:
 
 
 async def measure(requests: int, n_ticks: int, n_symbols: int) -> dict[str, Any]:
+    from autotrade_tui.api import wire
+    from autotrade_tui.runtime.updates import AccountUpdated
+
     with tempfile.TemporaryDirectory(prefix="atb-", dir="/tmp") as d:
         link = await open_engine(Path(d), n_symbols)
         api = link.extras[-1]
@@ -189,25 +196,32 @@ async def measure(requests: int, n_ticks: int, n_symbols: int) -> dict[str, Any]
             arrivals = json.loads(out)
             res["push_ms"] = [(t - stamps[seq - 3]) * 1000 for seq, t in arrivals]
 
-            # 3. tick cost: 0 clients, 20 clients, 0 clients again; back to back and after
-            # an idle gap (as live: ticks 5 s apart)
+            # 3. tick cost: 0 clients, 20 clients, 0 clients … in ROUNDS rounds (the machine's
+            # own drift from one phase to the next is ±10 % even with no client work at all:
+            # interleaved, it weighs on both sides alike); back to back and after an idle gap
+            # (as live: ticks 5 s apart)
             await ticks(link, 50)  # warm-up
-            zero = await ticks(link, n_ticks)
-            zero_idle = await ticks(link, n_ticks, IDLE_GAP_S)
-            crowd = spawn("crowd", path, CLIENTS)
-            await asyncio.to_thread(crowd.stdout.readline)  # type: ignore[union-attr]
-            await wait_clients(hub, CLIENTS)
-            twenty = await ticks(link, n_ticks)
-            twenty_idle = await ticks(link, n_ticks, IDLE_GAP_S)
-            crowd.stdin.close()  # type: ignore[union-attr]
-            await asyncio.to_thread(crowd.wait)
-            while hub.clients:
-                await hub.changed()
-            zero += await ticks(link, n_ticks)
-            zero_idle += await ticks(link, n_ticks, IDLE_GAP_S)
+            per = max(1, n_ticks // ROUNDS)
+            zero, zero_idle, twenty, twenty_idle = [], [], [], []
+            for _ in range(ROUNDS):
+                zero += await ticks(link, per)
+                zero_idle += await ticks(link, per, IDLE_GAP_S)
+                crowd = spawn("crowd", path, CLIENTS)
+                await asyncio.to_thread(crowd.stdout.readline)  # type: ignore[union-attr]
+                await wait_clients(hub, CLIENTS)
+                twenty += await ticks(link, per)
+                twenty_idle += await ticks(link, per, IDLE_GAP_S)
+                crowd.stdin.close()  # type: ignore[union-attr]
+                await asyncio.to_thread(crowd.wait)
+                while hub.clients:
+                    await hub.changed()
+            zero += await ticks(link, per)
+            zero_idle += await ticks(link, per, IDLE_GAP_S)
             res["tick_ms"] = {"0": zero, "20": twenty}
             res["idle_tick_ms"] = {"0": zero_idle, "20": twenty_idle}
-            res["message_bytes"] = len(json.dumps(link.account().to_dict()))
+            account = AccountUpdated(link.account())
+            res["message_bytes"] = len(wire.message_body(account))
+            res["stream_bytes"] = len(wire.message_body(account, curves=False))
             res["symbols"] = n_symbols
         finally:
             await link.close()
@@ -232,7 +246,8 @@ def report(res: dict[str, Any]) -> None:
                   f"{statistics.mean(twenty):.3f}; ratio {t / z:.2f}x (mean "
                   f"{statistics.mean(twenty) / statistics.mean(zero):.2f}x)")
     print(f"({res['symbols']} symbols, 3 positions; an account message is "
-          f"{res['message_bytes']:,} bytes)")
+          f"{res['message_bytes']:,} bytes when the scorecard's curves changed, "
+          f"{res['stream_bytes']:,} otherwise)")
 
 
 def main() -> None:

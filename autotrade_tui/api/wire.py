@@ -30,7 +30,10 @@ Shapes (each is also the item of the REST endpoint named):
 - candle (`/api/candles`): {ts, open, high, low, close, volume}.
 
 WebSocket message: {"type": T, "seq": n, "data": D}, `seq` counting 1, 2, 3 … on each
-connection (a gap never happens: a client too slow to keep up is closed instead):
+connection (a gap never happens: a client too slow to keep up is closed instead). An account
+message has `scorecard_curves` only when the curves changed since the connection's previous
+account message (its first one always has them; they change once a snapshot interval):
+without the key, the curves are the previous message's (`decode_update(msg, account)`).
 
     T          D            update
     prices     prices       PricesUpdated
@@ -185,10 +188,13 @@ def encode_update(u: Update) -> tuple[str, Any]:
     raise TypeError(f"{type(u).__name__} is not an update")
 
 
-def message_body(u: Update) -> str:
+def message_body(u: Update, *, curves: bool = True) -> str:
     """The part of a stream message every client shares: `"type":…,"data":…}`; a client's
-    message is `{"seq":n,` + this (so an update is encoded once, however many listen)."""
+    message is `{"seq":n,` + this (so an update is encoded once, however many listen).
+    `curves=False`: an account's `scorecard_curves` left out (they did not change)."""
     kind, data = encode_update(u)
+    if not curves and kind == "account":
+        data.pop("scorecard_curves", None)
     return f'"type":"{kind}","data":{dumps(data)}}}'
 
 
@@ -270,13 +276,18 @@ _UPDATES: dict[str, Callable[[Any], Update]] = {
 UPDATE_TYPES = tuple(_UPDATES)
 
 
-def decode_update(msg: Mapping[str, Any]) -> Update:
+def decode_update(msg: Mapping[str, Any], account: AccountView | None = None) -> Update:
     """The update of one stream message ({"type", "seq", "data"}); ValueError for a type
-    this version does not know."""
+    this version does not know. `account`: the stream's previous account, whose scorecard
+    curves an account message without `scorecard_curves` keeps (they did not change)."""
     decoder = _UPDATES.get(msg.get("type", ""))
     if decoder is None:
         raise ValueError(f"unknown update type {msg.get('type')!r}")
-    return decoder(msg["data"])
+    data = msg["data"]
+    if (account is not None and msg["type"] == "account" and "scorecard" in data
+            and "scorecard_curves" not in data):
+        data = {**data, "scorecard_curves": account.scorecard_curves}
+    return decoder(data)
 
 
 # ---- the reader behind the decoders: a value of a type hint from its JSON

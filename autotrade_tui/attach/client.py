@@ -187,7 +187,7 @@ class RemoteLink:
                 self._set_link(f"ATTACHED {self.target.where}")
             async for raw in ws:
                 try:
-                    update = wire.decode_update(json.loads(raw))
+                    update = wire.decode_update(json.loads(raw), self._account)
                 except (ValueError, KeyError, TypeError) as exc:  # a newer engine's message
                     log.warning("skipped a stream message this version cannot read: %s",
                                 _why(exc))
