@@ -176,7 +176,7 @@ def year_db(path: str, runs: int) -> None:
         for _ in range(runs):
             for name, db in dbs.items():
                 if name == "new":  # a new database each time
-                    for suffix in ("", "-wal", "-shm"):
+                    for suffix in ("", "-wal", "-shm", ".lock"):  # else refused as lost
                         Path(db + suffix).unlink(missing_ok=True)
                 full[name].append(run_once("autotrade", db)["full_s"])
     print(f"first full screen (runtime ready, history shown), {runs} runs each (median; "
