@@ -5,13 +5,14 @@ leaves every shadow exactly as the whole mark does."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autotrade_tui.core.engine import EngineConfig
 from autotrade_tui.core.models import Action, Position
-from autotrade_tui.core.scorecard import Calm, CalmShadow, Scorecard, Shadow
+from autotrade_tui.core.scorecard import Bar, Calm, CalmAll, Scorecard, Shadow
 
 SYMS = ["BTC/USDT", "ETH/USDT"]
 CONFIGS = [
@@ -31,13 +32,16 @@ class WholeShadow(Shadow):
         band = super()._calm_band(pos)
         return (*band[:5], math.inf, -math.inf)
 
+    def _calm_bars(self, prices: Mapping[str, float], bars: Mapping[str, Bar]) -> bool:
+        return False  # several positions: the whole mark too
+
 
 class WholeCard(Scorecard):
     def __init__(self, config: EngineConfig, threshold: float) -> None:
         super().__init__(config, ["a", "b"], threshold, 300.0)
         self.shadows = {n: WholeShadow(config, threshold) for n in self.shadows}
 
-    def _calm_shadows(self) -> list[CalmShadow] | None:
+    def _calm_shadows(self) -> CalmAll | None:
         return None
 
 
@@ -84,3 +88,62 @@ def test_a_bar_that_reaches_the_stop_is_not_calm() -> None:
     assert stop is not None
     card.mark({"BTC/USDT": 100.0}, 600.0, {"BTC/USDT": (100.0, 100.1, stop, 100.0)})
     assert not shadow.engine.positions and shadow.engine.ledger.total_trades == 1
+
+
+both = st.lists(st.tuples(st.sampled_from(SYMS), answers, answers, st.floats(0.99, 1.01),
+                          st.floats(0.99, 1.01), st.floats(0.0, 0.004), st.booleans()),
+                min_size=1, max_size=80)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=both, config=st.sampled_from(CONFIGS))
+def test_bars_of_every_symbol_leave_several_positions_as_the_whole_mark_does(
+        steps: list, config: EngineConfig) -> None:
+    """A shadow trading both symbols (every candle gives a bar of each, as a backtest's):
+    its calm bars (`Shadow._calm_bars`) leave it as the whole mark does."""
+    fast, whole = Scorecard(config, ["a", "b"], 0.55, 300.0), WholeCard(config, 0.55)
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+    for i, (sym, a, b, move_btc, move_eth, wick, answer) in enumerate(steps):
+        ts = 300.0 * i
+        bars = {}
+        for s, move in zip(SYMS, (move_btc, move_eth), strict=True):
+            old = prices[s]
+            new = prices[s] = old * move
+            bars[s] = (old, max(old, new) * (1 + wick), min(old, new) * (1 - wick), new)
+        for card in (fast, whole):
+            card.mark(dict(prices), ts, bars)
+            if answer:
+                card.on_answers(sym, prices[sym], ts, [(a, 0.9), (b, 0.9)])
+        assert state(fast) == state(whole)
+
+
+def test_several_positions_have_calm_bars() -> None:
+    """The case above happens: two positions, a quiet bar of each, only the marks move."""
+    card = Scorecard(CONFIGS[0], ["a"], 0.55, 300.0)
+    card.on_answers("BTC/USDT", 60_000.0, 0.0, [(Action.BUY, 0.9)])
+    card.on_answers("ETH/USDT", 3_000.0, 0.0, [(Action.BUY, 0.9)])
+    shadow = card.shadows["a"]
+    assert len(shadow.engine.positions) == 2
+    bars = {"BTC/USDT": (60_000.0, 60_010.0, 59_990.0, 60_000.0),
+            "ETH/USDT": (3_000.0, 3_000.5, 2_999.5, 3_000.0)}
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+    # the first mark after the trades, a little lower: the deepest drawdown so far (fees)
+    card.mark({"BTC/USDT": 59_990.0, "ETH/USDT": 2_999.5}, 300.0, bars)
+    assert shadow._calm_bars({"BTC/USDT": 59_995.0, "ETH/USDT": 2_999.8}, bars)
+    assert shadow.engine.marks["BTC/USDT"] == 59_995.0
+    assert not shadow._calm_bars({"BTC/USDT": 59_980.0, "ETH/USDT": 2_999.0}, bars)  # deeper
+    # a bar reaching the stop is not calm; nor a price that would set a new equity peak
+    stop, _ = shadow.engine.guard_prices(shadow.engine.positions["ETH/USDT"])
+    assert stop is not None
+    low_bar = {**bars, "ETH/USDT": (3_000.0, 3_000.5, stop, 3_000.0)}
+    assert not shadow._calm_bars(prices, low_bar)
+    assert not shadow._calm_bars({"BTC/USDT": 61_000.0, "ETH/USDT": 3_100.0}, bars)
+    assert not shadow._calm_bars(prices, {"BTC/USDT": bars["BTC/USDT"]})  # a bar missing
+    # the scorecard's own calm path (`_calm_shadows`: a band per symbol, then the equity):
+    # a calm pair of bars marks only; the bar reaching ETH's stop closes it
+    card.mark({"BTC/USDT": 59_995.0, "ETH/USDT": 2_999.8}, 600.0, bars)
+    assert card._calm_all is not None and card._calm_all[1] == [shadow]
+    assert len(shadow.engine.positions) == 2 and shadow.engine.ledger.total_trades == 0
+    card.mark(prices, 900.0, low_bar)
+    assert list(shadow.engine.positions) == ["BTC/USDT"]
+    assert shadow.engine.ledger.total_trades == 1

@@ -43,6 +43,10 @@ Calm = tuple[Position, int, float, float, float, float, float]
 # (the marks of the engines holding the symbol, the symbol, then the band as in Calm, the
 # narrowest of theirs): `Scorecard._calm_shadows`
 CalmShadow = tuple[list[dict[str, float]], str, float, float, float, float]
+# the bands by symbol, and the shadows of several positions whose equity at the closes is
+# checked once every band held (`Shadow._calm_equity`)
+CalmAll = tuple[list[CalmShadow], list["Shadow"]]
+_POSITIVE = 5e-324  # the smallest float above 0: `price_lo <= price` is `price > 0`
 
 
 @dataclass(slots=True)
@@ -102,8 +106,7 @@ class Shadow:
     def act(self, action: Action, confidence: float, symbol: str, price: float, ts: float,
             interval: float, *, stale: bool = False) -> bool:
         """The model's answer, executed alone (gated as one answer is) and put up for
-        judging; a HOLD does nothing. Whether the ledger may have changed (it went to the
-        engine)."""
+        judging; a HOLD does nothing. Whether the ledger changed (the engine traded)."""
         if action is Action.HOLD:
             return False
         if price > 0:
@@ -114,7 +117,9 @@ class Shadow:
         # `decision.settle` without its note (nobody reads a shadow's)
         if gate(self.engine, result, stale=stale):
             return False
-        self.engine.execute(action, symbol, price, ts, TradeSource.AUTO, result.reason)
+        if not self.engine.execute(action, symbol, price, ts, TradeSource.AUTO,
+                                   result.reason).trades:
+            return False  # refused by the engine (it refuses before changing anything)
         self._calm = None
         return True
 
@@ -137,6 +142,9 @@ class Shadow:
                 eng.marks[symbol] = price
                 self._was_holding = True
                 return
+        elif bars and positions and self._calm_bars(prices, bars):
+            self._was_holding = True
+            return
         if bars and positions:
             eng.mark_bars(prices, bars, ts)
         else:  # just flat: once more, so the guard's peak follows the equity as live
@@ -187,13 +195,38 @@ class Shadow:
             return empty
         return (pos, len(pos.entries), lg.capital, low, high, lo, hi)
 
+    def _calm_bars(self, prices: Mapping[str, float], bars: Mapping[str, Bar]) -> bool:
+        """Several positions (a shadow trading two or three symbols): the bars are calm when
+        each position's bar reaches none of its levels (`quiet_range`, as in the one-position
+        band) and the equity at the closes, computed as the whole mark computes it, leaves
+        the peaks, the deepest drawdown and the guard as they are (`_calm_equity`). Then, as
+        that mark would, only the positions' marks move."""
+        eng = self.engine
+        positions = eng.positions
+        for symbol, pos in positions.items():
+            bar, price = bars.get(symbol, _NO_BAR), prices.get(symbol, math.nan)
+            low, high = eng.quiet_range(pos)
+            if not (max(low, 0.0) < bar[2] and bar[1] < high and price > 0):
+                return False  # (a missing bar or price: the whole mark, which checks it)
+        if not self._calm_equity(eng.equity(prices)):
+            return False
+        marks = eng.marks
+        for symbol in positions:
+            marks[symbol] = prices[symbol]
+        return True
+
     def _calm_at(self, price: float) -> bool:
-        """Whether a mark at `price` leaves the peaks, the deepest drawdown and the guard as
-        they are (the comparisons of `_check_drawdown` and `deepen`, on their equity)."""
+        """Whether a mark at `price` (the one position's symbol) is calm (`_calm_equity`)."""
+        ((symbol, _),) = self.engine.positions.items()
+        return self._calm_equity(self.engine.equity({symbol: price}))
+
+    def _calm_equity(self, equity: float) -> bool:
+        """Whether a mark measuring `equity` leaves the peaks, the deepest drawdown and the
+        guard as they are (the comparisons of `_check_drawdown` and `deepen`, on it)."""
         eng, t = self.engine, self.tally
         lg, limit = eng.ledger, eng.config.max_drawdown_percent
-        ((symbol, _),) = eng.positions.items()
-        equity = eng.equity({symbol: price})
+        if eng._flatten_left or not lg.peak_equity > 0 or not t.peak > 0:
+            return False
         if equity > lg.peak_equity or equity > t.peak:
             return False
         if limit and not lg.halted_reason and (
@@ -240,7 +273,7 @@ class Scorecard:
         self.curves: dict[str, list[float]] = {name: [] for name in self.shadows}
         self.next_due = math.inf  # when the next answer is to be judged
         self.holding = False  # some shadow holds a position
-        self._calm_all: list[CalmShadow] | None = None  # see `mark`; dropped by a change
+        self._calm_all: CalmAll | None = None  # see `mark`; dropped by a change
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
 
     def _changed(self, moved: bool = True) -> None:
@@ -281,21 +314,8 @@ class Scorecard:
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
-        calm = self._calm_all
-        if calm is None and self._calm_stale and bars:
-            calm = self._calm_after_answers()
-        if calm is not None and bars:
-            if ts >= self.next_due:  # judging moves no band: the bar may still be calm
-                self._judge_due(prices, ts)
-            # `Shadow.mark`'s calm bar, in line: a backtest marks every candle a shadow holds
-            for engines, symbol, low, high, price_lo, price_hi in calm:
-                price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
-                if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
-                    break  # (the shadows already marked are marked again: the same)
-                for marks in engines:
-                    marks[symbol] = price
-            else:
-                return
+        if bars and self._mark_calm(prices, ts, bars):
+            return
         due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
@@ -308,11 +328,34 @@ class Scorecard:
         self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
         self._calm_stale = False
 
-    def _calm_after_answers(self) -> list[CalmShadow] | None:
+    def _mark_calm(self, prices: Mapping[str, float], ts: float,
+                   bars: Mapping[str, Bar]) -> bool:
+        """`Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks every
+        candle a shadow holds); False: a whole mark is needed."""
+        calm = self._calm_all
+        if calm is None:
+            if not self._calm_stale:
+                return False
+            calm = self._calm_after_answers()
+            if calm is None:
+                return False
+        if ts >= self.next_due:  # judging moves no band: the bar may still be calm
+            self._judge_due(prices, ts)
+        bands, several = calm
+        for engines, symbol, low, high, price_lo, price_hi in bands:
+            price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
+            if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
+                return False  # (the shadows already marked are marked again: the same)
+            for marks in engines:
+                marks[symbol] = price
+        # `Shadow._calm_bars`' last step
+        return all(shadow._calm_equity(shadow.engine.equity(prices)) for shadow in several)
+
+    def _calm_after_answers(self) -> CalmAll | None:
         """The bands after answers changed a ledger, without a whole mark first: each
         shadow's band is found again for its position as it now is (`_calm_for`), so a bar
         calm for all is one `Shadow.mark` finds calm shadow by shadow. A shadow in a band
-        holds one position and so is marked from now on, as that mark would note."""
+        holds a position and so is marked from now on, as that mark would note."""
         self._calm_stale = False
         calm = self._calm_all = self._calm_shadows()
         if calm is not None:
@@ -332,31 +375,40 @@ class Scorecard:
                 due = shadow._next_due
         self.next_due = due
 
-    def _calm_shadows(self) -> list[CalmShadow] | None:
+    def _calm_shadows(self) -> CalmAll | None:
         """After a mark: the shadows that the next one marks, by symbol, with the band where
-        all of them are calm (each condition holds for all when it holds for the narrowest;
-        None when one of them has no band: it holds several positions, or none but was
-        holding). Valid until the shadows change, which they do only through this class
+        all of them are calm (each condition holds for all when it holds for the narrowest),
+        and those of several positions, whose bars are calm when every position's bar is
+        quiet (`quiet_range`: its band, any positive price) and their equity then is
+        (`Shadow._calm_bars`). None when one was holding and is flat (it is marked once
+        more). Valid until the shadows change, which they do only through this class
         (`_changed`)."""
         out: dict[str, CalmShadow] = {}
+        several: list[Shadow] = []
         for shadow in self.shadows.values():
             positions = shadow.engine.positions
             if not positions and not shadow._was_holding:
                 continue  # not marked before its next answer is due
-            if len(positions) != 1:
+            if not positions:
                 return None
-            ((symbol, pos),) = positions.items()
-            _, _, _, low, high, price_lo, price_hi = shadow._calm_for(pos)
-            seen = out.get(symbol)
-            if seen is not None:
-                engines, _, low0, high0, lo0, hi0 = seen
-                low, high = max(low, low0), min(high, high0)
-                price_lo, price_hi = max(price_lo, lo0), min(price_hi, hi0)
+            if len(positions) == 1:
+                ((symbol, pos),) = positions.items()
+                bands = [shadow._calm_for(pos)[3:]]
             else:
-                engines = []
-            engines.append(shadow.engine.marks)
-            out[symbol] = (engines, symbol, low, high, price_lo, price_hi)
-        return list(out.values())
+                several.append(shadow)
+                bands = [(max(low, 0.0), high, _POSITIVE, math.inf) for low, high in
+                         map(shadow.engine.quiet_range, positions.values())]
+            for symbol, (low, high, price_lo, price_hi) in zip(positions, bands, strict=True):
+                seen = out.get(symbol)
+                if seen is not None:
+                    engines, _, low0, high0, lo0, hi0 = seen
+                    low, high = max(low, low0), min(high, high0)
+                    price_lo, price_hi = max(price_lo, lo0), min(price_hi, hi0)
+                else:
+                    engines = []
+                engines.append(shadow.engine.marks)
+                out[symbol] = (engines, symbol, low, high, price_lo, price_hi)
+        return list(out.values()), several
 
     def held(self) -> set[str] | dict[str, Any]:
         """The symbols some shadow holds a position on (a container to test `in`)."""
