@@ -56,3 +56,28 @@ def test_columns_feed_the_window_as_bar_by_bar_does(data: st.DataObject) -> None
         for name in STATE:
             assert getattr(bulk, name) == getattr(one, name), name
         assert bulk.candles() == one.candles() and bulk.last == one.last
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_closed_bars_feed_the_window_as_columns_then_the_next_bar_do(
+        data: st.DataObject) -> None:
+    """`extend_closed` (a backtest's checked bars, the next bar opened in the same run) leaves
+    the window as `extend_columns` and then `EventMonitor._open_next`'s empty bar do."""
+    two_steps, one_step = window(), window()
+    t, price = 0.0, 100.0
+    for _ in range(data.draw(st.integers(1, 12))):
+        cols: list[list[float]] = [[] for _ in range(6)]
+        for _ in range(data.draw(st.integers(1, 40))):
+            # one bar on: the live bar (opened empty), grown; further: a hole (it is sealed)
+            t += 60.0 * data.draw(st.sampled_from([1, 1, 1, 2, 4]))
+            price *= data.draw(st.floats(0.98, 1.02))
+            bar = (t, price, price * 1.01, price * 0.99, price,
+                   data.draw(st.sampled_from([1.0, 2.5, 0.0, 7.0])))
+            for col, value in zip(cols, bar, strict=True):
+                col.append(value)
+        two_steps.extend_columns(*cols)
+        two_steps.update(Candle(t + 60.0, price, price, price, price, 0.0))
+        one_step.extend_closed(*cols)
+        for name in STATE:
+            assert getattr(one_step, name) == getattr(two_steps, name), name

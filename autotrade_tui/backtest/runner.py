@@ -394,7 +394,7 @@ class Backtest:
                                   strict=True):
                 col.insert(k - a + 1, value)
         s.fed = j
-        self.monitor.add_columns(s.name, *cols, t)
+        self.monitor.add_closed_columns(s.name, *cols)  # (closed by t, checked when loaded)
 
     async def _cycle(self, syms: list[_Sym] | tuple[()], t: float,
                      source: TradeSource) -> None:

@@ -237,6 +237,31 @@ class CandleWindow:
         self._seal_run(first - 1, len(own) - 1)
         return used + len(cols[0])
 
+    def extend_closed(self, ts: Sequence[float], open_: Sequence[float],
+                      high: Sequence[float], low: Sequence[float], close: Sequence[float],
+                      volume: Sequence[float]) -> None:
+        """`extend_columns` for closed bars checked already (sane, in order, the first the live
+        bar's or newer: a backtest's, checked when read), then the next bar opened empty at
+        the last one's close (as `EventMonitor.add_bars` does for bars that have closed):
+        the same state, sealed in one run instead of three calls with their checks (a
+        backtest on real 5-minute data feeds a few bars at a time, tens of thousands of
+        times)."""
+        own = self._ts
+        if not len(ts):
+            return
+        skip = 0
+        if own and ts[0] == own[-1]:  # the live bar, grown: replaced (it is in no statistic)
+            (self._open[-1], self._high[-1], self._low[-1], self._close[-1],
+             self._vol[-1]) = open_[0], high[0], low[0], close[0], volume[0]
+            skip = 1
+        first = len(own)
+        for mine, theirs in zip(self._columns(), (ts, open_, high, low, close, volume),
+                                strict=True):
+            mine.extend(theirs[skip:] if skip else theirs)
+        last = close[-1]
+        self._append(Candle(ts[-1] + self.bar_seconds, last, last, last, last, 0.0))
+        self._seal_run(first - 1, len(own) - 1)
+
     # --- reading
     def __len__(self) -> int:
         return len(self._ts)

@@ -102,6 +102,13 @@ class EventMonitor:
         if ts:
             self._open_next(win, ts[-1], close[-1], now)
 
+    def add_closed_columns(self, symbol: str, ts: Sequence[float], open_: Sequence[float],
+                           high: Sequence[float], low: Sequence[float], close: Sequence[float],
+                           volume: Sequence[float]) -> None:
+        """`add_columns` for bars that have all closed and were checked when read (a
+        backtest's): `CandleWindow.extend_closed`, the same state in one step."""
+        self.windows[symbol].extend_closed(ts, open_, high, low, close, volume)
+
     def _open_next(self, win: CandleWindow, ts: float, close: float, now: float) -> None:
         """After the bar of `ts` was added: if it has closed by `now`, the next opens."""
         last = win.last
