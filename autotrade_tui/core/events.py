@@ -686,29 +686,32 @@ class EventDetector:
             return None
         t = self.thresholds
         ratio = round(snap.volume_ratio, _DIGITS)
-        metrics: dict[str, Any] = {"ratio": round(ratio, 4), "bar_volume": snap.bar_volume,
-                                   "average_volume": snap.average_volume, "price": snap.price}
+        spike = ratio >= t.volume_spike_ratio
+        if spike:
+            kind = EventType.VOLUME_SPIKE
+            severity = _rising_band(ratio, t.volume_spike_ratio, t.volume_spike_high_ratio,
+                                    t.volume_spike_critical_ratio)
+        elif ratio <= t.volume_dry_ratio:
+            kind = EventType.VOLUME_DRY
+            severity = Severity.HIGH if ratio <= t.volume_dry_high_ratio else Severity.MEDIUM
+        else:
+            return None
+        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts, severity):
+            return None  # (nothing worded for an event not raised)
         amounts = ""
         if snap.bar_volume is not None and snap.average_volume is not None:
             amounts = (f" (last {snap.bar} bar {fmt_price(snap.bar_volume)} vs average "
                        f"{fmt_price(snap.average_volume)})")
-        if ratio >= t.volume_spike_ratio:
-            kind = EventType.VOLUME_SPIKE
-            severity = _rising_band(ratio, t.volume_spike_ratio, t.volume_spike_high_ratio,
-                                    t.volume_spike_critical_ratio)
+        metrics: dict[str, Any] = {"ratio": round(ratio, 4), "bar_volume": snap.bar_volume,
+                                   "average_volume": snap.average_volume, "price": snap.price}
+        if spike:
             text = f"{snap.symbol} volume {ratio:.2f}× its 24 h average{amounts}"
             action = "Heavy activity: expect a breakout or a reversal; confirm the direction first"
             metrics["threshold"] = t.volume_spike_ratio
-        elif ratio <= t.volume_dry_ratio:
-            kind = EventType.VOLUME_DRY
-            severity = Severity.HIGH if ratio <= t.volume_dry_high_ratio else Severity.MEDIUM
+        else:
             text = f"{snap.symbol} volume only {ratio:.2f}× its 24 h average{amounts}"
             action = "Thin market: expect slippage and false moves; trade smaller or wait"
             metrics["threshold"] = t.volume_dry_ratio
-        else:
-            return None
-        if severity is None or self.cooling_down(snap.symbol, kind, snap.ts, severity):
-            return None
         return MarketEvent(snap.ts, snap.symbol, kind, severity, text, action, metrics)
 
     def _volatility(self, snap: SymbolSnapshot) -> MarketEvent | None:
