@@ -348,8 +348,9 @@ class Scorecard:
                 return False  # (the shadows already marked are marked again: the same)
             for marks in engines:
                 marks[symbol] = price
-        # `Shadow._calm_bars`' last step
-        return all(shadow._calm_equity(shadow.engine.equity(prices)) for shadow in several)
+        # `Shadow._calm_bars`' last step (none for one position each: no generator made)
+        return not several or all(shadow._calm_equity(shadow.engine.equity(prices))
+                                  for shadow in several)
 
     def _calm_after_answers(self) -> CalmAll | None:
         """The bands after answers changed a ledger, without a whole mark first: each
