@@ -1,10 +1,9 @@
-"""`CandleWindow.extend_columns` (a backtest's bars, appended and sealed in one loop) leaves the
-window exactly as `update` bar by bar does: the same bars, sums, ATRs, compactions and
-resyncs, whatever comes (the live bar again, old bars, holes, bad values)."""
+"""`CandleWindow.extend_closed` (a backtest's closed bars, appended and sealed in one run, then
+the next bar opened empty at the last close) leaves the window exactly as `update` bar by bar
+and then that empty bar do: the same bars, sums, ATRs, compactions and resyncs, holes
+included (the live bar then sealed empty, as live)."""
 
 from __future__ import annotations
-
-import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,49 +21,11 @@ def window() -> CandleWindow:
                         min_baseline_bars=5, resync_every=37)
 
 
-def batches(draw: st.DrawFn) -> list[list[Candle]]:
-    out, t, price = [], 0.0, 100.0
-    for _ in range(draw(st.integers(1, 12))):
-        batch = []
-        if out and draw(st.booleans()):
-            t -= 60.0  # starts with the live bar again (grown), or further back
-            if draw(st.booleans()):
-                t -= 60.0 * draw(st.integers(1, 3))
-        for _ in range(draw(st.integers(0, 90))):
-            t += 60.0 * draw(st.sampled_from([1, 1, 1, 2, 5]))  # holes now and then
-            price *= draw(st.floats(0.98, 1.02))
-            volume = draw(st.sampled_from([1.0, 2.5, 0.0, 7.0]))
-            batch.append(Candle(t, price, price * 1.01, price * 0.99, price, volume))
-        if batch and draw(st.integers(0, 4)) == 0:  # a bad bar somewhere: bar by bar
-            k = draw(st.integers(0, len(batch) - 1))
-            c = batch[k]
-            batch[k] = Candle(c.ts, c.open, c.high, c.low, c.close,
-                              draw(st.sampled_from([-1.0, math.nan, math.inf])))
-        out.append(batch)
-    return out
-
-
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
-def test_columns_feed_the_window_as_bar_by_bar_does(data: st.DataObject) -> None:
-    one, bulk = window(), window()
-    for batch in batches(data.draw):
-        used = sum(one.update(c) for c in batch)
-        cols = [[getattr(c, f) for c in batch]
-                for f in ("ts", "open", "high", "low", "close", "volume")]
-        assert bulk.extend_columns(*cols) == used
-        for name in STATE:
-            assert getattr(bulk, name) == getattr(one, name), name
-        assert bulk.candles() == one.candles() and bulk.last == one.last
-
-
-@settings(max_examples=200, deadline=None)
-@given(data=st.data())
-def test_closed_bars_feed_the_window_as_columns_then_the_next_bar_do(
+def test_closed_bars_feed_the_window_as_bar_by_bar_then_the_next_bar_do(
         data: st.DataObject) -> None:
-    """`extend_closed` (a backtest's checked bars, the next bar opened in the same run) leaves
-    the window as `extend_columns` and then `EventMonitor._open_next`'s empty bar do."""
-    two_steps, one_step = window(), window()
+    one_by_one, one_step = window(), window()
     t, price = 0.0, 100.0
     for _ in range(data.draw(st.integers(1, 12))):
         cols: list[list[float]] = [[] for _ in range(6)]
@@ -76,8 +37,10 @@ def test_closed_bars_feed_the_window_as_columns_then_the_next_bar_do(
                    data.draw(st.sampled_from([1.0, 2.5, 0.0, 7.0])))
             for col, value in zip(cols, bar, strict=True):
                 col.append(value)
-        two_steps.extend_columns(*cols)
-        two_steps.update(Candle(t + 60.0, price, price, price, price, 0.0))
+        for candle in map(Candle, *cols):
+            assert one_by_one.update(candle)
+        assert one_by_one.update(Candle(t + 60.0, price, price, price, price, 0.0))
         one_step.extend_closed(*cols)
         for name in STATE:
-            assert getattr(one_step, name) == getattr(two_steps, name), name
+            assert getattr(one_step, name) == getattr(one_by_one, name), name
+        assert one_step.candles() == one_by_one.candles() and one_step.last == one_by_one.last

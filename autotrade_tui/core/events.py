@@ -40,7 +40,6 @@ Percentages and ratios are rounded to 9 decimals before any comparison, so 100 â
 from __future__ import annotations
 
 import math
-import operator
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +146,7 @@ class CandleWindow:
     grows), a bar with the `ts` of a stored sealed bar revises it (costs O(bars after it)).
     Anything else (older than the window, inside a hole, non-finite values, negative volume) is
     ignored and `update` returns False. Keeps about `baseline_seconds` of bars (24 h + a bit).
-    The bars are kept as columns (a backtest appends thousands at a time: `extend_columns`).
+    The bars are kept as columns (a backtest appends closed bars in runs: `extend_closed`).
     """
 
     _KEEP = 34  # bars always retained: price_ago lookbacks up to ~30 minutes with tiny baselines
@@ -213,39 +212,14 @@ class CandleWindow:
         """`update` each candle (initial history); returns how many were used."""
         return sum(1 for c in candles if self.update(c))
 
-    def extend_columns(self, ts: Sequence[float], open_: Sequence[float],
-                       high: Sequence[float], low: Sequence[float], close: Sequence[float],
-                       volume: Sequence[float]) -> int:
-        """`extend` with the candles of these columns (a backtest's bars, thousands at a
-        time): when they are all sane and each is newer than the one before (the first may
-        be the live bar's), they are appended at once and sealed in one loop, to the same
-        state and sums; otherwise candle by candle."""
-        n = len(ts)
-        cols: tuple[Sequence[float], ...] = (ts, open_, high, low, close, volume)
-        own = self._ts
-        if not n or (own and ts[0] < own[-1]) or not (
-                all(all(map(math.isfinite, c)) for c in cols) and min(volume) >= 0
-                and all(map(operator.lt, ts, ts[1:]))):
-            return self.extend(map(Candle, *cols))
-        used = 0
-        if own and ts[0] == own[-1]:  # the live bar, grown: replaced
-            used += self.update(Candle(ts[0], open_[0], high[0], low[0], close[0], volume[0]))
-            cols = tuple(c[1:] for c in cols)
-        first = len(own)
-        for mine, theirs in zip(self._columns(), cols, strict=True):
-            mine.extend(theirs)
-        self._seal_run(first - 1, len(own) - 1)
-        return used + len(cols[0])
-
     def extend_closed(self, ts: Sequence[float], open_: Sequence[float],
                       high: Sequence[float], low: Sequence[float], close: Sequence[float],
                       volume: Sequence[float]) -> None:
-        """`extend_columns` for closed bars checked already (sane, in order, the first the live
-        bar's or newer: a backtest's, checked when read), then the next bar opened empty at
-        the last one's close (as `EventMonitor.add_bars` does for bars that have closed):
-        the same state, sealed in one run instead of three calls with their checks (a
-        backtest on real 5-minute data feeds a few bars at a time, tens of thousands of
-        times)."""
+        """`update` with each of these closed bars, checked already (sane, in order, the first
+        the live bar's or newer: a backtest's, checked when read), then the next bar opened
+        empty at the last one's close (as `EventMonitor.add_bars` does for bars that have
+        closed): the same state, appended at once and sealed in one run (a backtest on real
+        5-minute data feeds a few bars at a time, tens of thousands of times)."""
         own = self._ts
         if not len(ts):
             return

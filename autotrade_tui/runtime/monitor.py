@@ -93,20 +93,11 @@ class EventMonitor:
         if candles:
             self._open_next(win, candles[-1].ts, candles[-1].close, now)
 
-    def add_columns(self, symbol: str, ts: Sequence[float], open_: Sequence[float],
-                    high: Sequence[float], low: Sequence[float], close: Sequence[float],
-                    volume: Sequence[float], now: float) -> None:
-        """`add_bars` with the bars as columns (a backtest's, thousands at a time)."""
-        win = self.windows[symbol]
-        win.extend_columns(ts, open_, high, low, close, volume)
-        if ts:
-            self._open_next(win, ts[-1], close[-1], now)
-
     def add_closed_columns(self, symbol: str, ts: Sequence[float], open_: Sequence[float],
                            high: Sequence[float], low: Sequence[float], close: Sequence[float],
                            volume: Sequence[float]) -> None:
-        """`add_columns` for bars that have all closed and were checked when read (a
-        backtest's): `CandleWindow.extend_closed`, the same state in one step."""
+        """`add_bars` for bars that have all closed and were checked when read (a backtest's,
+        as columns): `CandleWindow.extend_closed`, the same state in one step."""
         self.windows[symbol].extend_closed(ts, open_, high, low, close, volume)
 
     def _open_next(self, win: CandleWindow, ts: float, close: float, now: float) -> None:
@@ -126,25 +117,21 @@ class EventMonitor:
                           live.volume))
 
     def detect(self, symbol: str, now: float, price: float,
-               positions: Mapping[str, Position], *, bars: bool = True) -> list[MarketEvent]:
-        """The symbol's events now. `bars=False`: the caller knows no rule reading the
-        window can fire (a backtest's screen), so only the price is given."""
+               positions: Mapping[str, Position]) -> list[MarketEvent]:
+        """The symbol's events now (`price_news`: those the price alone can show)."""
         pos = positions.get(symbol)
-        if bars:
-            snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
-            events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
-        else:  # the price alone (`SymbolSnapshot(symbol, now, price)`)
-            found = self.detector.detect_price(symbol, now, price, pos, self.mmr)
-            events = [] if found is None else [found]
+        snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
+        events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
         for e in events:
             self._count(e.event_type)
         return events
 
     def price_news(self, symbol: str, now: float, price: float,
                    position: Position | None) -> MarketEvent | None:
-        """`detect(bars=False)` and `lasting.sift` in one: the liquidation risk the price alone
-        shows, if it is news (SPEC §9). A sighting of a lasting condition is counted without
-        its event being built: a backtest holding a leveraged position sees one every candle."""
+        """`EventDetector.detect_price` and `lasting.sift` in one: the liquidation risk the
+        price alone shows (a backtest's bar its screen finds quiet), if it is news (SPEC §9).
+        A sighting of a lasting condition is counted without its event being built: a
+        backtest holding a leveraged position sees one every candle."""
         level = self.detector.price_level(symbol, now, price, position, self.mmr)
         if level is None:
             return None
