@@ -36,6 +36,7 @@ from autotrade_tui.backtest.request import Request
 from autotrade_tui.backtest.runner import Backtest, Outcome
 from autotrade_tui.backtest.store import BacktestStore
 from autotrade_tui.config import defaults
+from autotrade_tui.core.scorecard import Scorecard
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT"]
 
@@ -56,6 +57,23 @@ def random_walk(n: int, seed: int = 1, symbols: int = 1) -> pd.DataFrame:
             part.insert(1, "symbol", SYMBOLS[k])
         parts.append(part)
     return pd.concat(parts).sort_values("timestamp", kind="stable")
+
+
+def walk_history(candles: int) -> History:
+    """`random_walk(candles)` for BTC/USDT as `backtest --data` loads it (the other
+    benchmarks' year of candles)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "walk.csv"
+        random_walk(candles).to_csv(csv, index=False)
+        return load_file(Request(str(csv), ["BTC/USDT"], False, None, None, "5m", 300,
+                                 "offline", True, ""))
+
+
+def without_shadows(bt: Backtest) -> Backtest:
+    """`bt` with a scorecard of no models: the replay without the shadow ledgers."""
+    card = bt.scorecard
+    bt.scorecard = Scorecard(card.config, [], card.threshold, card.interval)
+    return bt
 
 
 def ours(history: History, settings: object) -> Callable[[], tuple[float, Outcome]]:

@@ -16,19 +16,16 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
 from autotrade_tui.backtest import runner
-from autotrade_tui.backtest.history import History, load_file
-from autotrade_tui.backtest.request import Request
+from autotrade_tui.backtest.history import History
 from autotrade_tui.backtest.runner import Backtest
 from autotrade_tui.config import Settings, defaults
-from autotrade_tui.core.scorecard import Scorecard
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backtest import random_walk  # (the same series as benchmarks/backtest.py)
+from backtest import walk_history, without_shadows  # (benchmarks/backtest.py's year)
 
 CASES = {"as built": (True, True), "no shadows": (False, True), "no window rules": (True, False),
          "neither": (False, False)}
@@ -39,10 +36,7 @@ def replay(history: History, settings: Settings, shadows: bool, window: bool) ->
     runner.screen = _SCREEN if window else (lambda ts, *_a: [False] * len(ts))
     try:
         bt = Backtest(settings, history, (TrendFollower(), MeanReverter()))
-        if not shadows:
-            card = bt.scorecard
-            bt.scorecard = Scorecard(card.config, [], card.threshold, card.interval)
-        return asyncio.run(bt.run()).seconds
+        return asyncio.run((bt if shadows else without_shadows(bt)).run()).seconds
     finally:
         runner.screen = _SCREEN
 
@@ -53,11 +47,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     settings = defaults(symbols=["BTC/USDT"])
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "walk.csv"
-        random_walk(args.candles).to_csv(csv, index=False)
-        history = load_file(Request(str(csv), ["BTC/USDT"], False, None, None, "5m", 300,
-                                    "offline", True, ""))
+    history = walk_history(args.candles)
     times: dict[str, list[float]] = {name: [] for name in CASES}
     for flags in CASES.values():
         replay(history, settings, *flags)  # warm-up

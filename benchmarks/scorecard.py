@@ -22,15 +22,13 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
-from autotrade_tui.backtest.history import History, load_file
-from autotrade_tui.backtest.request import Request
+from autotrade_tui.backtest.history import History
 from autotrade_tui.backtest.runner import Backtest
 from autotrade_tui.config import defaults
 from autotrade_tui.core.engine import EngineConfig
@@ -39,7 +37,7 @@ from autotrade_tui.core.scorecard import Scorecard
 from autotrade_tui.core.step import mark_shadows
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backtest import random_walk  # (the same series as benchmarks/backtest.py)
+from backtest import walk_history, without_shadows  # (benchmarks/backtest.py's year)
 
 LIVE_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
@@ -48,8 +46,7 @@ def replay_seconds(history: History, settings: object, shadows: bool) -> tuple[f
     """(wall seconds of the replay, CPU seconds of the whole run)."""
     bt = Backtest(settings, history, (TrendFollower(), MeanReverter()))
     if not shadows:  # the same replay with a scorecard of no models
-        card = bt.scorecard
-        bt.scorecard = Scorecard(card.config, [], card.threshold, card.interval)
+        without_shadows(bt)
     started = time.process_time()
     wall = asyncio.run(bt.run()).seconds
     return wall, time.process_time() - started
@@ -58,11 +55,7 @@ def replay_seconds(history: History, settings: object, shadows: bool) -> tuple[f
 def backtest_ab(candles: int, repeat: int
                 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     settings = defaults(symbols=["BTC/USDT"])
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "walk.csv"
-        random_walk(candles).to_csv(csv, index=False)
-        history = load_file(Request(str(csv), ["BTC/USDT"], False, None, None, "5m", 300,
-                                    "offline", True, ""))
+    history = walk_history(candles)
     on: list[tuple[float, float]] = []
     off: list[tuple[float, float]] = []
     replay_seconds(history, settings, True)  # warm-up (imports, caches)
