@@ -148,3 +148,30 @@ def test_event_texts_name_the_windows_bar_length(bar: int, label: str) -> None:
     assert f"(last {label} bar 100.00 vs average 10.00)" in \
         events[EventType.VOLUME_SPIKE].description
     assert events[EventType.VOLATILITY_SPIKE].description.endswith(f"({label} bars)")
+
+
+@pytest.mark.parametrize(("step", "timeframe"), [(300, "5m"), (60, "1m")])
+async def test_the_window_series_reads_what_the_fed_window_reads(
+        tmp_path: Path, step: int, timeframe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backtest reads its window's `WindowSeries` (computed over the series at once); fed
+    bar by bar instead (`_feed_window`, as for irregular bars), the same events, trades and
+    equity, across holes (each an empty bar in the window), read everywhere."""
+    df = crashed(n=900, step=step)
+    df.loc[500, "volume"] *= 9
+    df.loc[560:620, "volume"] *= 0.05
+    df = df[(df.index < 600) | (df.index > 606)]  # a hole of 7 bars
+    df = df[(df.index < 700) | (df.index > 701)]  # and one of 2
+    data = write(df, tmp_path / "m.csv")
+    history = load_file(request(data, symbols=BTC, timeframe=timeframe, bar_seconds=step))
+    settings = defaults(symbols=BTC, leverage=50.0, position_size_percent=10.0)
+    models = (TrendFollower(), MeanReverter())
+    monkeypatch.setattr(runner, "screen", lambda ts, *a: [True] * len(ts))
+    bt = Backtest(settings, history, models)
+    series = await bt.run()
+    assert all(s.window is not None for s in bt._by_name.values())
+    monkeypatch.setattr(runner, "fits", lambda *a: False)
+    fed = Backtest(settings, history, models)
+    window = await fed.run()
+    assert all(s.window is None for s in fed._by_name.values())
+    assert len(series.events) > 20 and series.events == window.events
+    assert series.trades == window.trades and series.equity == window.equity

@@ -6,6 +6,7 @@ as a lasting condition (SPEC §9), its lasting sightings counted without buildin
 from __future__ import annotations
 
 import contextlib
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from autotrade_tui.core.clock import VirtualClock
 from autotrade_tui.core.engine import EngineConfig, Rejected, TradingEngine
 from autotrade_tui.core.events import EventDetector, EventThresholds, SymbolSnapshot
-from autotrade_tui.core.models import Side
+from autotrade_tui.core.models import Severity, Side
 from autotrade_tui.market.replay import ReplayFeed
 from autotrade_tui.runtime.monitor import EventMonitor
 from tests.test_coarse_events import crashed
@@ -79,3 +80,36 @@ def test_price_news_is_the_price_check_sifted(steps: list, side: Side, leverage:
         assert {k: (o.count, o.seen, o.raised_ts, o.since) for k, o in lean.lasting.ongoing.items()
                 } == {k: (o.count, o.seen, o.raised_ts, o.since)
                       for k, o in whole.lasting.ongoing.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(side=st.sampled_from(list(Side)), leverage=st.sampled_from([5.0, 20.0, 50.0]),
+       edge=st.sampled_from([0.0, 2.0, 5.0, 10.0, 3.7]), ulps=st.integers(-3, 3),
+       nudge=st.sampled_from([0.0, 0.0, 1e-10, -1e-10, 4e-7, -4e-7, 2e-6, -2e-6]))
+def test_the_liquidation_rule_rounds_its_distance_as_the_spec_says(
+        side: Side, leverage: float, edge: float, ulps: int, nudge: float) -> None:
+    """Distances are rounded to 9 decimals before any comparison (and worded so), also where
+    the rule skips the rounding (away from every band's edge): prices at and around each
+    edge, a few float steps or a hair off, give the severity and the words of the rounded
+    distance."""
+    mmr = 0.005
+    engine = TradingEngine(EngineConfig(leverage=leverage, maintenance_margin_rate=mmr))
+    engine.open(BTC, side, 100.0, 0.0)
+    pos = engine.positions[BTC]
+    liq = pos.liquidation_price(mmr)
+    d = (edge + nudge) / 100.0  # the price at that distance from liquidation
+    price = liq / (1.0 - d) if side is Side.LONG else liq / (1.0 + d)
+    for _ in range(abs(ulps)):
+        price = math.nextafter(price, math.inf if ulps > 0 else -math.inf)
+    gap = price - liq if side is Side.LONG else liq - price
+    want = max(round(gap / price * 100.0, 9), 0.0)
+    t = EventThresholds()
+    severity = (Severity.CRITICAL if want < t.liquidation_critical_percent else Severity.HIGH
+                if want <= t.liquidation_high_percent else Severity.MEDIUM
+                if want <= t.liquidation_risk_percent else None)
+    event = EventDetector(t).detect_price(BTC, 1.0, price, pos, mmr)
+    assert (event and event.severity) == severity
+    if event is not None:
+        assert event.metrics["distance_pct"] == round(want, 4)
+        assert (f"is {want:.2f} % from" in event.description if want > 0
+                else "at or past" in event.description)

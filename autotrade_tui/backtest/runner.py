@@ -18,9 +18,10 @@ whole series (row i equals the runtime's value on the candles up to i); the offl
 rules, pure functions of a bar's values written over arrays, run once over those columns and
 each distinct pair of answers is voted once with `voting.tally` (the code their `decide` and
 `voting.vote` run, without the reasoning text, which is written afterwards for the decisions
-a run keeps; see `fast.py`); a HOLD never reaches the engine; the windows are read (and fed,
-in one go) only at the bars where `screen.py` finds that a rule reading them may fire; at the
-others only a position's liquidation risk can show. Any other models get the full context
+a run keeps; see `fast.py`); a HOLD never reaches the engine; the windows are read only at
+the bars where `screen.py` finds that a rule reading them may fire (at the others only a
+position's liquidation risk can show), and read from `core.window_series`: what the window fed
+bar by bar would read, computed over the series at once. Any other models get the full context
 (`core.decision.build_context`) and `decide`.
 """
 
@@ -66,6 +67,7 @@ from autotrade_tui.core.step import (
     is_stale,
 )
 from autotrade_tui.core.step import mark as mark_engine
+from autotrade_tui.core.window_series import WindowSeries, fits
 from autotrade_tui.runtime.monitor import EventMonitor
 from autotrade_tui.runtime.ticks import settle_in_order
 
@@ -148,6 +150,10 @@ class _Sym:
         self.fed = -1  # the last bar given to the monitor's window
         self.screen: list[bool] = []  # per bar: may a rule reading the window fire (screen.py)
         self.holes: list[int] = []  # bars from `first` on that a hole follows
+        # the window's readings after each bar it is fed (from `p0`, holes' empty bars
+        # included); None: irregular bars, the window itself is fed (`_feed_window`)
+        self.window: WindowSeries | None = None
+        self.p0 = 0
 
     def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
         """The indicators `keys` over the whole series (row i: on the candles up to i)."""
@@ -337,6 +343,7 @@ class Backtest:
         the price alone, for a position near enough to its liquidation."""
         monitor = self.monitor
         quiet, by_name, detect = self._quiet, self._by_name, monitor.detect
+        detect_snapshot = monitor.detect_snapshot
         sift = monitor.lasting.sift
         found: list[MarketEvent] = []  # raised ones only: a lasting condition is news once
         for name, price in fresh.items():
@@ -358,6 +365,11 @@ class Backtest:
                 if news is not None:
                     found.append(news)
                 continue
+            win = s.window
+            if win is not None:  # the window fed through bar j (its index among the fed)
+                snap = win.snapshot(j - s.p0 + bisect_left(s.holes, j), name, t, price)
+                found += sift(detect_snapshot(snap, positions))[0]
+                continue
             self._feed_window(s, t)
             found += sift(detect(name, t, price, positions))[0]
         if not found:
@@ -370,13 +382,25 @@ class Backtest:
 
     def _first_fresh(self, s: _Sym) -> None:
         """The symbol's first fresh candle: the live monitor primes its window here (the
-        day before), and the screen of its bars is made."""
+        day before); the screen of its bars and the window's readings are made."""
         s.first = s.i
         s.fed = max(0, s.i + 1 - self.monitor.history_bars) - 1
         c = s.series
         s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor)
         after = np.flatnonzero(np.diff(c.ts) != s.bar)
-        s.holes = after[after >= s.first].tolist()
+        holes = after[after >= s.first]
+        s.holes = holes.tolist()
+        # what `_feed_window` would feed the window in all: the bars from p0, each hole's
+        # empty bar (at the close before it) after it
+        s.p0 = p0 = s.fed + 1
+        at = holes - p0 + 1
+        shut = c.close[holes]
+        cols = [np.insert(col[p0:], at, extra) for col, extra in (
+            (c.ts, c.ts[holes] + s.bar), (c.high, shut), (c.low, shut), (c.close, shut),
+            (c.volume, 0.0))]
+        if fits(cols[0], s.bar):
+            s.window = WindowSeries(self.monitor.windows[s.name], self.monitor.flash_windows,
+                                    *cols)
 
     def _feed_window(self, s: _Sym, t: float) -> None:
         """Catch the symbol's window up to its newest bar, as the live monitor fed it bar by

@@ -60,10 +60,12 @@ if TYPE_CHECKING:
 
 FLASH_WINDOWS_MIN: tuple[int, ...] = (1, 5, 15)
 _DIGITS = 9  # rounding before comparisons: absorbs float error, far below any real threshold
+_EDGE = 1e-6  # farther than this from a threshold, rounding to _DIGITS cannot cross it
 # A position's liquidation price, side, liquidation price text, entry price, quantity, leverage
 # and margin (`EventDetector._position_facts`)
 Facts = tuple[float, str, str, float, float, float, float]
-# (distance %, severity, facts): what the liquidation rule found, before it is worded
+# (distance %, severity, facts): what the liquidation rule found, before it is worded (the
+# distance rounded to _DIGITS only once worded, where rounding cannot change the severity)
 LiquidationLevel = tuple[float, Severity, Facts]
 
 # Severity bands of the measures the SPEC leaves open, as multiples of the configured threshold.
@@ -237,6 +239,16 @@ class CandleWindow:
         self._seal_run(first - 1, len(own) - 1)
 
     # --- reading
+    @property
+    def cap(self) -> int:
+        """Bars in a full baseline."""
+        return self._cap
+
+    @property
+    def resync_every(self) -> int:
+        """Seals between two re-sums of the running sums."""
+        return self._resync_every
+
     def __len__(self) -> int:
         return len(self._ts)
 
@@ -462,11 +474,12 @@ def snapshot(
         atr_long=window.atr_long(),
         bar_volume=window.reference_volume(),
         average_volume=window.average_volume(),
-        bar=_bar_label(window.bar_seconds),
+        bar=bar_label(window.bar_seconds),
     )
 
 
-def _bar_label(seconds: float) -> str:
+def bar_label(seconds: float) -> str:
+    """A bar length as event texts name it: 1m, 5m, 1h."""
     minutes = seconds / 60.0
     return f"{minutes:g}m" if minutes < 60 else f"{minutes / 60.0:g}h"
 
@@ -749,7 +762,15 @@ class EventDetector:
             if not (math.isfinite(liq) and liq > 0):
                 continue  # a long at ≤ 1× leverage cannot be liquidated
             gap = price - liq if pos.side is Side.LONG else liq - price
-            distance = max(round(gap / price * 100.0, _DIGITS), 0.0)  # past it: 0
+            d = gap / price * 100.0
+            # Rounded here only where rounding can change what follows (within _EDGE of a
+            # band's edge, or two positions to compare); else once worded (round is slow:
+            # a backtest holding a leveraged position asks every candle, words one in ~5).
+            if (len(held) > 1 or abs(d) < _EDGE or abs(d - t.liquidation_critical_percent)
+                    < _EDGE or abs(d - t.liquidation_high_percent) < _EDGE
+                    or abs(d - t.liquidation_risk_percent) < _EDGE):
+                d = round(d, _DIGITS)
+            distance = max(d, 0.0)  # past it: 0
             if nearest is None or distance < nearest[0]:
                 nearest = (distance, pos, facts)
         if nearest is None:
@@ -770,7 +791,8 @@ class EventDetector:
     def liquidation_event(self, symbol: str, ts: float, price: float,
                           level: LiquidationLevel) -> MarketEvent:
         """The LIQUIDATION_RISK event of a `liquidation_level` finding, worded."""
-        distance, severity, (liq, side, liq_text, entry, q, leverage, margin) = level
+        found, severity, (liq, side, liq_text, entry, q, leverage, margin) = level
+        distance = max(round(found, _DIGITS), 0.0)  # (rounding twice changes nothing)
         t = self.thresholds
         kind = EventType.LIQUIDATION_RISK
         # Advice names what the app can do (x closes the position, X closes all)
@@ -798,6 +820,7 @@ __all__ = [
     "EventDetector",
     "EventThresholds",
     "SymbolSnapshot",
+    "bar_label",
     "fmt_price",
     "snapshot",
 ]

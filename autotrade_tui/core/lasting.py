@@ -77,8 +77,11 @@ class LastingConditions:
         """A sighting `sift` would only count, counted without its event being built (a
         backtest sees a lasting liquidation risk every candle); False: build it and sift it.
         The ongoing line keeps its last worded event: nothing shows a backtest's."""
-        now = self._current(key, ts)
-        if now is None or not self._counts_as_seen(now, severity, ts):
+        # `_current` and `_counts_as_seen` spelt out: a backtest asks every candle it holds
+        now = self.ongoing.get(key)
+        if (now is None or ts - now.seen > self.gone_after(key[1])
+                or RANK[severity] > RANK[now.event.severity]
+                or not ts - now.raised_ts < self.repeat_seconds):
             return False
         now.count += 1
         now.seen = ts

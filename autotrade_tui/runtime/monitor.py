@@ -14,6 +14,7 @@ from autotrade_tui.core.events import (
     CandleWindow,
     EventDetector,
     EventThresholds,
+    SymbolSnapshot,
     snapshot,
 )
 from autotrade_tui.core.lasting import Key, LastingConditions, position_key
@@ -119,8 +120,13 @@ class EventMonitor:
     def detect(self, symbol: str, now: float, price: float,
                positions: Mapping[str, Position]) -> list[MarketEvent]:
         """The symbol's events now (`price_news`: those the price alone can show)."""
-        pos = positions.get(symbol)
         snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
+        return self.detect_snapshot(snap, positions)
+
+    def detect_snapshot(self, snap: SymbolSnapshot,
+                        positions: Mapping[str, Position]) -> list[MarketEvent]:
+        """`detect` on a snapshot read elsewhere (a backtest's `WindowSeries`)."""
+        pos = positions.get(snap.symbol)
         events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
         for e in events:
             self._count(e.event_type)
@@ -148,4 +154,5 @@ class EventMonitor:
         return raised[0]  # (not absorbed: news)
 
     def _count(self, kind: EventType) -> None:
-        self.counts[kind.value] = self.counts.get(kind.value, 0) + 1
+        name = kind._value_  # (`.value` is a slow property; a backtest counts every candle)
+        self.counts[name] = self.counts.get(name, 0) + 1
