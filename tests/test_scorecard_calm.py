@@ -29,8 +29,8 @@ class WholeShadow(Shadow):
     """A shadow that never finds a bar calm: every mark is the whole one."""
 
     def _calm_band(self, pos: Position) -> Calm:
-        band = super()._calm_band(pos)
-        return (*band[:5], math.inf, -math.inf)
+        band = super()._calm_band(pos)  # no bar quiet, no close calm: `mark_bars` each time
+        return (*band[:3], math.inf, -math.inf, math.inf, -math.inf)
 
     def _calm_bars(self, prices: Mapping[str, float], bars: Mapping[str, Bar]) -> bool:
         return False  # several positions: the whole mark too
@@ -139,10 +139,11 @@ def test_several_positions_have_calm_bars() -> None:
     assert not shadow._calm_bars(prices, low_bar)
     assert not shadow._calm_bars({"BTC/USDT": 61_000.0, "ETH/USDT": 3_100.0}, bars)
     assert not shadow._calm_bars(prices, {"BTC/USDT": bars["BTC/USDT"]})  # a bar missing
-    # the scorecard's own calm path (`_calm_shadows`: a band per symbol, then the equity):
-    # a calm pair of bars marks only; the bar reaching ETH's stop closes it
+    # the scorecard's own calm path (`_calm_shadows`: a band per symbol, its closes inside
+    # the shadow's box, `Shadow._calm_box`): a calm pair of bars marks only; the bar
+    # reaching ETH's stop closes it
     card.mark({"BTC/USDT": 59_995.0, "ETH/USDT": 2_999.8}, 600.0, bars)
-    assert card._calm_all is not None and card._calm_all[1] == [shadow]
+    assert card._calm_all is not None and card._calm_all[1] == []  # no equity to check
     assert len(shadow.engine.positions) == 2 and shadow.engine.ledger.total_trades == 0
     card.mark(prices, 900.0, low_bar)
     assert list(shadow.engine.positions) == ["BTC/USDT"]

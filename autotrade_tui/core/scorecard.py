@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autotrade_tui.core.decision import gate
 from autotrade_tui.core.engine import EPS, EngineConfig, EngineState, Ledger, TradingEngine
 from autotrade_tui.core.metrics import deepen, max_drawdown_pct
 from autotrade_tui.core.models import (
@@ -28,10 +27,12 @@ from autotrade_tui.core.models import (
     Position,
     Side,
     TradeSource,
-    VoteResult,
+    pnl_at,
 )
+from autotrade_tui.core.voting import EPS as VOTE_EPS
 
 HOUR = 3600.0
+_HOLD = Action.HOLD
 ENSEMBLE = "ensemble"
 CURVE_POINTS = 240  # each shadow's equity curve keeps this many samples (the Models tab)
 _SHRINK = 1e-9  # a calm band's inward margin (relative), far above the inversion's rounding
@@ -46,6 +47,7 @@ CalmShadow = tuple[list[dict[str, float]], str, float, float, float, float]
 # the bands by symbol, and the shadows of several positions whose equity at the closes is
 # checked once every band held (`Shadow._calm_equity`)
 CalmAll = tuple[list[CalmShadow], list["Shadow"]]
+_SHARE = 1e-6  # what each position's share of the equity's room gives up, for rounding
 _POSITIVE = 5e-324  # the smallest float above 0: `price_lo <= price` is `price > 0`
 
 
@@ -113,12 +115,10 @@ class Shadow:
             self.tally.pending.append(Pending(symbol, price, action is Action.BUY,
                                               ts + interval, ts + HOUR))
             self._next_due = min(self._next_due, ts + interval)
-        result = VoteResult(action, confidence, "alone", self.threshold)
-        # `decision.settle` without its note (nobody reads a shadow's)
-        if gate(self.engine, result, stale=stale):
+        eng = self.engine
+        if _gated(eng, confidence, self.threshold, stale) or _refused(eng, action, symbol, ts):
             return False
-        if not self.engine.execute(action, symbol, price, ts, TradeSource.AUTO,
-                                   result.reason).trades:
+        if not eng.execute(action, symbol, price, ts, TradeSource.AUTO, "alone").trades:
             return False  # refused by the engine (it refuses before changing anything)
         self._calm = None
         return True
@@ -138,14 +138,21 @@ class Shadow:
             ((symbol, pos),) = positions.items()
             calm = self._calm_for(pos)
             price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
-            if calm[3] < bar[2] and bar[1] < calm[4] and calm[5] <= price <= calm[6]:
+            quiet = calm[3] < bar[2] and bar[1] < calm[4] and price > 0
+            if quiet and calm[5] <= price <= calm[6]:
                 eng.marks[symbol] = price
                 self._was_holding = True
                 return
         elif bars and positions and self._calm_bars(prices, bars):
             self._was_holding = True
             return
-        if bars and positions:
+        else:
+            quiet = False
+        if quiet:  # a new peak or a deeper drawdown on a quiet bar (most of the rest): all
+            # `mark_bars` does then is mark the close and check the drawdown at its equity
+            eng.marks[symbol] = price
+            eng._check_drawdown(prices, ts=ts)
+        elif bars and positions:
             eng.mark_bars(prices, bars, ts)
         else:  # just flat: once more, so the guard's peak follows the equity as live
             eng.mark(prices, ts)
@@ -187,11 +194,18 @@ class Shadow:
         if limit and not lg.halted_reason:
             floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
         base = lg.capital + margin
-        long = pos.side is Side.LONG
+        side = pos.side
         # equity = base + q·(P − E) (long) or base + q·(E − P) (short), E = notional / q
-        at = [notional / q + (e - base) / q * (1.0 if long else -1.0) for e in (floor, top)]
-        lo, hi = min(at) * (1.0 + _SHRINK), max(at) * (1.0 - _SHRINK)
-        if not (0.0 < lo <= hi) or not (self._calm_at(lo) and self._calm_at(hi)):
+        sign, entry = (1.0 if side is Side.LONG else -1.0), notional / q
+        lo, hi = entry + (floor - base) / q * sign, entry + (top - base) / q * sign
+        if hi < lo:
+            lo, hi = hi, lo
+        lo, hi = lo * (1.0 + _SHRINK), hi * (1.0 - _SHRINK)
+        if not 0.0 < lo <= hi:
+            return empty
+        # the engine's `equity` at both ends (its sum for one position, inlined)
+        if not (self._calm_equity(base + pnl_at(side, q, notional, lo))
+                and self._calm_equity(base + pnl_at(side, q, notional, hi))):
             return empty
         return (pos, len(pos.entries), lg.capital, low, high, lo, hi)
 
@@ -215,10 +229,45 @@ class Shadow:
             marks[symbol] = prices[symbol]
         return True
 
-    def _calm_at(self, price: float) -> bool:
-        """Whether a mark at `price` (the one position's symbol) is calm (`_calm_equity`)."""
-        ((symbol, _),) = self.engine.positions.items()
-        return self._calm_equity(self.engine.equity({symbol: price}))
+    def _calm_box(self) -> list[tuple[float, float]] | None:
+        """Several positions: for each, a range of closes around its mark such that the
+        equity at any closes inside all of them is calm (`_calm_equity`), so a bar of each
+        inside its range and its quiet range is calm with no equity computed (the equity
+        check each bar cost a backtest of three symbols more than the rest of its calm
+        bars). The equity's room to the floor and to the top (as in `_calm_band`) is shared
+        out evenly, then checked at the two extreme corners with the engine's own
+        arithmetic: the equity is monotone in each price, rounding included, so every
+        corner between is calm too. None: no room (a new peak or a deeper drawdown next:
+        the equity is checked each bar)."""
+        eng, t = self.engine, self.tally
+        lg, limit, marks = eng.ledger, eng.config.max_drawdown_percent, eng.marks
+        positions = eng.positions
+        if eng._flatten_left or not lg.peak_equity > 0 or not t.peak > 0:
+            return None
+        if not all(marks.get(symbol, 0.0) > 0 for symbol in positions):
+            return None
+        now = eng.equity(marks)
+        top = min(lg.peak_equity, t.peak)
+        floor = t.peak * (1.0 - t.max_dd / 100.0)
+        if limit and not lg.halted_reason:
+            floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
+        n = len(positions)
+        up, down = (top - now) / n * (1.0 - _SHARE), (now - floor) / n * (1.0 - _SHARE)
+        if not (up >= 0.0 and down >= 0.0 and up + down > 0.0):
+            return None  # (one side without room: right after a new peak or deepest point)
+        box, worst, best = [], {}, {}
+        for symbol, pos in positions.items():
+            q = pos.totals()[0]
+            price = marks[symbol]
+            if not q > 0:
+                return None
+            gain, loss = (up / q, down / q) if pos.side is Side.LONG else (down / q, up / q)
+            lo, hi = max(price - loss, _POSITIVE), price + gain
+            box.append((lo, hi))
+            worst[symbol], best[symbol] = ((lo, hi) if pos.side is Side.LONG else (hi, lo))
+        if not (self._calm_equity(eng.equity(worst)) and self._calm_equity(eng.equity(best))):
+            return None
+        return box
 
     def _calm_equity(self, equity: float) -> bool:
         """Whether a mark measuring `equity` leaves the peaks, the deepest drawdown and the
@@ -239,23 +288,46 @@ class Shadow:
         if not t.pending:
             return
         keep = []
+        due = math.inf  # `_due` of those kept, in the same loop (a backtest judges ~14k times)
         for p in t.pending:
             price = prices.get(p.symbol)
-            if price is None:
-                keep.append(p)
-                continue
-            moved = price > p.price if p.up else price < p.price
-            if not p.done1 and ts >= p.due1:
-                p.done1 = True
-                t.judged1 += 1
-                t.right1 += moved
-            if ts >= p.due_h:
-                t.judged_h += 1
-                t.right_h += moved
-            else:
-                keep.append(p)
+            if price is not None:
+                moved = price > p.price if p.up else price < p.price
+                if not p.done1 and ts >= p.due1:
+                    p.done1 = True
+                    t.judged1 += 1
+                    t.right1 += moved
+                if ts >= p.due_h:
+                    t.judged_h += 1
+                    t.right_h += moved
+                    continue
+            keep.append(p)
+            at = p.due_h if p.done1 else p.due1
+            if at < due:
+                due = at
         t.pending = keep
-        self._next_due = min((_due(p) for p in keep), default=math.inf)
+        self._next_due = due
+
+
+def _gated(eng: TradingEngine, confidence: float, threshold: float, stale: bool) -> bool:
+    """`decision.gate` of a lone BUY/SELL answer, without its reason's text (nobody reads a
+    shadow's, and most answers a backtest gives a shadow are gated or refused)."""
+    return confidence + VOTE_EPS < threshold or stale or bool(eng.ledger.halted_reason)
+
+
+def _refused(eng: TradingEngine, action: Action, symbol: str, ts: float) -> bool:
+    """Whether `eng.execute` surely refuses the automatic `action` on `symbol` by its
+    two commonest rules for a shadow (a new position in its re-entry cooldown, a full
+    position of the same side), without the refusal's text; False: ask the engine."""
+    cfg = eng.config
+    pos = eng.positions.get(symbol)
+    if pos is None:
+        closed = eng.closed_at.get(symbol)
+        cooldown = cfg.reentry_cooldown_minutes * 60.0
+        return bool(cooldown) and closed is not None and ts - closed < cooldown
+    cap = cfg.max_entries_per_position
+    return (pos.side is Side.LONG) is (action is Action.BUY) and bool(cap) and (
+        len(pos.entries) >= cap)
 
 
 def _due(p: Pending) -> float:
@@ -307,15 +379,35 @@ class Scorecard:
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
-        moved = [shadow.act(action, confidence, symbol, price, ts, self.interval, stale=stale)
-                 for (action, confidence), shadow in zip(answers, self.shadows.values(),
-                                                         strict=False)]
-        self._changed(any(moved))
+        moved = False
+        for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
+            if action is not _HOLD and shadow.act(action, confidence, symbol, price, ts,
+                                                  self.interval, stale=stale):
+                moved = True  # (a HOLD does nothing: most answers of a pair are one)
+        self._changed(moved)
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
-        if bars and self._mark_calm(prices, ts, bars):
-            return
+        # first `Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks
+        # every candle a shadow holds, most of them calm)
+        calm = self._calm_all
+        if calm is None and bars and self._calm_stale:
+            calm = self._calm_after_answers()
+        if calm is not None and bars:
+            if ts >= self.next_due:  # judging moves no band: the bar may still be calm
+                self._judge_due(prices, ts)
+            bands, several = calm
+            for engines, symbol, low, high, price_lo, price_hi in bands:
+                price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
+                if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
+                    break  # (the shadows already marked are marked again: the same)
+                for marks in engines:
+                    marks[symbol] = price
+            else:
+                # `Shadow._calm_bars`' last step for a shadow without a box (`_calm_box`)
+                if not several or all(shadow._calm_equity(shadow.engine.equity(prices))
+                                      for shadow in several):
+                    return
         due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
@@ -327,30 +419,6 @@ class Scorecard:
         self.next_due, self.holding = due, holding
         self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
         self._calm_stale = False
-
-    def _mark_calm(self, prices: Mapping[str, float], ts: float,
-                   bars: Mapping[str, Bar]) -> bool:
-        """`Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks every
-        candle a shadow holds); False: a whole mark is needed."""
-        calm = self._calm_all
-        if calm is None:
-            if not self._calm_stale:
-                return False
-            calm = self._calm_after_answers()
-            if calm is None:
-                return False
-        if ts >= self.next_due:  # judging moves no band: the bar may still be calm
-            self._judge_due(prices, ts)
-        bands, several = calm
-        for engines, symbol, low, high, price_lo, price_hi in bands:
-            price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
-            if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
-                return False  # (the shadows already marked are marked again: the same)
-            for marks in engines:
-                marks[symbol] = price
-        # `Shadow._calm_bars`' last step (none for one position each: no generator made)
-        return not several or all(shadow._calm_equity(shadow.engine.equity(prices))
-                                  for shadow in several)
 
     def _calm_after_answers(self) -> CalmAll | None:
         """The bands after answers changed a ledger, without a whole mark first: each
@@ -387,28 +455,34 @@ class Scorecard:
         out: dict[str, CalmShadow] = {}
         several: list[Shadow] = []
         for shadow in self.shadows.values():
-            positions = shadow.engine.positions
-            if not positions and not shadow._was_holding:
-                continue  # not marked before its next answer is due
+            eng = shadow.engine
+            positions = eng.positions
             if not positions:
-                return None
+                if shadow._was_holding:
+                    return None
+                continue  # not marked before its next answer is due
+            bands: Sequence[tuple[str, float, float, float, float]]
             if len(positions) == 1:
                 ((symbol, pos),) = positions.items()
-                bands = [shadow._calm_for(pos)[3:]]
+                _, _, _, low, high, lo, hi = shadow._calm_for(pos)
+                bands = ((symbol, low, high, lo, hi),)
             else:
-                several.append(shadow)
-                bands = [(max(low, 0.0), high, _POSITIVE, math.inf) for low, high in
-                         map(shadow.engine.quiet_range, positions.values())]
-            for symbol, (low, high, price_lo, price_hi) in zip(positions, bands, strict=True):
+                box = shadow._calm_box()
+                if box is None:
+                    several.append(shadow)
+                    box = [(_POSITIVE, math.inf)] * len(positions)
+                bands = [(symbol, max(low, 0.0), high, lo, hi) for (symbol, (low, high)), (lo, hi)
+                         in zip(((s, eng.quiet_range(p)) for s, p in positions.items()), box,
+                                strict=True)]
+            for symbol, low, high, lo, hi in bands:
                 seen = out.get(symbol)
-                if seen is not None:
+                if seen is None:
+                    out[symbol] = ([eng.marks], symbol, low, high, lo, hi)
+                else:  # the narrowest of both
                     engines, _, low0, high0, lo0, hi0 = seen
-                    low, high = max(low, low0), min(high, high0)
-                    price_lo, price_hi = max(price_lo, lo0), min(price_hi, hi0)
-                else:
-                    engines = []
-                engines.append(shadow.engine.marks)
-                out[symbol] = (engines, symbol, low, high, price_lo, price_hi)
+                    engines.append(eng.marks)
+                    out[symbol] = (engines, symbol, max(low, low0), min(high, high0),
+                                   max(lo, lo0), min(hi, hi0))
         return list(out.values()), several
 
     def held(self) -> set[str] | dict[str, Any]:

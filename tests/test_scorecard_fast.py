@@ -1,0 +1,132 @@
+"""The shadows' shortcuts (core.scorecard, issue 16) against what they stand for: a lone
+answer's gate without its text (`_gated` against `decision.gate`), the engine's commonest
+refusals without their text (`_refused` against `TradingEngine.execute`), and the closes of
+several positions inside their ranges (`Shadow._calm_box`) against the equity the engine
+computes at those closes."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autotrade_tui.core.decision import gate
+from autotrade_tui.core.engine import EngineConfig, TradingEngine
+from autotrade_tui.core.models import Action, TradeSource, VoteResult
+from autotrade_tui.core.scorecard import Scorecard, Shadow, _gated, _refused
+
+SYMS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+CONFIGS = [
+    EngineConfig(max_entries_per_position=2, reentry_cooldown_minutes=30, max_positions=2,
+                 stack_only_in_profit=True, position_size_percent=5),
+    EngineConfig(max_entries_per_position=0, reentry_cooldown_minutes=0, leverage=3.0),
+    EngineConfig(stop_loss_percent=60, take_profit_percent=80, max_drawdown_percent=15,
+                 drawdown_action="flatten", max_exposure_percent=200, leverage=10.0,
+                 position_size_percent=20),
+]
+
+
+@given(confidence=st.floats(0.0, 1.0), threshold=st.sampled_from([0.5, 0.55, 0.6]),
+       near=st.booleans(), stale=st.booleans(), halted=st.sampled_from(["", "max drawdown"]))
+def test_the_lone_gate_refuses_what_decision_gate_refuses(
+        confidence: float, threshold: float, near: bool, stale: bool, halted: str) -> None:
+    if near:  # at the threshold, where EPS decides
+        confidence = threshold - 1e-9 * confidence
+    eng = TradingEngine(EngineConfig())
+    eng.ledger.halted_reason = halted
+    for action in (Action.BUY, Action.SELL):
+        why = gate(eng, VoteResult(action, confidence, "alone", threshold), stale=stale)
+        assert _gated(eng, confidence, threshold, stale) is bool(why)
+
+
+def _state(eng: TradingEngine) -> object:
+    return (copy.deepcopy(eng.ledger), copy.deepcopy(eng.positions), dict(eng.closed_at),
+            dict(eng.marks))
+
+
+orders = st.lists(st.tuples(st.sampled_from(SYMS), st.sampled_from([Action.BUY, Action.SELL]),
+                            st.floats(0.9, 1.1), st.integers(0, 40)), min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=orders, config=st.sampled_from(CONFIGS))
+def test_a_refusal_the_shadow_foresees_is_one_the_engine_makes(
+        steps: list, config: EngineConfig) -> None:
+    """Whenever `_refused` says so, `execute` trades nothing and changes nothing; and it
+    says so for the refusals it is meant for (the test fails if it never does)."""
+    eng = TradingEngine(config)
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0, "SOL/USDT": 150.0}
+    ts = 0.0
+    for sym, action, move, minutes in steps:
+        ts += 60.0 * minutes
+        prices[sym] *= move
+        if _refused(eng, action, sym, ts):
+            before = _state(eng)
+            out = eng.execute(action, sym, prices[sym], ts, TradeSource.AUTO, "alone")
+            assert not out.trades and out.rejected and _state(eng) == before
+        else:
+            eng.execute(action, sym, prices[sym], ts, TradeSource.AUTO, "alone")
+
+
+def test_the_refusals_foreseen() -> None:
+    eng = TradingEngine(CONFIGS[0])
+    eng.execute(Action.BUY, "BTC/USDT", 100.0, 0.0)
+    eng.execute(Action.BUY, "BTC/USDT", 101.0, 60.0)  # in profit: a second entry
+    assert len(eng.positions["BTC/USDT"].entries) == 2
+    assert _refused(eng, Action.BUY, "BTC/USDT", 120.0)  # full
+    assert not _refused(eng, Action.SELL, "BTC/USDT", 120.0)  # closes it: a trade
+    eng.execute(Action.SELL, "BTC/USDT", 101.0, 180.0)  # closed; the short waits
+    assert not eng.positions
+    assert _refused(eng, Action.SELL, "BTC/USDT", 180.0 + 29 * 60.0)  # in its cooldown
+    assert not _refused(eng, Action.SELL, "BTC/USDT", 180.0 + 30 * 60.0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=st.sampled_from(CONFIGS[1:]), sides=st.lists(st.booleans(), min_size=2,
+                                                            max_size=3),
+       moves=st.lists(st.floats(0.95, 1.05), min_size=3, max_size=3),
+       corners=st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0),
+                                  st.floats(0.0, 1.0)), min_size=1, max_size=20))
+def test_closes_inside_the_box_leave_the_equity_calm(
+        config: EngineConfig, sides: list[bool], moves: list[float],
+        corners: list[tuple[float, float, float]]) -> None:
+    """Any closes inside a shadow's box (its edges included) give an equity that
+    `_calm_equity` finds calm, computed as the engine computes it."""
+    shadow = Shadow(config, 0.55)
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0, "SOL/USDT": 150.0}
+    for sym, long in zip(SYMS, sides, strict=False):
+        shadow.act(Action.BUY if long else Action.SELL, 0.9, sym, prices[sym], 0.0, 300.0)
+    # a whole mark somewhere below the open (the fees: a drawdown), then one between
+    shadow.mark({s: p * m for (s, p), m in zip(prices.items(), moves, strict=True)}, 300.0)
+    shadow.mark({s: p * (1 + (m - 1) / 2) for (s, p), m in
+                 zip(prices.items(), moves, strict=True)}, 600.0)
+    box = shadow._calm_box()
+    if box is None:
+        return
+    held = list(shadow.engine.positions)
+    for corner in [(0.0,) * 3, (1.0,) * 3, *corners]:
+        closes = {s: lo + (hi - lo) * c for s, (lo, hi), c in zip(held, box, corner,
+                                                                    strict=False)}
+        assert shadow._calm_equity(shadow.engine.equity(closes)), closes
+
+
+def test_several_positions_with_room_are_calm_without_their_equity() -> None:
+    """Two longs below their peak and above their deepest drawdown: a box each, so the
+    scorecard's calm path checks bands only (no shadow left for the equity check)."""
+    card = Scorecard(CONFIGS[1], ["a"], 0.55, 300.0)
+    shadow = card.shadows["a"]
+    for sym, price in (("BTC/USDT", 60_000.0), ("ETH/USDT", 3_000.0)):
+        card.on_answers(sym, price, 0.0, [(Action.BUY, 0.9)])
+    bars = {"BTC/USDT": (60_000.0, 60_010.0, 57_000.0, 57_000.0),
+            "ETH/USDT": (3_000.0, 3_000.5, 2_850.0, 2_850.0)}
+    card.mark({"BTC/USDT": 57_000.0, "ETH/USDT": 2_850.0}, 300.0, bars)  # the deepest
+    calm = {"BTC/USDT": (58_500.0, 58_600.0, 58_400.0, 58_500.0),
+            "ETH/USDT": (2_925.0, 2_926.0, 2_924.0, 2_925.0)}
+    card.mark({"BTC/USDT": 58_500.0, "ETH/USDT": 2_925.0}, 600.0, calm)
+    assert card._calm_all is not None and card._calm_all[1] == []
+    assert shadow._calm_box() is not None
+    figures = (shadow.tally.peak, shadow.tally.max_dd, shadow.engine.ledger.peak_equity)
+    card.mark({"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}, 900.0, calm)
+    assert shadow.engine.marks == {"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}
+    assert (shadow.tally.peak, shadow.tally.max_dd, shadow.engine.ledger.peak_equity) == figures
