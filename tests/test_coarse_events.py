@@ -120,9 +120,12 @@ async def test_the_screen_never_hides_an_event(tmp_path: Path, step: int, timefr
     settings = defaults(symbols=BTC, leverage=50.0, position_size_percent=10.0)
     models = (TrendFollower(), MeanReverter())
     screened = await Backtest(settings, history, models).run()
+    with monkeypatch.context() as m:  # irregular bars: the screen's own sums, a fed window
+        m.setattr(runner, "fits", lambda *a: False)
+        own = await Backtest(settings, history, models).run()
     monkeypatch.setattr(runner, "screen", lambda ts, *a: [True] * len(ts))
     everywhere = await Backtest(settings, history, models).run()
-    assert screened.events == everywhere.events
+    assert screened.events == everywhere.events == own.events
     kinds = {e.event_type for e in screened.events}
     assert {EventType.FLASH_CRASH, EventType.VOLUME_SPIKE, EventType.VOLUME_DRY} <= kinds
     assert EventType.VOLATILITY_SPIKE in kinds or timeframe == "15m"  # 15m: 1 bar in 3 falls

@@ -386,7 +386,6 @@ class Backtest:
         s.first = s.i
         s.fed = max(0, s.i + 1 - self.monitor.history_bars) - 1
         c = s.series
-        s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor)
         after = np.flatnonzero(np.diff(c.ts) != s.bar)
         holes = after[after >= s.first]
         s.holes = holes.tolist()
@@ -398,9 +397,15 @@ class Backtest:
         cols = [np.insert(col[p0:], at, extra) for col, extra in (
             (c.ts, c.ts[holes] + s.bar), (c.high, shut), (c.low, shut), (c.close, shut),
             (c.volume, 0.0))]
+        readings = None
         if fits(cols[0], s.bar):
-            s.window = WindowSeries(self.monitor.windows[s.name], self.monitor.flash_windows,
-                                    *cols)
+            win = s.window = WindowSeries(self.monitor.windows[s.name],
+                                          self.monitor.flash_windows, *cols)
+            bars = np.arange(p0, len(c.ts))  # each bar's place among the window's
+            place = bars - p0 + np.searchsorted(holes, bars, side="left")
+            readings = (win.volume_ratio[place], win.atr_ratio[place])
+        s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor,
+                          readings)
 
     def _feed_window(self, s: _Sym, t: float) -> None:
         """Catch the symbol's window up to its newest bar, as the live monitor fed it bar by

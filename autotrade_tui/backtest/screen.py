@@ -8,7 +8,9 @@ windows, the volume ratio, short/long ATR) and marks the bars where one comes wi
 others the rules reading it cannot fire, so the detector gets the price alone (a position's
 liquidation risk). The screen only chooses where to look: every event comes from the window and
 the detector, as live. Bars within a day after a hole are always looked at (the window then
-holds an empty bar for the hole, which the sums here leave out).
+holds an empty bar for the hole, which the sums here leave out). A backtest passes the window's
+own volume ratio and ATR ratio at every bar (`core.window_series`, exact) and only the flash
+moves are measured here; the sums here serve bars too irregular for it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ DAY = 86_400.0
 
 
 def screen(ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-           volume: np.ndarray, bar: float, first: int, monitor: Any) -> list[bool]:
+           volume: np.ndarray, bar: float, first: int, monitor: Any,
+           readings: tuple[np.ndarray, np.ndarray] | None = None) -> list[bool]:
     """Per bar: may a window rule fire at its close? `first`: the bar the monitor's window
-    first saw as newest (its history starts `monitor.history_bars` before)."""
+    first saw as newest (its history starts `monitor.history_bars` before). `readings`: the
+    window's own volume ratio and short/long ATR after each bar from there (NaN: none), as
+    `core.window_series.WindowSeries` gives them, exact: screened instead of the sums here."""
     n = len(ts)
     flag = np.zeros(n, dtype=bool)
     p0 = max(0, first + 1 - monitor.history_bars)
@@ -36,8 +41,14 @@ def screen(ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
     cap = max(1, int(DAY // bar))
     th = monitor.detector.thresholds
     out = _flash(t, c, monitor.flash_windows, th.flash_move_percent)
-    out |= _volume(t, v, cap, minimum, th.volume_spike_ratio, th.volume_dry_ratio)
-    out |= _volatility(t, h, lo, c, cap, minimum, period, th.volatility_spike_ratio)
+    if readings is None:
+        out |= _volume(t, v, cap, minimum, th.volume_spike_ratio, th.volume_dry_ratio)
+        out |= _volatility(t, h, lo, c, cap, minimum, period, th.volatility_spike_ratio)
+    else:  # (NaN compares false: no reading, nothing to fire)
+        ratio, atr = readings
+        out |= ((ratio >= th.volume_spike_ratio * (1 - MARGIN))
+                | (ratio <= th.volume_dry_ratio * (1 + MARGIN)))
+        out |= atr >= th.volatility_spike_ratio * (1 - MARGIN)
     out |= _after_holes(t, bar, first - p0)
     flag[sl] = out
     return flag.tolist()

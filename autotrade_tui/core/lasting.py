@@ -67,11 +67,19 @@ class LastingConditions:
                 now.event = _keep_severity(e, now.event.severity)
                 updated.append(now)
                 continue
-            since = now.since if now is not None else e.ts
-            count = now.count + 1 if now is not None else 1
-            self.ongoing[key] = Ongoing(e, since, e.ts, count)
+            self._raise(key, now, e)
             raised.append(e)
         return raised, updated
+
+    def raise_refused(self, key: Key, event: MarketEvent) -> None:
+        """`sift([event])` for an event of `key` that `absorb` refused: it is raised (the
+        caller knows; its key is not worked out again)."""
+        self._raise(key, self._current(key, event.ts), event)
+
+    def _raise(self, key: Key, now: Ongoing | None, e: MarketEvent) -> None:
+        since = now.since if now is not None else e.ts
+        count = now.count + 1 if now is not None else 1
+        self.ongoing[key] = Ongoing(e, since, e.ts, count)
 
     def absorb(self, key: Key, severity: Severity, ts: float) -> bool:
         """A sighting `sift` would only count, counted without its event being built (a

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from itertools import accumulate
 
 import numpy as np
 
@@ -58,19 +57,28 @@ class WindowSeries:
         fv = np.minimum(k, np.maximum(np.searchsorted(t, cutoff, side="left"), k - cap))
         ft = np.minimum(k + 1, np.maximum(np.searchsorted(t, cutoff, side="right"),
                                           k + 1 - cap))
-        every = window.resync_every
-        vol_l, tr_l = v.tolist(), tr.tolist()
-        prev_v = np.concatenate(([0.0], v[:-1]))
-        self._sum_v: list[float] = _running(prev_v, k > 0, fv, v, every,
-                               lambda s: sum(vol_l[int(fv[s]):s])).tolist()
-        self._sum_tr: list[float] = _running(tr, np.ones(n, dtype=bool), ft, tr, every,
-                                lambda s: sum(tr_l[int(ft[s]):s + 1])).tolist()
-        self._fv: list[int] = fv.tolist()
-        self._ft: list[int] = ft.tolist()
-        self._atr = _wilder(tr_l, window.atr_period)
+        every, minimum = window.resync_every, window.min_baseline_bars
+        tr_l = tr.tolist()
+        sum_v = _running(np.concatenate(([0.0], v[:-1])), k > 0, fv, v, every,
+                         lambda s: sum(v[int(fv[s]):s].tolist()))
+        sum_tr = _running(tr, np.ones(n, dtype=bool), ft, tr, every,
+                          lambda s: sum(tr_l[int(ft[s]):s + 1]))
+        # the readings after each seal (NaN: None), as the window's methods compute them
+        with np.errstate(divide="ignore", invalid="ignore"):
+            count = k - fv  # sealed bars before the reference bar, in the baseline
+            avg = np.where(count >= minimum, np.maximum(sum_v, 0.0) / count, np.nan)
+            count = k + 1 - ft
+            long = np.where(count >= minimum, np.maximum(sum_tr, 0.0) / count, np.nan)
+            short = np.where(k + 1 >= window.atr_period,
+                             np.asarray(_wilder(tr_l, window.atr_period)), np.nan)
+            ratio = np.where(avg > 0, v / avg, np.nan)
+            #: volume ratio and short/long ATR after each bar, NaN where the window has none
+            #: (what backtest/screen.py screens)
+            self.volume_ratio = ratio
+            self.atr_ratio = np.where(long > 0, short / long, np.nan)
+        self._readings = np.column_stack((v, avg, ratio, short, long))
         self._ts: list[float] = t.tolist()
         self._close: list[float] = c.tolist()
-        self._vol: list[float] = vol_l
 
     def snapshot(self, e: int, symbol: str, now: float, price: float) -> SymbolSnapshot:
         """`events.snapshot` of the window fed bars 0…e and its live bar (see the class)."""
@@ -83,17 +91,10 @@ class WindowSeries:
                 ago[minutes] = p
         if not now - live < 3 * bar:  # `CandleWindow.is_fresh`
             return SymbolSnapshot(symbol, now, price, ago)
-        ref = self._vol[e]
-        count = e - self._fv[e]  # sealed bars before the reference bar in the baseline
-        avg = (None if count < self.min_baseline_bars
-               else max(self._sum_v[e], 0.0) / count)
-        ratio = None if avg is None or avg <= 0 else ref / avg
-        count = e + 1 - self._ft[e]
-        long = None if count < self.min_baseline_bars else max(self._sum_tr[e], 0.0) / count
-        short = None if e + 1 < self.atr_period else self._atr[e]
-        return SymbolSnapshot(symbol, now, price, ago, volume_ratio=ratio, atr_short=short,
-                              atr_long=long, bar_volume=ref, average_volume=avg,
-                              bar=self.label)
+        ref, avg, ratio, short, long = self._readings[e].tolist()
+        return SymbolSnapshot(symbol, now, price, ago, volume_ratio=_some(ratio),
+                              atr_short=_some(short), atr_long=_some(long), bar_volume=ref,
+                              average_volume=_some(avg), bar=self.label)
 
     def _price_ago(self, e: int, live: float, minutes: int, now: float) -> float | None:
         """`CandleWindow.price_ago`: bars 0…e, then the live bar (at e's close)."""
@@ -109,6 +110,10 @@ class WindowSeries:
         if target - (at + bar) >= 2 * bar:
             return None
         return close
+
+
+def _some(x: float) -> float | None:
+    return None if x != x else x  # NaN: none
 
 
 def fits(ts: Sequence[float] | np.ndarray, bar: float) -> bool:
@@ -150,13 +155,14 @@ def _wilder(tr: list[float], period: int) -> list[float]:
     """The window's ATR after each seal: the running mean for the first `period` bars,
     then Wilder's step (`CandleWindow._seal_run`, the same operations)."""
     atr: list[float] = []
+    add = atr.append
     prev = 0.0
     for k, x in enumerate(tr[:period], 1):
         prev = x if k == 1 else prev + (x - prev) / k
-        atr.append(prev)
-    if len(tr) > period:
-        atr += list(accumulate(tr[period:], lambda p, x: p + (x - p) / period,
-                               initial=prev))[1:]
+        add(prev)
+    for x in tr[period:]:  # (a plain loop: twice as fast as accumulate with a lambda)
+        prev = prev + (x - prev) / period
+        add(prev)
     return atr
 
 

@@ -23,6 +23,7 @@ from autotrade_tui.errors import AutotradeError
 from autotrade_tui.market.base import TIMEFRAME_SECONDS, MarketFeed
 
 log = logging.getLogger(__name__)
+_LIQUIDATION = EventType.LIQUIDATION_RISK  # (a module global reads faster than the enum)
 HISTORY_BARS = 1500  # 24 h of 1-minute bars and a margin: the volume/ATR baselines
 
 
@@ -141,7 +142,7 @@ class EventMonitor:
         level = self.detector.price_level(symbol, now, price, position, self.mmr)
         if level is None:
             return None
-        kind = EventType.LIQUIDATION_RISK
+        kind = _LIQUIDATION
         self._count(kind)
         facts = level[2]
         kept = self._keys.get(symbol)
@@ -149,9 +150,9 @@ class EventMonitor:
             kept = self._keys[symbol] = (facts, position_key(symbol, kind, facts[1], facts[3]))
         if self.lasting.absorb(kept[1], level[1], now):
             return None
-        raised, _ = self.lasting.sift([self.detector.liquidation_event(symbol, now, price,
-                                                                       level)])
-        return raised[0]  # (not absorbed: news)
+        event = self.detector.liquidation_event(symbol, now, price, level)
+        self.lasting.raise_refused(kept[1], event)  # (not absorbed: news)
+        return event
 
     def _count(self, kind: EventType) -> None:
         name = kind._value_  # (`.value` is a slow property; a backtest counts every candle)
