@@ -6,14 +6,16 @@ Two figures, against issue 16's budget:
   same seeded random walk as `benchmarks/backtest.py`, the two alternating (round-robin) so
   load from other processes hits both alike; also the CPU time of each run
   (`time.process_time` around `Backtest.run()`), steadier than wall time on a loaded
-  machine. Budget: shadows add <= 5 % to the replay.
+  machine. Budget: shadows add <= 5 % to the replay. `--data FILE` replays a data file instead
+  (as `autotrade-tui backtest --data FILE` reads it: its symbols, default settings), e.g. the
+  real Binance 2024 BTC/ETH/SOL year.
 * event tick: CPU time (`time.thread_time`) of the shadows' part of one live monitor tick,
   `core.step.mark_shadows(card, prices, now)` as `runtime/ticks.py` calls it, with every
   shadow holding a position on each of the three symbols (the costly case: a flat shadow is
   skipped) and prices on a seeded random walk, divided by the number of shadows. Budget:
   <= 0.2 ms a model.
 
-    .venv/bin/python benchmarks/scorecard.py [--candles N] [--repeat N] [--ticks N]
+    .venv/bin/python benchmarks/scorecard.py [--candles N] [--repeat N] [--ticks N] [--data FILE]
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
-from autotrade_tui.backtest.history import History
+from autotrade_tui.backtest.history import History, load_file
+from autotrade_tui.backtest.request import from_args
 from autotrade_tui.backtest.runner import Backtest
-from autotrade_tui.config import defaults
+from autotrade_tui.config import Settings, defaults
 from autotrade_tui.core.engine import EngineConfig
 from autotrade_tui.core.models import Action
 from autotrade_tui.core.scorecard import Scorecard
@@ -52,10 +55,19 @@ def replay_seconds(history: History, settings: object, shadows: bool) -> tuple[f
     return wall, time.process_time() - started
 
 
-def backtest_ab(candles: int, repeat: int
-                ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    settings = defaults(symbols=["BTC/USDT"])
-    history = walk_history(candles)
+def load(data: str) -> tuple[Settings, History]:
+    """The file as `autotrade-tui backtest --data FILE` reads it, under default settings."""
+    settings = defaults()
+    return settings, load_file(from_args(argparse.Namespace(data=data), settings))
+
+
+def backtest_ab(candles: int, repeat: int, data: str = ""
+                ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], int]:
+    """(shadows on, no shadows: each run's wall and CPU seconds), the candles replayed."""
+    if data:
+        settings, history = load(data)
+    else:
+        settings, history = defaults(symbols=["BTC/USDT"]), walk_history(candles)
     on: list[tuple[float, float]] = []
     off: list[tuple[float, float]] = []
     replay_seconds(history, settings, True)  # warm-up (imports, caches)
@@ -63,7 +75,7 @@ def backtest_ab(candles: int, repeat: int
     for _ in range(repeat):
         on.append(replay_seconds(history, settings, True))
         off.append(replay_seconds(history, settings, False))
-    return on, off
+    return on, off, history.candles()
 
 
 def tick_ms_per_model(ticks: int, models: int = 2) -> float:
@@ -95,13 +107,15 @@ def main() -> None:
     ap.add_argument("--candles", type=int, default=105_120)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--ticks", type=int, default=20_000)
+    ap.add_argument("--data", default="", help="a data file to replay instead of the walk")
     args = ap.parse_args()
-    pairs = backtest_ab(args.candles, args.repeat)
-    print(f"backtest, {args.candles:,} 5-minute candles, {args.repeat} runs each, round-robin")
+    *pairs, candles = backtest_ab(args.candles, args.repeat, args.data)
+    what = args.data or f"{args.candles:,} 5-minute candles"
+    print(f"backtest, {what}, {args.repeat} runs each, round-robin")
     print(f"{'':24} {'median s':>9} {'best s':>8} {'median c/s':>11} {'median CPU s':>13}")
     for name, runs in (("shadows on (2 models)", pairs[0]), ("no shadows", pairs[1])):
         med = statistics.median(w for w, _ in runs)
-        print(f"{name:24} {med:9.3f} {min(w for w, _ in runs):8.3f} {args.candles / med:11,.0f}"
+        print(f"{name:24} {med:9.3f} {min(w for w, _ in runs):8.3f} {candles / med:11,.0f}"
               f" {statistics.median(c for _, c in runs):13.3f}")
     for what, k in (("wall", 0), ("CPU", 1)):
         on, off = ([r[k] for r in runs] for runs in pairs)

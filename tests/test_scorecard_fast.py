@@ -2,11 +2,13 @@
 answer's gate without its text (`_gated` against `decision.gate`), the engine's commonest
 refusals without their text (`_refused` against `TradingEngine.execute`), and the closes of
 several positions inside their ranges (`Shadow._calm_box`) against the equity the engine
-computes at those closes."""
+computes at those closes, and judging that skips answers of which nothing is due against
+the loop that looked at each."""
 
 from __future__ import annotations
 
 import copy
+import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from autotrade_tui.core.decision import gate
 from autotrade_tui.core.engine import EngineConfig, TradingEngine
 from autotrade_tui.core.models import Action, TradeSource, VoteResult
-from autotrade_tui.core.scorecard import Scorecard, Shadow, _gated, _refused
+from autotrade_tui.core.scorecard import Pending, Scorecard, Shadow, _gated, _refused
 
 SYMS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 CONFIGS = [
@@ -130,3 +132,47 @@ def test_several_positions_with_room_are_calm_without_their_equity() -> None:
     card.mark({"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}, 900.0, calm)
     assert shadow.engine.marks == {"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}
     assert (shadow.tally.peak, shadow.tally.max_dd, shadow.engine.ledger.peak_equity) == figures
+
+
+def _judged_as_before(pending: list[Pending], prices: dict[str, float], ts: float
+                      ) -> tuple[list[tuple[object, ...]], list[int], float]:
+    """The judging loop as it was written first (every answer looked at, its price first):
+    the ground truth of `Shadow._judge`'s shortcut for answers of which nothing is due."""
+    tally, keep = [0, 0, 0, 0], []
+    for p in pending:
+        price = prices.get(p.symbol)
+        if price is None:
+            keep.append(p)
+            continue
+        moved = price > p.price if p.up else price < p.price
+        if not p.done1 and ts >= p.due1:
+            p.done1 = True
+            tally[0] += 1
+            tally[1] += moved
+        if ts >= p.due_h:
+            tally[2] += 1
+            tally[3] += moved
+        else:
+            keep.append(p)
+    due = min(((p.due_h if p.done1 else p.due1) for p in keep), default=math.inf)
+    return [(p.symbol, p.price, p.up, p.due1, p.due_h, p.done1) for p in keep], tally, due
+
+
+pendings = st.lists(st.builds(Pending, st.sampled_from(SYMS[:2]), st.sampled_from([99.0, 100.0]),
+                              st.booleans(), st.sampled_from([0.0, 300.0, 600.0, 4000.0]),
+                              st.sampled_from([0.0, 300.0, 3600.0, 3900.0]), st.booleans()),
+                    max_size=8)
+
+
+@given(pending=pendings, price=st.sampled_from([None, 99.0, 100.0, 101.0]),
+       ts=st.sampled_from([0.0, 299.0, 300.0, 600.0, 3600.0, 4000.0]))
+def test_judging_skips_only_answers_of_which_nothing_is_due(
+        pending: list[Pending], price: float | None, ts: float) -> None:
+    prices = {} if price is None else {"BTC/USDT": price}
+    shadow = Shadow(EngineConfig(), 0.55)
+    shadow.tally.pending = [copy.copy(p) for p in pending]
+    shadow._judge(prices, ts)
+    t = shadow.tally
+    kept = [(p.symbol, p.price, p.up, p.due1, p.due_h, p.done1) for p in t.pending]
+    want = _judged_as_before([copy.copy(p) for p in pending], prices, ts)
+    assert (kept, [t.judged1, t.right1, t.judged_h, t.right_h], shadow._next_due) == want

@@ -37,7 +37,8 @@ ENSEMBLE = "ensemble"
 CURVE_POINTS = 240  # each shadow's equity curve keeps this many samples (the Models tab)
 _SHRINK = 1e-9  # a calm band's inward margin (relative), far above the inversion's rounding
 Bar = tuple[float, float, float, float]  # open, high, low, close
-_NO_BAR: Bar = (math.nan, math.nan, math.nan, math.nan)
+_NAN = math.nan
+_NO_BAR: Bar = (_NAN, _NAN, _NAN, _NAN)
 # (position, its entries, capital, quiet bar low and high, calm price low and high):
 # `Shadow._calm_band`
 Calm = tuple[Position, int, float, float, float, float, float]
@@ -204,8 +205,8 @@ class Shadow:
         if not 0.0 < lo <= hi:
             return empty
         # the engine's `equity` at both ends (its sum for one position, inlined)
-        if not (self._calm_equity(base + pnl_at(side, q, notional, lo))
-                and self._calm_equity(base + pnl_at(side, q, notional, hi))):
+        if not self._calm_equity(base + pnl_at(side, q, notional, lo),
+                                 base + pnl_at(side, q, notional, hi)):
             return empty
         return (pos, len(pos.entries), lg.capital, low, high, lo, hi)
 
@@ -265,23 +266,28 @@ class Shadow:
             lo, hi = max(price - loss, _POSITIVE), price + gain
             box.append((lo, hi))
             worst[symbol], best[symbol] = ((lo, hi) if pos.side is Side.LONG else (hi, lo))
-        if not (self._calm_equity(eng.equity(worst)) and self._calm_equity(eng.equity(best))):
+        if not self._calm_equity(eng.equity(worst), eng.equity(best)):
             return None
         return box
 
-    def _calm_equity(self, equity: float) -> bool:
-        """Whether a mark measuring `equity` leaves the peaks, the deepest drawdown and the
-        guard as they are (the comparisons of `_check_drawdown` and `deepen`, on it)."""
+    def _calm_equity(self, *equities: float) -> bool:
+        """Whether a mark measuring each of `equities` leaves the peaks, the deepest
+        drawdown and the guard as they are (the comparisons of `_check_drawdown` and
+        `deepen`, on it)."""
         eng, t = self.engine, self.tally
         lg, limit = eng.ledger, eng.config.max_drawdown_percent
-        if eng._flatten_left or not lg.peak_equity > 0 or not t.peak > 0:
+        peak, top, worst = lg.peak_equity, t.peak, t.max_dd
+        if eng._flatten_left or not peak > 0 or not top > 0:
             return False
-        if equity > lg.peak_equity or equity > t.peak:
-            return False
-        if limit and not lg.halted_reason and (
-                (lg.peak_equity - equity) / lg.peak_equity * 100.0 >= limit - EPS):
-            return False
-        return not (t.peak - equity) / t.peak * 100.0 > t.max_dd
+        guard = limit and not lg.halted_reason
+        for equity in equities:
+            if equity > peak or equity > top:
+                return False
+            if guard and (peak - equity) / peak * 100.0 >= limit - EPS:
+                return False
+            if (top - equity) / top * 100.0 > worst:
+                return False
+        return True
 
     def _judge(self, prices: Mapping[str, float], ts: float) -> None:
         t = self.tally
@@ -290,6 +296,12 @@ class Shadow:
         keep = []
         due = math.inf  # `_due` of those kept, in the same loop (a backtest judges ~14k times)
         for p in t.pending:
+            at = p.due_h if p.done1 else p.due1
+            if ts < at and ts < p.due_h:  # nothing of it due (most): kept as it is
+                keep.append(p)
+                if at < due:
+                    due = at
+                continue
             price = prices.get(p.symbol)
             if price is not None:
                 moved = price > p.price if p.up else price < p.price
@@ -346,6 +358,7 @@ class Scorecard:
         self.next_due = math.inf  # when the next answer is to be judged
         self.holding = False  # some shadow holds a position
         self._calm_all: CalmAll | None = None  # see `mark`; dropped by a change
+        self._calm_one: CalmShadow | None = None  # its one band when it is all (`_set_calm`)
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
 
     def _changed(self, moved: bool = True) -> None:
@@ -353,7 +366,8 @@ class Scorecard:
         restore: when the next answer is due, whether a shadow holds."""
         # (a plain loop: a backtest calls this every candle a shadow holds)
         if moved:
-            self._calm_all, self._calm_stale = None, True
+            self._calm_all = self._calm_one = None
+            self._calm_stale = True
         due, holding = math.inf, False
         for s in self.shadows.values():
             if s._next_due < due:
@@ -389,25 +403,20 @@ class Scorecard:
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
         # first `Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks
-        # every candle a shadow holds, most of them calm)
-        calm = self._calm_all
-        if calm is None and bars and self._calm_stale:
-            calm = self._calm_after_answers()
-        if calm is not None and bars:
+        # every candle a shadow holds, most of them calm): one band (shadows on one symbol,
+        # the usual case) with the fewest steps, else the bands (`_mark_calm`)
+        one = self._calm_one
+        if one is not None and bars:
             if ts >= self.next_due:  # judging moves no band: the bar may still be calm
                 self._judge_due(prices, ts)
-            bands, several = calm
-            for engines, symbol, low, high, price_lo, price_hi in bands:
-                price, bar = prices.get(symbol, math.nan), bars.get(symbol, _NO_BAR)
-                if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
-                    break  # (the shadows already marked are marked again: the same)
+            engines, symbol, low, high, price_lo, price_hi = one
+            price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
+            if low < bar[2] and bar[1] < high and price_lo <= price <= price_hi:
                 for marks in engines:
                     marks[symbol] = price
-            else:
-                # `Shadow._calm_bars`' last step for a shadow without a box (`_calm_box`)
-                if not several or all(shadow._calm_equity(shadow.engine.equity(prices))
-                                      for shadow in several):
-                    return
+                return
+        elif bars and self._mark_calm(prices, ts, bars):
+            return
         due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
@@ -417,8 +426,32 @@ class Scorecard:
             if shadow.engine.positions:
                 holding = True
         self.next_due, self.holding = due, holding
-        self._calm_all = self._calm_shadows() if bars else None  # (bars: a backtest)
+        self._set_calm(self._calm_shadows() if bars else None)  # (bars: a backtest)
         self._calm_stale = False
+
+    def _mark_calm(self, prices: Mapping[str, float], ts: float,
+                   bars: Mapping[str, Bar]) -> bool:
+        """`Shadow.mark`'s calm bars for every shadow marked, band by band; False: a whole
+        mark is needed."""
+        calm = self._calm_all
+        if calm is None:
+            if not self._calm_stale:
+                return False
+            calm = self._calm_after_answers()
+            if calm is None:
+                return False
+        if ts >= self.next_due:
+            self._judge_due(prices, ts)
+        bands, several = calm
+        for engines, symbol, low, high, price_lo, price_hi in bands:
+            price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
+            if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
+                return False  # (the shadows already marked are marked again: the same)
+            for marks in engines:
+                marks[symbol] = price
+        # `Shadow._calm_bars`' last step for a shadow without a box (`_calm_box`)
+        return not several or all(shadow._calm_equity(shadow.engine.equity(prices))
+                                  for shadow in several)
 
     def _calm_after_answers(self) -> CalmAll | None:
         """The bands after answers changed a ledger, without a whole mark first: each
@@ -426,12 +459,18 @@ class Scorecard:
         calm for all is one `Shadow.mark` finds calm shadow by shadow. A shadow in a band
         holds a position and so is marked from now on, as that mark would note."""
         self._calm_stale = False
-        calm = self._calm_all = self._calm_shadows()
+        calm = self._calm_shadows()
+        self._set_calm(calm)
         if calm is not None:
             for shadow in self.shadows.values():
                 if shadow.engine.positions:
                     shadow._was_holding = True
         return calm
+
+    def _set_calm(self, calm: CalmAll | None) -> None:
+        self._calm_all = calm
+        self._calm_one = calm[0][0] if calm is not None and len(calm[0]) == 1 and not calm[1] \
+            else None
 
     def _judge_due(self, prices: Mapping[str, float], ts: float) -> None:
         """`Shadow.mark`'s first step for each shadow an answer of which is due (judging
