@@ -113,3 +113,44 @@ def test_the_liquidation_rule_rounds_its_distance_as_the_spec_says(
         assert event.metrics["distance_pct"] == round(want, 4)
         assert (f"is {want:.2f} % from" in event.description if want > 0
                 else "at or past" in event.description)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(st.floats(0.9, 1.1), st.sampled_from([60.0, 300.0, 900.0]),
+                                st.booleans(), st.floats(0.0, 6.0), st.floats(0.5, 4.0),
+                                st.floats(0.95, 1.05)), min_size=1, max_size=40),
+       side=st.sampled_from(list(Side)), leverage=st.sampled_from([5.0, 20.0]))
+def test_news_is_detect_sifted(steps: list, side: Side, leverage: float) -> None:
+    """`EventMonitor.news` (a backtest's screened bar) raises what `detect` on the same
+    snapshot, sifted, raises; the same cooldowns, counts and lasting conditions after it,
+    while a position grows and its liquidation risk lasts."""
+    mmr = 0.005
+    engine = TradingEngine(EngineConfig(leverage=leverage, maintenance_margin_rate=mmr,
+                                        max_entries_per_position=5, position_size_percent=5))
+    engine.open(BTC, side, 100.0, 0.0)
+
+    def monitor() -> EventMonitor:
+        feed = ReplayFeed(crashed(step=300), VirtualClock(0), [BTC])
+        return EventMonitor(feed, [BTC], EventThresholds(event_repeat_seconds=900.0), mmr)
+
+    whole, lean = monitor(), monitor()
+    ts, price = 0.0, 100.0
+    for move, step, stack, volume, atr, then in steps * 3:
+        ts += step
+        price *= move
+        if stack and BTC in engine.positions:
+            with contextlib.suppress(Rejected):
+                engine.open(BTC, side, price, ts)
+        snap = SymbolSnapshot(BTC, ts, price, {5: price * then, 15: price / then}, volume,
+                              atr, 1.0, volume, 1.0, "5m")
+        pos = engine.positions.get(BTC)
+        events = whole.detector.detect(snap, [pos] if pos else [], mmr)
+        for e in events:
+            whole._count(e.event_type)
+        raised, _ = whole.lasting.sift(events)
+        assert lean.news(snap, engine.positions) == raised
+        assert lean.detector._last == whole.detector._last
+        assert lean.counts == whole.counts
+        assert {k: (o.count, o.seen, o.raised_ts, o.since) for k, o in lean.lasting.ongoing.items()
+                } == {k: (o.count, o.seen, o.raised_ts, o.since)
+                      for k, o in whole.lasting.ongoing.items()}

@@ -343,7 +343,7 @@ class Backtest:
         the price alone, for a position near enough to its liquidation."""
         monitor = self.monitor
         quiet, by_name, detect = self._quiet, self._by_name, monitor.detect
-        detect_snapshot = monitor.detect_snapshot
+        sifted = monitor.news
         sift = monitor.lasting.sift
         found: list[MarketEvent] = []  # raised ones only: a lasting condition is news once
         for name, price in fresh.items():
@@ -368,7 +368,7 @@ class Backtest:
             win = s.window
             if win is not None:  # the window fed through bar j (its index among the fed)
                 snap = win.snapshot(j - s.p0 + bisect_left(s.holes, j), name, t, price)
-                found += sift(detect_snapshot(snap, positions))[0]
+                found += sifted(snap, positions)
                 continue
             self._feed_window(s, t)
             found += sift(detect(name, t, price, positions))[0]

@@ -551,10 +551,14 @@ class EventDetector:
         snap: SymbolSnapshot,
         positions: Iterable[Position],
         maintenance_margin_rate: float,
+        *,
+        liquidation: bool = True,
     ) -> list[MarketEvent]:
         """All events of `snap.symbol` at `snap.ts` that are not cooling down.
 
-        `positions` may hold other symbols' positions: they are skipped.
+        `positions` may hold other symbols' positions: they are skipped (and give the flash
+        rule its advice). `liquidation=False`: without the liquidation rule (a caller that
+        asks it apart, `price_level`).
         """
         if not (math.isfinite(snap.price) and snap.price > 0):
             return []
@@ -571,7 +575,7 @@ class EventDetector:
             found = self._volatility(snap)
             if found is not None:
                 events.append(found)
-        if held:
+        if held and liquidation:
             found = self._liquidation(snap.symbol, snap.ts, snap.price, held,
                                       maintenance_margin_rate)
             if found is not None:

@@ -121,17 +121,28 @@ class EventMonitor:
     def detect(self, symbol: str, now: float, price: float,
                positions: Mapping[str, Position]) -> list[MarketEvent]:
         """The symbol's events now (`price_news`: those the price alone can show)."""
+        pos = positions.get(symbol)
         snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
-        return self.detect_snapshot(snap, positions)
-
-    def detect_snapshot(self, snap: SymbolSnapshot,
-                        positions: Mapping[str, Position]) -> list[MarketEvent]:
-        """`detect` on a snapshot read elsewhere (a backtest's `WindowSeries`)."""
-        pos = positions.get(snap.symbol)
         events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
         for e in events:
             self._count(e.event_type)
         return events
+
+    def news(self, snap: SymbolSnapshot,
+             positions: Mapping[str, Position]) -> list[MarketEvent]:
+        """`detect` on a snapshot read elsewhere (a backtest's `WindowSeries`), sifted as
+        lasting conditions (SPEC §9): the events to raise. The liquidation rule is asked apart
+        (`price_news`): a lasting sighting of it is counted without being worded (a backtest's
+        screened bar while it holds a leveraged position)."""
+        pos = positions.get(snap.symbol)
+        events = self.detector.detect(snap, [pos] if pos else [], self.mmr, liquidation=False)
+        for e in events:
+            self._count(e.event_type)
+        raised = self.lasting.sift(events)[0] if events else []
+        found = self.price_news(snap.symbol, snap.ts, snap.price, pos)
+        if found is not None:
+            raised.append(found)  # (the liquidation rule's event comes last, as in detect)
+        return raised
 
     def price_news(self, symbol: str, now: float, price: float,
                    position: Position | None) -> MarketEvent | None:
