@@ -404,7 +404,7 @@ class Scorecard:
              bars: Mapping[str, Bar] | None = None) -> None:
         # first `Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks
         # every candle a shadow holds, most of them calm): one band (shadows on one symbol,
-        # the usual case) with the fewest steps, else the bands (`_mark_calm`)
+        # the usual case) with the fewest steps, else band by band
         one = self._calm_one
         if one is not None and bars:
             if ts >= self.next_due:  # judging moves no band: the bar may still be calm
@@ -415,8 +415,27 @@ class Scorecard:
                 for marks in engines:
                     marks[symbol] = price
                 return
-        elif bars and self._mark_calm(prices, ts, bars):
-            return
+        elif bars and (self._calm_all is not None or self._calm_stale):
+            calm = self._calm_all or self._calm_after_answers()
+            if calm is not None:
+                if ts >= self.next_due:
+                    self._judge_due(prices, ts)
+                bands, several = calm
+                for engines, symbol, low, high, price_lo, price_hi in bands:
+                    price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
+                    if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
+                        break  # (the shadows already marked are marked again: the same)
+                    for marks in engines:
+                        marks[symbol] = price
+                else:  # `Shadow._calm_bars`' last step, for a shadow without a box
+                    if not several or all(shadow._calm_equity(shadow.engine.equity(prices))
+                                          for shadow in several):
+                        return
+        self._mark_whole(prices, ts, bars)
+
+    def _mark_whole(self, prices: Mapping[str, float], ts: float,
+                    bars: Mapping[str, Bar] | None) -> None:
+        """Each shadow marked by itself (`Shadow.mark`), then the bands found again."""
         due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
@@ -428,30 +447,6 @@ class Scorecard:
         self.next_due, self.holding = due, holding
         self._set_calm(self._calm_shadows() if bars else None)  # (bars: a backtest)
         self._calm_stale = False
-
-    def _mark_calm(self, prices: Mapping[str, float], ts: float,
-                   bars: Mapping[str, Bar]) -> bool:
-        """`Shadow.mark`'s calm bars for every shadow marked, band by band; False: a whole
-        mark is needed."""
-        calm = self._calm_all
-        if calm is None:
-            if not self._calm_stale:
-                return False
-            calm = self._calm_after_answers()
-            if calm is None:
-                return False
-        if ts >= self.next_due:
-            self._judge_due(prices, ts)
-        bands, several = calm
-        for engines, symbol, low, high, price_lo, price_hi in bands:
-            price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
-            if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
-                return False  # (the shadows already marked are marked again: the same)
-            for marks in engines:
-                marks[symbol] = price
-        # `Shadow._calm_bars`' last step for a shadow without a box (`_calm_box`)
-        return not several or all(shadow._calm_equity(shadow.engine.equity(prices))
-                                  for shadow in several)
 
     def _calm_after_answers(self) -> CalmAll | None:
         """The bands after answers changed a ledger, without a whole mark first: each
