@@ -229,8 +229,8 @@ KEYS: tuple[Key, ...] = (
        env="OPENROUTER_API_KEY", kind=Secret, secret=True, section="decisions"),
     _k("offline_models", False, "Force the built-in offline models even with a key.",
        env="AUTOTRADE_OFFLINE_MODELS", section="decisions"),
-    _k("offline_trend_adx", 20.0, "Offline models: ADX below which the trend follower sees no "
-       "trend to follow (and the mean reverter none to stand aside for).",
+    _k("offline_trend_adx", 20.0, "Offline mean reverter: ADX at or above which, with ±DI the "
+       "way of a stretch, it sees a trend it does not fade.",
        env="OFFLINE_TREND_ADX", low=5, high=35, section="decisions"),
     _k("offline_rsi_extreme", 30.0, "Offline mean reverter: RSI at or below this is oversold, "
        "at or above 100 minus this overbought.", env="OFFLINE_RSI_EXTREME", low=5, high=45,

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autotrade_tui.ai.factory import build_models
 from autotrade_tui.ai.offline import (
     ACTIONS,
     HELD,
@@ -44,9 +45,13 @@ from autotrade_tui.store.tables import TradeRow
 from tests.test_backtest import SYMBOLS, T0, market, write
 
 # A busy trader for these short, wild test markets: every gate and path is met in 400 bars
-# (the default risk rules, made for months, would trade a handful of times and stop).
+# (the default risk rules, made for months, would trade a handful of times and stop; the
+# default offline models wait for a trend's pullback, which two days hardly show, so the
+# mean reverter fades RSI 40/60 here, and adds to or reverses a position from 0.60).
 BUSY = {"reentry_cooldown_minutes": 0.0, "max_entries_per_position": 5,
-        "position_size_percent": 10.0, "max_exposure_percent": 0.0, "max_drawdown_percent": 0.0}
+        "position_size_percent": 10.0, "max_exposure_percent": 0.0, "max_drawdown_percent": 0.0,
+        "stack_only_in_profit": False, "offline_rsi_extreme": 40.0,
+        "offline_reverse_confidence": 0.6}
 
 
 def request(data: Path, db: Path | str = "", **kw: object) -> Request:
@@ -60,11 +65,12 @@ def request(data: Path, db: Path | str = "", **kw: object) -> Request:
 async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
     data = write(market(), tmp_path / "two-days.csv")  # 2 days of 5m candles, 3 symbols
     # A busy trader, and no stop or take-profit: live sees a bar's close as its ticker, a
-    # backtest checks guards on the bar's high/low (SPEC §8.1); the other rules stay on.
+    # backtest checks guards on the bar's high/low (SPEC §8.1); the other rules stay on. At a
+    # low leverage, so that positions are added to and reversed rather than liquidated.
     settings_ = defaults(market_source="replay", replay_file=str(data), symbols=SYMBOLS,
                          database_url=str(tmp_path / "live.db"), fundamentals_enabled=False,
                          offline_models=True, **BUSY, stop_loss_percent=0.0,
-                         take_profit_percent=0.0)
+                         take_profit_percent=0.0, leverage=2.0)
 
     # The backtest, end to end (file → replay → backtest database).
     out = io.StringIO()
@@ -112,8 +118,8 @@ async def test_backtest_equals_the_live_runtime(tmp_path: Path) -> None:
 def _stale_market() -> pd.DataFrame:
     """Three symbols; SOL has no bars for an hour (stale), ETH starts two hours late."""
     df = market(n=400)
-    hole = (df["symbol"] == "SOL/USDT") & df["timestamp"].between(T0 + 64 * 300,
-                                                                  T0 + 75 * 300)
+    hole = (df["symbol"] == "SOL/USDT") & df["timestamp"].between(T0 + 216 * 300,
+                                                                  T0 + 227 * 300)
     late = (df["symbol"] == "ETH/USDT") & (df["timestamp"] < T0 + 24 * 300)
     return df[~hole & ~late]
 
@@ -133,11 +139,11 @@ async def test_lean_offline_path_equals_the_full_context_path(tmp_path: Path,
                                                               overrides: dict) -> None:
     data = write(_stale_market(), tmp_path / "m.csv")
     # a busy trader (no cooldown, deeper stacks) so 400 bars reach every gate; rules stay on
-    settings_ = defaults(symbols=SYMBOLS, **{**BUSY, **overrides})
+    settings_ = defaults(symbols=SYMBOLS, offline_models=True, **{**BUSY, **overrides})
     history = load_file(request(data))
     outs = []
     for fast in (True, False):
-        bt = Backtest(settings_, history, (TrendFollower(), MeanReverter()), fast=fast)
+        bt = Backtest(settings_, history, build_models(settings_, None), fast=fast)
         assert bt.fast is fast
         outs.append(await bt.run())
     lean, full = outs
@@ -168,7 +174,7 @@ async def test_lean_offline_path_equals_the_full_context_path(tmp_path: Path,
     if overrides.get("event_triggered_decisions"):  # CRITICAL events asked for decisions
         assert any(e.severity.value == "CRITICAL" for e in lean.events)
         plain = await Backtest(settings_.replace(event_triggered_decisions=False), history,
-                               (TrendFollower(), MeanReverter())).run()
+                               build_models(settings_, None)).run()
         assert lean.counts["decisions"] > plain.counts["decisions"]
 
 
