@@ -158,9 +158,24 @@ def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
     machines, shares the study through its storage: trial numbers never repeat, the counts
     add up, and the random start-up trials are all different (each trial's randomness comes
     from the seed and its unique number, not from one stream per process)."""
+    import fcntl
+
     cmd = command(home, "shared", trials=8)
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
-                              cwd=home) for _ in range(2)]
+    # Both start on the study together: the test holds the journal's lock until each process
+    # waits for it (else, trials being fast, the first could finish all 8 before the second
+    # has imported its libraries, and "both contributed" would be a race).
+    lock = f"{home / 'shared.journal'}.flock"
+    held = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env(), cwd=home) for _ in range(2)]
+        deadline = time.monotonic() + 120
+        while not all(waits_on(p.pid, lock) for p in procs) and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.05)
+    finally:
+        os.close(held)
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1].decode() for o in outs]
     assert all(json.loads(o[0])["study"] == "shared" for o in outs)
@@ -173,6 +188,15 @@ def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
     assert len(trials) <= 10  # all TPE start-up trials (random): none proposed twice
     params = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(params)) == len(params)
+
+
+def waits_on(pid: int, path: str) -> bool:
+    """`pid` has `path` open (the journal lock: `FlockLock` keeps it open while it waits)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fds / fd) == path for fd in os.listdir(fds))
+    except OSError:
+        return False
 
 
 def frozen(top: int) -> bool:
