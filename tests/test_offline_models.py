@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from autotrade_tui import config
 from autotrade_tui.ai.base import DecisionModel
 from autotrade_tui.ai.factory import build_models
-from autotrade_tui.ai.offline import ACTIONS, HELD, MeanReverter, TrendFollower, _round2, num
+from autotrade_tui.ai.offline import (
+    ACTIONS,
+    HELD,
+    MeanReverter,
+    RuleParams,
+    TrendFollower,
+    _round2,
+    num,
+)
 from autotrade_tui.ai.openai_compat import OpenAICompatModel
 from autotrade_tui.ai.parsing import parse_decision
 from autotrade_tui.core import indicators
@@ -269,7 +277,7 @@ def test_round2_is_python_round(xs: list[float]) -> None:
 
 
 async def test_the_mean_reverter_does_not_fade_a_strong_trend() -> None:
-    """Oversold inside a downtrend the trend follower sees (ADX ≥ 20, -DI above +DI): HOLD,
+    """Oversold inside a downtrend ADX and ±DI show (ADX ≥ 20, -DI above +DI): HOLD,
     saying why; the same readings without the trend: BUY."""
     stretched = {**OVERSOLD, "bb_middle": 70_000.0}
     falling = {**stretched, "adx_14": 32.0, "plus_di": 11.0, "minus_di": 29.0}
@@ -297,8 +305,6 @@ async def test_a_timid_signal_keeps_the_position_of_its_own_side(model_type: typ
 
 
 async def test_a_weak_reversal_does_not_flip_and_a_strong_one_does() -> None:
-    from autotrade_tui.ai.offline import RuleParams
-
     weak = await TrendFollower().decide(ctx(UP, held=-1.0))  # SHORT; a dip to buy at 0.75
     assert weak.decision is Action.HOLD and weak.confidence == 0.55
     assert "not strong enough to reverse it (needs 0.80)" in weak.reasoning
@@ -347,8 +353,6 @@ def test_the_offline_keys_default_to_the_rules_constants() -> None:
 
 
 async def test_the_offline_keys_reach_the_rules() -> None:
-    from autotrade_tui.ai.offline import RuleParams
-
     def models(**keys: float) -> tuple[TrendFollower, MeanReverter]:
         trend, mean = build_models(config.defaults(offline_models=True, **keys), None)
         assert isinstance(trend, TrendFollower) and isinstance(mean, MeanReverter)

@@ -4,6 +4,7 @@ processes add to one study, the best settings reproduce their value in `backtest
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -158,8 +159,6 @@ def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
     machines, shares the study through its storage: trial numbers never repeat, the counts
     add up, and the random start-up trials are all different (each trial's randomness comes
     from the seed and its unique number, not from one stream per process)."""
-    import fcntl
-
     cmd = command(home, "shared", trials=8)
     # Both start on the study together: the test holds the journal's lock until each process
     # waits for it (else, trials being fast, the first could finish all 8 before the second
@@ -174,6 +173,7 @@ def test_two_processes_with_the_same_seed_add_to_one_study_without_duplicates(
         while not all(waits_on(p.pid, lock) for p in procs) and time.monotonic() < deadline:
             assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
             time.sleep(0.05)
+        assert all(waits_on(p.pid, lock) for p in procs), "a worker never reached the journal"
     finally:
         os.close(held)
     outs = [p.communicate(timeout=240) for p in procs]

@@ -93,7 +93,7 @@ class RuleOutput(NamedTuple):
     action: np.ndarray  # int8 action codes (index into ACTIONS)
     confidence: np.ndarray  # float64, rounded to hundredths
     branch: np.ndarray  # int8: which case decided
-    detail: np.ndarray  # int8: rule-specific (the trend follower's average pair)
+    detail: np.ndarray  # int8: rule-specific (the mean reverter's STRETCH_* flags)
 
 
 def _round2(x: np.ndarray) -> np.ndarray:
@@ -193,6 +193,9 @@ def _pct(x: float) -> str:
  T_NO_REVERSE) = range(9)  # branches
 TREND_GAP = 0.003  # SMA50/SMA200 gap (fraction of SMA200) below which there is no trend
 TREND_GAP_FULL = 0.015  # the gap at which the trend counts fully in the confidence
+# EMA50 over the live window of DECISION_CANDLES differs from the whole series' (a backtest's)
+# by up to ~5e-5 of the price (core/indicators.py): measured, up to 0.005 ATR of the pullback's
+# depth, so a bar that close to a threshold may decide differently live and in a backtest.
 PULLBACK_ATR = 3.0  # price this many ATR from EMA50 against the trend: a pullback to trade
 BREAK_ATR = 6.0  # farther than this: the trend may be breaking, not pulling back
 TREND_CONFIDENCE = (0.60, 0.75)  # a pullback trade in the weakest .. the strongest trend
@@ -288,6 +291,7 @@ def trend_text(branch: int, detail: int, price: float, ema50: Num, sma50: Num, s
 (M_MISSING, M_NEUTRAL, M_BUY, M_SELL, M_CONFLICT, M_ONE_LOW, M_ONE_HIGH, M_FEES, M_KEEP,
  M_NO_REVERSE, M_TREND) = range(11)  # branches
 STRETCH_CONFIDENCE = 0.55  # a fade on two readings, before its turn and depth
+STRETCH_ALL, STRETCH_TURN, STRETCH_DEEP = 1, 2, 4  # a fade's `detail` flags: ±0.05 each
 DEEP_STRETCH = 0.5  # RSI or %B this far beyond (RSI ≤ 20 at 30, %B ≤ −0.075): a crash
 
 
@@ -307,11 +311,11 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     were right 50-56 % an hour later on real candles, and more often the higher the confidence
     (benchmarks/README "Do the confidences mean something"). The way
     back to the Bollinger middle below FEE_MARGIN round-trip fees → HOLD 0.45 (no middle:
-    not checked). Stretched along a trend the trend follower sees (ADX ≥ 20, ±DI the way
-    of the stretch) → HOLD 0.45: the two models do not fight, and a trend's move is not
-    faded (unknown ADX/DI: not checked). One unconfirmed extreme, or extremes on both
-    sides → HOLD 0.45. Nothing extreme → HOLD 0.40, up to 0.60 as RSI nears an extreme (a
-    warning against chasing; over the second half of the way from 50 to the extreme).
+    not checked). Stretched along a trend ADX and ±DI show (ADX ≥ 20, ±DI the way of the
+    stretch) → HOLD 0.45: a trend's move is not faded (unknown ADX/DI: not checked). One
+    unconfirmed extreme, or extremes on both sides → HOLD 0.45. Nothing extreme → HOLD 0.40,
+    up to 0.60 as RSI nears an extreme (a warning against chasing; over the second half of
+    the way from 50 to the extreme).
     Missing RSI or %B → HOLD 0.20. Holding: see `_hysteresis`.
     The thresholds named here are `params`' defaults (RSI 30/70: `rsi_extreme` and 100 − it).
     """
@@ -346,14 +350,17 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
         trend = ~fees & strong & ((buy & (minus > plus)) | (sell & (plus > minus)))
         turn_up = has_k & fin(d) & (k > d)  # %K crossing %D: the bounce began
         turn_down = has_k & fin(d) & (k < d)
-        buy_conf = _stretch_confidence(n_low, turn_up, low1, low2)
-        sell_conf = _stretch_confidence(n_high, turn_down, high1, high2)
+        buy_flags = _stretch_flags(n_low, turn_up, low1, low2)
+        sell_flags = _stretch_flags(n_high, turn_down, high1, high2)
         # nothing extreme: the closer RSI is to an extreme, the more this HOLD warns; it
         # ramps over the second half of the way from 50 to the extreme (|RSI − 50| 10..20
         # at 30/70)
         half = (50.0 - rsi_low) / 2
         neutral_conf = NEUTRAL_CONFIDENCE + 0.2 * _clip01((np.abs(rsi - 50) - half) / half)
-    trade_conf = _round2(np.where(buy, buy_conf, sell_conf))
+    flags = np.where(buy, buy_flags, sell_flags)
+    trade_conf = _round2(STRETCH_CONFIDENCE + 0.05 * (((flags & STRETCH_ALL) > 0).astype(float)
+                                                      + ((flags & STRETCH_TURN) > 0)
+                                                      - ((flags & STRETCH_DEEP) > 0)))
     keep, weak = _hysteresis((buy | sell) & ~(fees | trend), buy, held, trade_conf,
                              params.reverse_at)
     buy &= ~(fees | trend | keep | weak)
@@ -367,14 +374,14 @@ def mean_reversion_rules(price: np.ndarray, rsi: np.ndarray, pb: np.ndarray, k: 
     raw[neutral] = _round2(raw[neutral])
     action = np.select([buy, sell], [BUY, SELL], HOLD)
     return RuleOutput(action.astype(np.int8), raw, branch.astype(np.int8),
-                      np.zeros(len(branch), dtype=np.int8))
+                      np.where(buy | sell, flags, 0).astype(np.int8))
 
 
-def _stretch_confidence(readings: np.ndarray, turn: np.ndarray, x1: np.ndarray,
-                        x2: np.ndarray) -> np.ndarray:
-    """A fade's confidence from its confirming readings, the turn and RSI's/%B's depth."""
-    return (STRETCH_CONFIDENCE + np.where(readings >= 3, 0.05, 0.0) + np.where(turn, 0.05, 0.0)
-            - np.where(np.maximum(x1, x2) >= DEEP_STRETCH, 0.05, 0.0))
+def _stretch_flags(readings: np.ndarray, turn: np.ndarray, x1: np.ndarray,
+                   x2: np.ndarray) -> np.ndarray:
+    """What moves a fade's confidence: all three readings, the turn, RSI's/%B's depth."""
+    return (np.where(readings >= 3, STRETCH_ALL, 0) | np.where(turn, STRETCH_TURN, 0)
+            | np.where(np.maximum(x1, x2) >= DEEP_STRETCH, STRETCH_DEEP, 0))
 
 
 def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Num, k: Num,
@@ -400,7 +407,7 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
                 f"{max(plus, minus):.0f} > {'+DI' if down else '-DI'} {min(plus, minus):.0f}):"
                 " not fading it → HOLD")
     if branch in (M_BUY, M_SELL):
-        why = _stretch_text(branch == M_BUY, rsi, pb, k, d, params.rsi_extreme)
+        why = _stretch_text(branch == M_BUY, detail)
         return (f"{readings}: {'oversold' if branch == M_BUY else 'overbought'}{why} → "
                 f"{_BUY if branch == M_BUY else _SELL}")
     return readings + {
@@ -415,18 +422,12 @@ def mean_reversion_text(branch: int, detail: int, price: float, rsi: Num, pb: Nu
     }[branch]
 
 
-def _stretch_text(low: bool, rsi: float, pb: float, k: Num, d: Num, rsi_extreme: float) -> str:
-    """What moved a fade's confidence (`_stretch_confidence`), in words."""
-    x1 = (rsi_extreme - rsi) / 20 if low else (rsi - (100.0 - rsi_extreme)) / 20
-    x2 = (PB_LOW - pb) / 0.25 if low else (pb - PB_HIGH) / 0.25
-    x3 = None if k is None else ((STOCH_LOW - k) if low else (k - STOCH_HIGH)) / 20
-    notes = []
-    if x1 >= 0 and x2 >= 0 and x3 is not None and x3 >= 0:
-        notes.append("all three readings")
-    if k is not None and d is not None and (k > d if low else k < d):
-        notes.append(f"%K turning {'up' if low else 'down'}")
-    if max(x1, x2) >= DEEP_STRETCH:
-        notes.append("deep: a crash may run on" if low else "deep: a squeeze may run on")
+def _stretch_text(low: bool, flags: int) -> str:
+    """A fade's `detail` flags (what moved its confidence), in words."""
+    notes = [text for flag, text in (
+        (STRETCH_ALL, "all three readings"),
+        (STRETCH_TURN, f"%K turning {'up' if low else 'down'}"),
+        (STRETCH_DEEP, f"deep: a {'crash' if low else 'squeeze'} may run on")) if flags & flag]
     return f" ({', '.join(notes)})" if notes else ""
 
 

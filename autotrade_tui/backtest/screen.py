@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from autotrade_tui.core.window_series import wilder_atr
+
 MARGIN = 1e-6  # far above the sums' rounding (~1e-13), far below any threshold's meaning
 DAY = 86_400.0
 
@@ -83,7 +85,7 @@ def _volatility(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, cap
     """Wilder ATR(period) / the day's mean true range, as the window computes them."""
     prev = np.concatenate(([np.nan], c[:-1]))
     tr = np.fmax(h - lo, np.fmax(np.abs(h - prev), np.abs(lo - prev)))  # fmax: NaN-free first
-    atr = _wilder(tr.tolist(), period)
+    atr = np.asarray(wilder_atr(tr.tolist(), period))
     k = np.arange(len(t))
     ft = np.maximum(np.searchsorted(t, t - DAY, side="right"), k + 1 - cap)
     count = k + 1 - ft
@@ -93,16 +95,6 @@ def _volatility(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, cap
         ratio = atr / long
     ok = (count >= minimum) & (k + 1 >= period) & (long > 0)
     return ok & (ratio >= ratio_min * (1 - MARGIN))
-
-
-def _wilder(tr: list[float], period: int) -> np.ndarray:
-    """The window's `_wilder`: the running mean for the first `period` bars, then Wilder."""
-    out = [0.0] * len(tr)
-    prev = 0.0
-    for k, x in enumerate(tr):
-        prev = x if k == 0 else prev + (x - prev) / min(k + 1, period)
-        out[k] = prev
-    return np.asarray(out)
 
 
 def _after_holes(t: np.ndarray, bar: float, first: int) -> np.ndarray:

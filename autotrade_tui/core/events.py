@@ -65,7 +65,8 @@ _EDGE = 1e-6  # farther than this from a threshold, rounding to _DIGITS cannot c
 # and margin (`EventDetector._position_facts`)
 Facts = tuple[float, str, str, float, float, float, float]
 # (distance %, severity, facts): what the liquidation rule found, before it is worded (the
-# distance rounded to _DIGITS only once worded, where rounding cannot change the severity)
+# distance rounded to _DIGITS where that could matter: within _EDGE of a band's edge, with
+# several positions, and once worded; elsewhere rounding cannot change the severity)
 LiquidationLevel = tuple[float, Severity, Facts]
 
 # Severity bands of the measures the SPEC leaves open, as multiples of the configured threshold.
@@ -556,8 +557,8 @@ class EventDetector:
     ) -> list[MarketEvent]:
         """All events of `snap.symbol` at `snap.ts` that are not cooling down.
 
-        `positions` may hold other symbols' positions: they are skipped (and give the flash
-        rule its advice). `liquidation=False`: without the liquidation rule (a caller that
+        `positions` may hold other symbols' positions: they are skipped (the symbol's own
+        position gives the flash rule its advice). `liquidation=False`: without the liquidation rule (a caller that
         asks it apart, `price_level`).
         """
         if not (math.isfinite(snap.price) and snap.price > 0):

@@ -20,6 +20,8 @@ import numpy as np
 
 from autotrade_tui.core.events import CandleWindow, SymbolSnapshot, bar_label
 
+Column = Sequence[float] | np.ndarray  # a series: a list, or the backtest's arrays
+
 
 class WindowSeries:
     """The readings of a window (the parameters of `window`, an empty CandleWindow) fed the
@@ -33,9 +35,8 @@ class WindowSeries:
     never reach a bar it dropped, and these readings need not know which it dropped.
     """
 
-    def __init__(self, window: CandleWindow, windows: Sequence[int], ts: Sequence[float],
-                 high: Sequence[float], low: Sequence[float], close: Sequence[float],
-                 volume: Sequence[float]) -> None:
+    def __init__(self, window: CandleWindow, windows: Sequence[int], ts: Column,
+                 high: Column, low: Column, close: Column, volume: Column) -> None:
         bar = window.bar_seconds
         if windows and max(windows) * 60.0 > 30 * bar:
             raise ValueError("flash windows longer than 30 bars: use a CandleWindow")
@@ -70,7 +71,7 @@ class WindowSeries:
             count = k + 1 - ft
             long = np.where(count >= minimum, np.maximum(sum_tr, 0.0) / count, np.nan)
             short = np.where(k + 1 >= window.atr_period,
-                             np.asarray(_wilder(tr_l, window.atr_period)), np.nan)
+                             np.asarray(wilder_atr(tr_l, window.atr_period)), np.nan)
             ratio = np.where(avg > 0, v / avg, np.nan)
             #: volume ratio and short/long ATR after each bar, NaN where the window has none
             #: (what backtest/screen.py screens)
@@ -116,7 +117,7 @@ def _some(x: float) -> float | None:
     return None if x != x else x  # NaN: none
 
 
-def fits(ts: Sequence[float] | np.ndarray, bar: float) -> bool:
+def fits(ts: Column, bar: float) -> bool:
     """Whether `ts` rises by at least `bar` each step (what `WindowSeries` needs)."""
     return bool(np.all(np.diff(np.asarray(ts, dtype=np.float64)) >= bar))
 
@@ -151,7 +152,7 @@ def _running(added: np.ndarray, adds: np.ndarray, kept: np.ndarray, source: np.n
     return out
 
 
-def _wilder(tr: list[float], period: int) -> list[float]:
+def wilder_atr(tr: list[float], period: int) -> list[float]:
     """The window's ATR after each seal: the running mean for the first `period` bars,
     then Wilder's step (`CandleWindow._seal_run`, the same operations)."""
     atr: list[float] = []
@@ -166,4 +167,4 @@ def _wilder(tr: list[float], period: int) -> list[float]:
     return atr
 
 
-__all__ = ["WindowSeries", "fits"]
+__all__ = ["WindowSeries", "fits", "wilder_atr"]
