@@ -213,9 +213,9 @@ class Backtest:
         self.recent: list[MarketEvent] = []
         # per symbol: (position, its entries, low, high) of its liquidation-quiet prices
         self._quiet: dict[str, tuple[Any, int, float, float]] = {}
-        # (the scorecard's bands' symbols, the close time of the first bar of one of them not
-        # calm in its band): until then calm candles skip `card.mark` (`_calm_ahead`)
-        self._calm_run: tuple[frozenset[str], float] | None = None
+        # (symbol, the close time of its first bar not calm for the scorecard's one band):
+        # until then its calm bars skip `card.mark` (`_calm_ahead`)
+        self._calm_run: tuple[str, float] | None = None
         self.counts = {"decisions": 0, "BUY": 0, "SELL": 0, "HOLD": 0, "executed": 0}
         # SPEC §16: each model's own answers on a shadow ledger (a copy of the engine)
         self.scorecard = Scorecard(self.engine.config, [m.name for m in models],
@@ -343,8 +343,7 @@ class Backtest:
         # `step.mark_shadows`, in line: every candle, but for a calm bar looked up ahead
         # (its shadows are marked when read: `Scorecard.defer`)
         if (card.holding or t >= card.next_due) and (
-                run is None or t >= card.next_due or not bars.keys() >= run[0]
-                or card.deferred is None):
+                run is None or t >= card.next_due or run[0] not in bars or card.deferred is None):
             self._mark_card(fresh, t, bars)
         return self._events(t, fresh, engine.positions)
 
@@ -358,31 +357,27 @@ class Backtest:
         self.scorecard.settle(stop=True)
         self._calm_run = None
 
-    def _calm_ahead(self, bars: dict[str, Any]) -> tuple[frozenset[str], float] | None:
-        """After a mark: while the next bars of the scorecard's bands' symbols are calm in
-        them (`calm_end`), `Scorecard.mark` would only write their closes as the shadows'
-        marks, so it is skipped until one is not, nothing is due, each of those symbols has a
-        new bar each candle and no answer moved a ledger; the marks are written when read."""
-        card, prices = self.scorecard, self.prices
-        bands = card.defer(prices)
-        if bands is None:
+    def _calm_ahead(self, bars: dict[str, Any]) -> tuple[str, float] | None:
+        """After a mark: while the next bars of the scorecard's one band's symbol are calm
+        in it (`calm_end`), `Scorecard.mark` would only write their closes as the shadows'
+        marks, so it is skipped until one is not, nothing is due, the symbol has a new bar
+        each candle and no answer moved a ledger; the marks are written when read."""
+        card = self.scorecard
+        band = card.defer(self.prices)
+        if band is None:
             return None
-        until = math.inf
-        for band in bands:
-            name = band[1]
-            s = self._by_name.get(name)
-            # (the band's marks are this candle's close only if it had a bar inside the band)
-            if s is None or name not in bars or not band[4] <= prices[name] <= band[5]:
-                card.settle(stop=True)
-                return None
-            c = s.series
-            end = calm_end(band, s.i + 1, (s.low, s.high, s.close), (c.low, c.high, c.close))
-            if end == s.i + 1:
-                card.settle(stop=True)
-                return None
-            if end <= s.last:
-                until = min(until, s.ts[end] + s.bar)
-        return frozenset(band[1] for band in bands), until
+        name = band[1]
+        s = self._by_name.get(name)
+        # (the band's marks are this candle's close only if it had a bar inside the band)
+        if s is None or name not in bars or not band[4] <= self.prices[name] <= band[5]:
+            card.settle(stop=True)
+            return None
+        c = s.series
+        end = calm_end(band, s.i + 1, (s.low, s.high, s.close), (c.low, c.high, c.close))
+        if end == s.i + 1:
+            card.settle(stop=True)
+            return None
+        return name, (s.ts[end] + s.bar if end <= s.last else math.inf)
 
     def _events(self, t: float, fresh: dict[str, float],
                 positions: dict[str, Any]) -> list[_Sym] | tuple[()]:

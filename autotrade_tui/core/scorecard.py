@@ -394,7 +394,7 @@ class Scorecard:
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
         # the one band's shadows, marked lazily from a caller's prices (`defer`); not None:
         # deferring (a plain attribute: a backtest asks every candle a shadow holds)
-        self.deferred: tuple[list[CalmShadow], Mapping[str, float]] | None = None
+        self.deferred: tuple[list[dict[str, float]], str, Mapping[str, float]] | None = None
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
@@ -411,29 +411,26 @@ class Scorecard:
                 holding = True
         self.next_due, self.holding = due, holding
 
-    def defer(self, prices: Mapping[str, float]) -> list[CalmShadow] | None:
-        """The bands by symbol (`_calm_shadows`), if any and no shadow's equity is checked
-        each bar, for a caller that knows its bars ahead (a backtest): it may skip `mark` on
-        the candles where every band's symbol has a bar calm in it (nothing due) while
-        `deferred`, keeping `prices[symbol]` each symbol's latest close, which becomes the
-        bands' shadows' mark whenever anything here reads or changes them (`settle`). Set
-        right after a mark of those symbols with their closes inside the bands (the marks are
-        then those closes). Dropped with the bands."""
-        calm = self._calm_all
-        if calm is None or calm[1] or not calm[0]:
-            return None
-        self.deferred = (calm[0], prices)
-        return calm[0]
+    def defer(self, prices: Mapping[str, float]) -> CalmShadow | None:
+        """The one band (shadows holding one symbol, `_calm_one`), if any, for a caller that
+        knows its bars ahead (a backtest): it may skip `mark` on the bars calm in it (nothing
+        due) while `deferred`, keeping `prices[symbol]` the symbol's latest close, which
+        becomes the band's shadows' mark whenever anything here reads or changes them
+        (`settle`). Set right after a mark of that symbol with its close inside the band (the
+        marks are then that close). Dropped with the band."""
+        one = self._calm_one
+        if one is not None:
+            self.deferred = (one[0], one[1], prices)
+        return one
 
     def settle(self, stop: bool = False) -> None:
         """The deferred marks written (see `defer`); `stop`: no longer deferred."""
         deferred = self.deferred
         if deferred is not None:
-            bands, prices = deferred
-            for engines, symbol, *_ in bands:
-                price = prices[symbol]
-                for marks in engines:
-                    marks[symbol] = price
+            engines, symbol, prices = deferred
+            price = prices[symbol]
+            for marks in engines:
+                marks[symbol] = price
             if stop:
                 self.deferred = None
 
