@@ -59,7 +59,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.scorecard import Scorecard, calm_end
+from autotrade_tui.core.scorecard import Scorecard
 from autotrade_tui.core.step import (
     DECISION_CANDLES,
     RECENT_CLOSES,
@@ -213,9 +213,6 @@ class Backtest:
         self.recent: list[MarketEvent] = []
         # per symbol: (position, its entries, low, high) of its liquidation-quiet prices
         self._quiet: dict[str, tuple[Any, int, float, float]] = {}
-        # (symbol, the close time of its first bar not calm for the scorecard's one band):
-        # until then its calm bars skip `card.mark` (`_calm_ahead`)
-        self._calm_run: tuple[str, float] | None = None
         self.counts = {"decisions": 0, "BUY": 0, "SELL": 0, "HOLD": 0, "executed": 0}
         # SPEC §16: each model's own answers on a shadow ledger (a copy of the engine)
         self.scorecard = Scorecard(self.engine.config, [m.name for m in models],
@@ -280,7 +277,6 @@ class Backtest:
                 add(value(prices))
             if self.progress is not None:
                 self.progress(min(lo + every, len(times)), len(times))
-        self.scorecard.settle(stop=True)
         return equity
 
     def votes_of(self, d: Decided) -> tuple[ModelVote, ModelVote]:
@@ -300,10 +296,6 @@ class Backtest:
         stale, prices, limit = self.stale, self.prices, self.stale_after
         positions = self.engine.positions
         card = self.scorecard
-        run = self._calm_run
-        if run is not None and t >= run[1]:  # its bar that is not calm closes now: the
-            self._end_run()  # marks of the calm ones first (`prices` still holds them)
-            run = None
         # each new bar's range: the engine's positions and the shadows' are checked on it
         bars: dict[str, tuple[float, float, float, float]] = {}
         for s in syms:
@@ -340,44 +332,9 @@ class Backtest:
         marked = mark_engine(engine, fresh, t, bars if positions else None)
         if marked:
             self.trades += [(trade, None) for trade in marked]
-        # `step.mark_shadows`, in line: every candle, but for a calm bar looked up ahead
-        # (its shadows are marked when read: `Scorecard.defer`)
-        if (card.holding or t >= card.next_due) and (
-                run is None or t >= card.next_due or run[0] not in bars or card.deferred is None):
-            self._mark_card(fresh, t, bars)
+        if card.holding or t >= card.next_due:  # `step.mark_shadows`, in line: every candle
+            card.mark(fresh, t, bars)
         return self._events(t, fresh, engine.positions)
-
-    def _mark_card(self, fresh: dict[str, float], t: float, bars: dict[str, Any]) -> None:
-        card = self.scorecard
-        card.mark(fresh, t, bars)
-        if card.deferred is None:  # (a due judgement on a calm bar keeps the run)
-            self._calm_run = self._calm_ahead(bars)
-
-    def _end_run(self) -> None:
-        self.scorecard.settle(stop=True)
-        self._calm_run = None
-
-    def _calm_ahead(self, bars: dict[str, Any]) -> tuple[str, float] | None:
-        """After a mark: while the next bars of the scorecard's one band's symbol are calm
-        in it (`calm_end`), `Scorecard.mark` would only write their closes as the shadows'
-        marks, so it is skipped until one is not, nothing is due, the symbol has a new bar
-        each candle and no answer moved a ledger; the marks are written when read."""
-        card = self.scorecard
-        band = card.defer(self.prices)
-        if band is None:
-            return None
-        name = band[1]
-        s = self._by_name.get(name)
-        # (the band's marks are this candle's close only if it had a bar inside the band)
-        if s is None or name not in bars or not band[4] <= self.prices[name] <= band[5]:
-            card.settle(stop=True)
-            return None
-        c = s.series
-        end = calm_end(band, s.i + 1, (s.low, s.high, s.close), (c.low, c.high, c.close))
-        if end == s.i + 1:
-            card.settle(stop=True)
-            return None
-        return name, (s.ts[end] + s.bar if end <= s.last else math.inf)
 
     def _events(self, t: float, fresh: dict[str, float],
                 positions: dict[str, Any]) -> list[_Sym] | tuple[()]:

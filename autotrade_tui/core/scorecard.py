@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from autotrade_tui.core.engine import EPS, EngineConfig, EngineState, Ledger, TradingEngine
 from autotrade_tui.core.metrics import deepen, max_drawdown_pct
 from autotrade_tui.core.models import (
@@ -344,36 +342,6 @@ def _refused(eng: TradingEngine, action: Action, symbol: str, ts: float) -> bool
         len(pos.entries) >= cap)
 
 
-_ONE_BY_ONE = 16  # `calm_end`: bars checked in Python before numpy (a numpy pass costs ~µs)
-
-
-def calm_end(band: CalmShadow, start: int,
-             bars: tuple[Sequence[float], Sequence[float], Sequence[float]],
-             arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
-    """The index of the first bar from `start` on that is not calm in `band` (the one-band
-    check of `Scorecard.mark`: quiet low < bar low, bar high < quiet high, price low <=
-    close <= price high), the series' length if none. `bars` and `arrays` are the same
-    lows, highs and closes as lists and arrays: the first bars one by one (a band often
-    ends soon), then the arrays in chunks growing fourfold (a calm run can last weeks)."""
-    _, _, low, high, lo, hi = band
-    lows, highs, closes = bars
-    n = len(closes)
-    stop = min(n, start + _ONE_BY_ONE)
-    for k in range(start, stop):
-        if not (low < lows[k] and highs[k] < high and lo <= closes[k] <= hi):
-            return k
-    a_low, a_high, a_close = arrays
-    k, size = stop, 256
-    while k < n:
-        end = min(n, k + size)
-        c = a_close[k:end]
-        calm = (a_low[k:end] > low) & (a_high[k:end] < high) & (c >= lo) & (c <= hi)
-        if not calm.all():  # (NaN compares False in both: not calm)
-            return k + int(np.argmin(calm))
-        k, size = end, size * 4
-    return n
-
-
 def _due(p: Pending) -> float:
     """When `p` is next to be judged."""
     return p.due_h if p.done1 else p.due1
@@ -392,16 +360,13 @@ class Scorecard:
         self._calm_all: CalmAll | None = None  # see `mark`; dropped by a change
         self._calm_one: CalmShadow | None = None  # its one band when it is all (`_set_calm`)
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
-        # the one band's shadows, marked lazily from a caller's prices (`defer`); not None:
-        # deferring (a plain attribute: a backtest asks every candle a shadow holds)
-        self.deferred: tuple[list[dict[str, float]], str, Mapping[str, float]] | None = None
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
         restore: when the next answer is due, whether a shadow holds."""
         # (a plain loop: a backtest calls this every candle a shadow holds)
         if moved:
-            self._calm_all = self._calm_one = self.deferred = None
+            self._calm_all = self._calm_one = None
             self._calm_stale = True
         due, holding = math.inf, False
         for s in self.shadows.values():
@@ -411,32 +376,8 @@ class Scorecard:
                 holding = True
         self.next_due, self.holding = due, holding
 
-    def defer(self, prices: Mapping[str, float]) -> CalmShadow | None:
-        """The one band (shadows holding one symbol, `_calm_one`), if any, for a caller that
-        knows its bars ahead (a backtest): it may skip `mark` on the bars calm in it (nothing
-        due) while `deferred`, keeping `prices[symbol]` the symbol's latest close, which
-        becomes the band's shadows' mark whenever anything here reads or changes them
-        (`settle`). Set right after a mark of that symbol with its close inside the band (the
-        marks are then that close). Dropped with the band."""
-        one = self._calm_one
-        if one is not None:
-            self.deferred = (one[0], one[1], prices)
-        return one
-
-    def settle(self, stop: bool = False) -> None:
-        """The deferred marks written (see `defer`); `stop`: no longer deferred."""
-        deferred = self.deferred
-        if deferred is not None:
-            engines, symbol, prices = deferred
-            price = prices[symbol]
-            for marks in engines:
-                marks[symbol] = price
-            if stop:
-                self.deferred = None
-
     def sample(self, prices: Mapping[str, float]) -> None:
         """One point of each shadow's equity curve (the caller decides how often)."""
-        self.settle()
         for name, s in self.shadows.items():
             curve = self.curves.setdefault(name, [])
             curve.append(s.engine.equity({**s.engine.marks, **prices}))
@@ -445,7 +386,6 @@ class Scorecard:
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
                  stale: bool = False) -> None:
         """Both models' answers on one symbol (in the order of `models`)."""
-        self.settle()  # (an answer's sizing reads the marks)
         moved = [shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
                  for vote, shadow in zip(votes, self.shadows.values(), strict=False)]
         self._changed(any(moved))
@@ -453,8 +393,6 @@ class Scorecard:
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
-        if self.deferred is not None:
-            self.settle()  # (an answer's sizing reads the marks)
         moved = False
         for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
             if action is not _HOLD and shadow.act(action, confidence, symbol, price, ts,
@@ -467,7 +405,6 @@ class Scorecard:
         # first `Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks
         # every candle a shadow holds, most of them calm): one band (shadows on one symbol,
         # the usual case) with the fewest steps, else band by band
-        self.settle()  # (judging reads no mark; a bar that is not calm reads them)
         one = self._calm_one
         if one is not None and bars:
             if ts >= self.next_due:  # judging moves no band: the bar may still be calm
@@ -526,7 +463,6 @@ class Scorecard:
         return calm
 
     def _set_calm(self, calm: CalmAll | None) -> None:
-        self.deferred = None  # (the marks were written: a mark settles first)
         self._calm_all = calm
         self._calm_one = calm[0][0] if calm is not None and len(calm[0]) == 1 and not calm[1] \
             else None
@@ -594,7 +530,6 @@ class Scorecard:
     def rows(self, prices: Mapping[str, float], ensemble: TradingEngine | None = None,
              ensemble_curve: Sequence[float] = ()) -> list[dict[str, Any]]:
         """Per model (then the ensemble, the real account): the figures SPEC §16 names."""
-        self.settle()
         out = [_row(name, s.engine, s.tally, {**s.engine.marks, **prices}, s.tally.max_dd)
                for name, s in self.shadows.items()]
         if ensemble is not None:
@@ -606,13 +541,11 @@ class Scorecard:
 
     # ---- persistence
     def to_dict(self) -> dict[str, Any]:
-        self.settle()
         return {name: {**_shadow_dict(s), "curve": list(self.curves.get(name, []))}
                 for name, s in self.shadows.items()}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         """Shadows from `to_dict` (models not in it start fresh; unknown names are kept out)."""
-        self.settle(stop=True)
         for name in self.shadows:
             if name in data:
                 self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
@@ -667,4 +600,4 @@ def _shadow_from(config: EngineConfig, threshold: float, d: Mapping[str, Any]) -
     return shadow
 
 
-__all__ = ["ENSEMBLE", "Scorecard", "Shadow", "Tally", "calm_end"]
+__all__ = ["ENSEMBLE", "Scorecard", "Shadow", "Tally"]
