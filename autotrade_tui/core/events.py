@@ -558,8 +558,8 @@ class EventDetector:
         """All events of `snap.symbol` at `snap.ts` that are not cooling down.
 
         `positions` may hold other symbols' positions: they are skipped (the symbol's own
-        position gives the flash rule its advice). `liquidation=False`: without the liquidation rule (a caller that
-        asks it apart, `price_level`).
+        position gives the flash rule its advice). `liquidation=False`: without the
+        liquidation rule (a caller that asks it apart, `price_level`).
         """
         if not (math.isfinite(snap.price) and snap.price > 0):
             return []

@@ -45,8 +45,9 @@ Calm = tuple[Position, int, float, float, float, float, float]
 # (the marks of the engines holding the symbol, the symbol, then the band as in Calm, the
 # narrowest of theirs): `Scorecard._calm_shadows`
 CalmShadow = tuple[list[dict[str, float]], str, float, float, float, float]
-# the bands by symbol, and the shadows of several positions whose equity at the closes is
-# checked once every band held (`Shadow._calm_equity`)
+# the bands by symbol (a shadow of several positions with a box of closes (`_calm_box`) has
+# its band there), and those of several positions without a box, whose equity at the closes
+# is checked once every band held (`Shadow._calm_equity`)
 CalmAll = tuple[list[CalmShadow], list["Shadow"]]
 _SHARE = 1e-6  # what each position's share of the equity's room gives up, for rounding
 _POSITIVE = 5e-324  # the smallest float above 0: `price_lo <= price` is `price > 0`
@@ -238,8 +239,8 @@ class Shadow:
         bars). The equity's room to the floor and to the top (as in `_calm_band`) is shared
         out evenly, then checked at the two extreme corners with the engine's own
         arithmetic: the equity is monotone in each price, rounding included, so every
-        corner between is calm too. None: no room (a new peak or a deeper drawdown next:
-        the equity is checked each bar)."""
+        corner between is calm too. None: no room (the equity at the marks is at or past a
+        bound on both sides or past one: the equity is checked each bar)."""
         eng, t = self.engine, self.tally
         lg, limit, marks = eng.ledger, eng.config.max_drawdown_percent, eng.marks
         positions = eng.positions
@@ -255,7 +256,8 @@ class Shadow:
         n = len(positions)
         up, down = (top - now) / n * (1.0 - _SHARE), (now - floor) / n * (1.0 - _SHARE)
         if not (up >= 0.0 and down >= 0.0 and up + down > 0.0):
-            return None  # (one side without room: right after a new peak or deepest point)
+            return None  # (no room: the equity at the marks is already at or past a bound,
+            # e.g. a fill moved a mark since the last mark)
         box, worst, best = [], {}, {}
         for symbol, pos in positions.items():
             q = pos.totals()[0]
@@ -481,10 +483,11 @@ class Scorecard:
     def _calm_shadows(self) -> CalmAll | None:
         """After a mark: the shadows that the next one marks, by symbol, with the band where
         all of them are calm (each condition holds for all when it holds for the narrowest),
-        and those of several positions, whose bars are calm when every position's bar is
-        quiet (`quiet_range`: its band, any positive price) and their equity then is
-        (`Shadow._calm_bars`). None when one was holding and is flat (it is marked once
-        more). Valid until the shadows change, which they do only through this class
+        and those of several positions: with a box of closes (`Shadow._calm_box`) their
+        bands are in it, like one position's; without one, their bars are calm when every
+        position's bar is quiet (`quiet_range`: its band, any positive price) and their
+        equity then is (`Shadow._calm_bars`). None when one was holding and is flat (it is
+        marked once more). Valid until the shadows change, which they do only through this class
         (`_changed`)."""
         out: dict[str, CalmShadow] = {}
         several: list[Shadow] = []
