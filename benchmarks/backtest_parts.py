@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from autotrade_tui.config import Settings, defaults
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backtest import walk_history, without_shadows  # (benchmarks/backtest.py's year)
+from table import print_ratios
 
 CASES = {"as built": (True, True), "no shadows": (False, True), "no window rules": (True, False),
          "neither": (False, False)}
@@ -54,12 +54,8 @@ def main() -> None:
     for _ in range(args.repeat):
         for name, flags in CASES.items():
             times[name].append(replay(history, settings, *flags))
-    base = statistics.median(times["as built"])
     print(f"{args.candles:,} 5-minute candles, {args.repeat} runs each, round-robin\n")
-    print(f"{'':16} {'median s':>9} {'best s':>8} {'÷ as built':>11}")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:16} {med:9.3f} {min(ts):8.3f} {med / base:11.2f}")
+    print_ratios(times, "as built", 16, "÷ as built")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +25,9 @@ import pandas as pd
 
 from autotrade_tui.backtest.history import load_file
 from autotrade_tui.backtest.request import Request
+
+sys.path.insert(0, str(Path(__file__).parent))
+from table import print_ratios
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance-2024"
@@ -87,11 +90,7 @@ def main() -> None:
                 times.setdefault(name, []).append(time.perf_counter() - started)
     print(f"{history.candles():,} candles ({len(SYMBOLS)} symbols, 5m) from {source}; "
           f"{args.repeat} reads each, round-robin\n")
-    base = statistics.median(times["csv"])
-    print(f"{'form':28} {'median s':>9} {'best s':>8} {'÷ plain CSV':>12}")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:28} {med:9.3f} {min(ts):8.3f} {med / base:12.2f}")
+    print_ratios(times, "csv", 28, "÷ plain CSV")
 
 
 if __name__ == "__main__":
