@@ -32,7 +32,6 @@ import gc
 import logging
 import math
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,11 +148,14 @@ class _Sym:
         self.first = -1  # the newest bar when the symbol was first fresh (the monitor primes)
         self.fed = -1  # the last bar given to the monitor's window
         self.screen: list[bool] = []  # per bar: may a rule reading the window fire (screen.py)
-        self.holes: list[int] = []  # bars from `first` on that a hole follows
-        # the window's readings after each bar it is fed (from `p0`, holes' empty bars
-        # included); None: irregular bars, the window itself is fed (`_feed_window`)
-        self.window: WindowSeries | None = None
+        # what the monitor's window is fed in all (`_first_fresh`): the bars from `p0`, each
+        # hole's empty bar after it; `place`: each bar's index there (from `p0`)
         self.p0 = 0
+        self.fed_columns: list[np.ndarray] = []
+        self.place = np.empty(0, dtype=np.int64)
+        # the window's readings after each of those; None: irregular bars, the window
+        # itself is fed (`_feed_window`)
+        self.window: WindowSeries | None = None
 
     def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
         """The indicators `keys` over the whole series (row i: on the candles up to i)."""
@@ -367,7 +369,7 @@ class Backtest:
                 continue
             win = s.window
             if win is not None:  # the window fed through bar j (its index among the fed)
-                snap = win.snapshot(j - s.p0 + bisect_left(s.holes, j), name, t, price)
+                snap = win.snapshot(int(s.place[j - s.p0]), name, t, price)
                 found += sifted(snap, positions)
                 continue
             self._feed_window(s, t)
@@ -388,42 +390,38 @@ class Backtest:
         c = s.series
         after = np.flatnonzero(np.diff(c.ts) != s.bar)
         holes = after[after >= s.first]
-        s.holes = holes.tolist()
-        # what `_feed_window` would feed the window in all: the bars from p0, each hole's
-        # empty bar (at the close before it) after it
+        # as live: after each bar the next opens empty at its close, so a hole leaves that
+        # empty bar sealed
         s.p0 = p0 = s.fed + 1
         at = holes - p0 + 1
         shut = c.close[holes]
-        cols = [np.insert(col[p0:], at, extra) for col, extra in (
-            (c.ts, c.ts[holes] + s.bar), (c.high, shut), (c.low, shut), (c.close, shut),
-            (c.volume, 0.0))]
+        ts, _open, high, low, close, volume = s.fed_columns = [
+            np.insert(col[p0:], at, extra) for col, extra in (
+                (c.ts, c.ts[holes] + s.bar), (c.open, shut), (c.high, shut), (c.low, shut),
+                (c.close, shut), (c.volume, 0.0))]
+        bars = np.arange(p0, len(c.ts))
+        s.place = bars - p0 + np.searchsorted(holes, bars, side="left")
         readings = None
-        if fits(cols[0], s.bar):
+        if fits(ts, s.bar):
             win = s.window = WindowSeries(self.monitor.windows[s.name],
-                                          self.monitor.flash_windows, *cols)
-            bars = np.arange(p0, len(c.ts))  # each bar's place among the window's
-            place = bars - p0 + np.searchsorted(holes, bars, side="left")
-            readings = (win.volume_ratio[place], win.atr_ratio[place])
+                                          self.monitor.flash_windows, ts, high, low, close,
+                                          volume)
+            readings = (win.volume_ratio[s.place], win.atr_ratio[s.place])
         s.screen = screen(c.ts, c.high, c.low, c.close, c.volume, s.bar, s.first, self.monitor,
                           readings)
 
     def _feed_window(self, s: _Sym, t: float) -> None:
         """Catch the symbol's window up to its newest bar, as the live monitor fed it bar by
-        bar (`EventMonitor.add_bars`): after each bar from the first fresh one on, the next
-        opens empty at its close, so a hole leaves that empty bar sealed, as live."""
-        a, j = s.fed + 1, s.i
-        if a > j:
+        bar (`EventMonitor.add_bars`): `fed_columns` from after the last bar fed through it
+        (a hole's empty bar after the last one fed included)."""
+        j = s.i
+        if s.fed >= j:
             return
-        cols = (s.ts[a:j + 1], s.open[a:j + 1], s.high[a:j + 1], s.low[a:j + 1],
-                s.close[a:j + 1], s.volume[a:j + 1])
-        # holes are rare: each (from the last, so earlier positions hold) gets its empty bar
-        for k in reversed(s.holes[bisect_left(s.holes, a):bisect_left(s.holes, j)]):
-            close = s.close[k]
-            for col, value in zip(cols, (s.ts[k] + s.bar, close, close, close, close, 0.0),
-                                  strict=True):
-                col.insert(k - a + 1, value)
+        lo = 0 if s.fed < s.p0 else int(s.place[s.fed - s.p0]) + 1
+        hi = int(s.place[j - s.p0]) + 1
         s.fed = j
-        self.monitor.add_closed_columns(s.name, *cols)  # (closed by t, checked when loaded)
+        self.monitor.add_closed_columns(  # (closed by t, checked when loaded)
+            s.name, *(col[lo:hi].tolist() for col in s.fed_columns))
 
     async def _cycle(self, syms: list[_Sym] | tuple[()], t: float,
                      source: TradeSource) -> None:
