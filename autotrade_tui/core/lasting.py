@@ -59,15 +59,12 @@ class LastingConditions:
         updated: list[Ongoing] = []
         for e in events:
             key = key_of(e)
-            now = self._current(key, e.ts)
-            if now is not None and self._counts_as_seen(now, e.severity, e.ts):
-                # Same condition, no worse, raised recently: counted, shown in place.
-                now.count += 1
-                now.seen = e.ts
+            if self.absorb(key, e.severity, e.ts):  # counted; shown in place
+                now = self.ongoing[key]
                 now.event = _keep_severity(e, now.event.severity)
                 updated.append(now)
                 continue
-            self._raise(key, now, e)
+            self._raise(key, self._current(key, e.ts), e)
             raised.append(e)
         return raised, updated
 
@@ -82,10 +79,11 @@ class LastingConditions:
         self.ongoing[key] = Ongoing(e, since, e.ts, count)
 
     def absorb(self, key: Key, severity: Severity, ts: float) -> bool:
-        """A sighting `sift` would only count, counted without its event being built (a
-        backtest sees a lasting liquidation risk every candle); False: build it and sift it.
-        The ongoing line keeps its last worded event: nothing shows a backtest's."""
-        # `_current` and `_counts_as_seen` spelt out: a backtest asks every candle it holds
+        """A sighting of an ongoing condition (seen within `gone_after`), no worse than it
+        was raised and raised less than `repeat_seconds` ago: not news, counted (`sift`'s
+        rule; a backtest asks it without building the event: it sees a lasting liquidation
+        risk every candle). False: news, build it and sift it. The ongoing line keeps its
+        last worded event: nothing shows a backtest's."""
         now = self.ongoing.get(key)
         if (now is None or ts - now.seen > self.gone_after(key[1])
                 or RANK[severity] > RANK[now.event.severity]
@@ -102,11 +100,6 @@ class LastingConditions:
         if now is not None and ts - now.seen > self.gone_after(key[1]):
             return None
         return now
-
-    def _counts_as_seen(self, now: Ongoing, severity: Severity, ts: float) -> bool:
-        """No worse than raised, and raised less than `repeat_seconds` ago: not news."""
-        return (RANK[severity] <= RANK[now.event.severity]
-                and ts - now.raised_ts < self.repeat_seconds)
 
     def remember(self, event: MarketEvent) -> None:
         """An event raised before a restart (restored from the database) is ongoing news."""
