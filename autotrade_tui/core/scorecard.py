@@ -181,20 +181,16 @@ class Shadow:
         by inverting the equity, shrunk, then checked at both ends with the engine's own
         arithmetic: equity and drawdown are monotone in the price, rounding included, so
         every price between is calm too; a band that fails its check is empty."""
-        eng, t = self.engine, self.tally
-        lg, limit = eng.ledger, eng.config.max_drawdown_percent
+        eng = self.engine
+        lg = eng.ledger
         low, high = eng.quiet_range(pos)
         low = max(low, 0.0)
         empty: Calm = (pos, len(pos.entries), lg.capital, low, high, math.inf, -math.inf)
         q, notional, margin = pos.totals()
-        if eng._flatten_left or not q > 0 or not lg.peak_equity > 0 or not t.peak > 0:
+        bounds = self._equity_bounds()
+        if bounds is None or not q > 0:
             return empty
-        # the equity's bounds: at most both peaks; at least above the guard's trip and the
-        # tally's deepest drawdown
-        top = min(lg.peak_equity, t.peak)
-        floor = t.peak * (1.0 - t.max_dd / 100.0)
-        if limit and not lg.halted_reason:
-            floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
+        top, floor = bounds
         base = lg.capital + margin
         side = pos.side
         # equity = base + q·(P − E) (long) or base + q·(E − P) (short), E = notional / q
@@ -241,18 +237,13 @@ class Shadow:
         arithmetic: the equity is monotone in each price, rounding included, so every
         corner between is calm too. None: no room (the equity at the marks is at or past a
         bound on both sides or past one: the equity is checked each bar)."""
-        eng, t = self.engine, self.tally
-        lg, limit, marks = eng.ledger, eng.config.max_drawdown_percent, eng.marks
+        eng, marks = self.engine, self.engine.marks
         positions = eng.positions
-        if eng._flatten_left or not lg.peak_equity > 0 or not t.peak > 0:
+        bounds = self._equity_bounds()
+        if bounds is None or not all(marks.get(symbol, 0.0) > 0 for symbol in positions):
             return None
-        if not all(marks.get(symbol, 0.0) > 0 for symbol in positions):
-            return None
+        top, floor = bounds
         now = eng.equity(marks)
-        top = min(lg.peak_equity, t.peak)
-        floor = t.peak * (1.0 - t.max_dd / 100.0)
-        if limit and not lg.halted_reason:
-            floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
         n = len(positions)
         up, down = (top - now) / n * (1.0 - _SHARE), (now - floor) / n * (1.0 - _SHARE)
         if not (up >= 0.0 and down >= 0.0 and up + down > 0.0):
@@ -271,6 +262,19 @@ class Shadow:
         if not self._calm_equity(eng.equity(worst), eng.equity(best)):
             return None
         return box
+
+    def _equity_bounds(self) -> tuple[float, float] | None:
+        """(top, floor): the equity a mark may measure without moving the guard's peak or
+        the tally's (at most both peaks) and without tripping the guard or deepening the
+        tally's drawdown (above both); None while the engine flattens or has no peak yet."""
+        eng, t = self.engine, self.tally
+        lg, limit = eng.ledger, eng.config.max_drawdown_percent
+        if eng._flatten_left or not lg.peak_equity > 0 or not t.peak > 0:
+            return None
+        floor = t.peak * (1.0 - t.max_dd / 100.0)
+        if limit and not lg.halted_reason:
+            floor = max(floor, lg.peak_equity * (1.0 - (limit - EPS) / 100.0))
+        return min(lg.peak_equity, t.peak), floor
 
     def _calm_equity(self, *equities: float) -> bool:
         """Whether a mark measuring each of `equities` leaves the peaks, the deepest
