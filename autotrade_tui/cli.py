@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from autotrade_tui import __version__
 from autotrade_tui.core.text import clean
 from autotrade_tui.errors import AutotradeError, EngineLockedError, UserError
-from autotrade_tui.memory import fix_mmap_threshold
 from autotrade_tui.stdio import detach_stdout
 
 if TYPE_CHECKING:
@@ -269,6 +268,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         module, name = RUNNERS[args.command].split(":")
         return int(getattr(importlib.import_module(module), name)(args, settings))
+    from autotrade_tui.memory import fix_mmap_threshold  # (ctypes: only for the long runs)
+
     fix_mmap_threshold()  # headless or the cockpit: a long run (see autotrade_tui.memory)
     if args.headless:
         from autotrade_tui.headless import run_headless

@@ -61,7 +61,8 @@ def test_the_long_running_modes_fix_it(monkeypatch: pytest.MonkeyPatch,
                                        argv: list[str]) -> None:
     """Headless and the cockpit ask for it before they start."""
     calls: list[str] = []
-    monkeypatch.setattr(cli, "fix_mmap_threshold", lambda: calls.append("fix") or True)
+    monkeypatch.setattr("autotrade_tui.memory.fix_mmap_threshold",
+                        lambda: calls.append("fix") or True)
     monkeypatch.setattr("autotrade_tui.headless.run_headless", lambda s: calls.append("run") or 0)
     monkeypatch.setattr("autotrade_tui.tui.startup.begin_check", lambda s: None)
     monkeypatch.setattr("autotrade_tui.tui.app.run_tui", lambda s: calls.append("run") or 0)
