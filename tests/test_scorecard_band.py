@@ -10,6 +10,7 @@ the same against the whole mark on random paths.)"""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -181,3 +182,39 @@ def test_a_restored_scorecard_marks_bars_as_the_original() -> None:
     card.restore(saved)
     card.mark({BTC: 98.5}, 600.0, {BTC: bar(97.0, 98.5)})
     assert card.shadows["a"].engine.marks[BTC] == 98.5
+
+
+def test_a_peak_out_of_reach_leaves_every_positive_price_calm_above_the_floor() -> None:
+    """A short whose equity cannot reach its peak even at a price of 0 (it lost more on a
+    long than the short's whole notional): the band reaches down to any positive price
+    (it was empty, and each of its bars marked whole), and such bars leave the shadow as the
+    whole mark does."""
+    cfg = EngineConfig(initial_capital=100_000.0, leverage=1.0, commission_rate=0.0,
+                       maintenance_margin_rate=0.005, position_size_percent=10.0)
+    cards = [Scorecard(cfg, ["a", "b"], 0.55, 300.0) for _ in range(2)]
+    for card in cards:  # a long at 100 marked at 5: 9,500 lost, then a short at 5
+        card.on_answers(BTC, 100.0, 0.0, [(Action.BUY, 0.9), (Action.HOLD, 0.9)])
+        card.mark({BTC: 5.0}, 300.0, {BTC: (100.0, 100.0, 5.0, 5.0)})
+        card.on_answers(BTC, 5.0, 300.0, [(Action.SELL, 0.9), (Action.HOLD, 0.9)])
+        card.mark({BTC: 5.0}, 600.0, {BTC: (5.0, 5.0, 5.0, 5.0)})
+    card, whole = cards
+    a = card.shadows["a"]
+    pos = a.engine.positions[BTC]
+    assert pos.side.value == "SHORT" and a.tally.peak == 100_000.0
+    _, notional, margin = pos.totals()
+    assert a.engine.ledger.capital + margin + notional < a.tally.peak  # its best: price 0
+    assert card._calm_one is not None and 0.0 < card._calm_one[4] < 1e-300
+    w = whole.shadows["a"]  # marked whole: no bar quiet (as tests/test_scorecard_calm.py)
+    w._calm_band = lambda pos: (pos, len(pos.entries), w.engine.ledger.capital,  # type: ignore
+                                math.inf, -math.inf, math.inf, -math.inf)
+    w._calm = None
+    calls = spy(card)
+    prev, ts = 5.0, 900.0
+    for close in (4.0, 0.5, 0.01, 4.99):  # all inside: calm, no band computed again
+        b = bar(prev, close)
+        card.mark({BTC: close}, ts, {BTC: b})
+        w.mark({BTC: close}, ts, {BTC: b})
+        assert figures(card.shadows["a"]) == figures(whole.shadows["a"])
+        assert a.engine.marks[BTC] == close
+        prev, ts = close, ts + 300.0
+    assert calls == Counter()

@@ -52,6 +52,14 @@ def state(card: Scorecard) -> list[object]:
             *((s._was_holding, s.engine.closed_at) for s in card.shadows.values())]
 
 
+def kept_up(card: Scorecard) -> None:
+    """What the runner reads of the scorecard each candle (when an answer is due, whether a
+    shadow holds) is what its shadows say, however it was kept up to date."""
+    shadows = card.shadows.values()
+    assert card.next_due == min((s._next_due for s in shadows), default=math.inf)
+    assert card.holding is any(bool(s.engine.positions) for s in shadows)
+
+
 answers = st.sampled_from(list(Action))
 steps = st.lists(st.tuples(st.sampled_from(SYMS), answers, answers,
                            st.sampled_from([0.5, 0.6, 0.9]),
@@ -76,6 +84,7 @@ def test_a_calm_bar_leaves_every_shadow_as_the_whole_mark_does(
             if answer:
                 card.on_answers(sym, new, ts, [(a, conf), (b, conf)])
         assert state(fast) == state(whole)
+        kept_up(fast)
 
 
 def test_a_bar_that_reaches_the_stop_is_not_calm() -> None:
@@ -115,6 +124,7 @@ def test_bars_of_every_symbol_leave_several_positions_as_the_whole_mark_does(
             if answer:
                 card.on_answers(sym, prices[sym], ts, [(a, 0.9), (b, 0.9)])
         assert state(fast) == state(whole)
+        kept_up(fast)
 
 
 def test_several_positions_have_calm_bars() -> None:

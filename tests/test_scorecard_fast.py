@@ -63,7 +63,7 @@ def test_a_refusal_the_shadow_foresees_is_one_the_engine_makes(
     for sym, action, move, minutes in steps:
         ts += 60.0 * minutes
         prices[sym] *= move
-        if _refused(eng, action, sym, ts):
+        if _refused(eng, action, sym, prices[sym], ts):
             before = _state(eng)
             out = eng.execute(action, sym, prices[sym], ts, TradeSource.AUTO, "alone")
             assert not out.trades and out.rejected and _state(eng) == before
@@ -76,12 +76,21 @@ def test_the_refusals_foreseen() -> None:
     eng.execute(Action.BUY, "BTC/USDT", 100.0, 0.0)
     eng.execute(Action.BUY, "BTC/USDT", 101.0, 60.0)  # in profit: a second entry
     assert len(eng.positions["BTC/USDT"].entries) == 2
-    assert _refused(eng, Action.BUY, "BTC/USDT", 120.0)  # full
-    assert not _refused(eng, Action.SELL, "BTC/USDT", 120.0)  # closes it: a trade
+    assert _refused(eng, Action.BUY, "BTC/USDT", 101.0, 120.0)  # full
+    assert not _refused(eng, Action.SELL, "BTC/USDT", 101.0, 120.0)  # closes it: a trade
     eng.execute(Action.SELL, "BTC/USDT", 101.0, 180.0)  # closed; the short waits
     assert not eng.positions
-    assert _refused(eng, Action.SELL, "BTC/USDT", 180.0 + 29 * 60.0)  # in its cooldown
-    assert not _refused(eng, Action.SELL, "BTC/USDT", 180.0 + 30 * 60.0)
+    assert _refused(eng, Action.SELL, "BTC/USDT", 101.0, 180.0 + 29 * 60.0)  # in its cooldown
+    assert not _refused(eng, Action.SELL, "BTC/USDT", 101.0, 180.0 + 30 * 60.0)
+    # stacking only in profit: another entry on a position at a loss after fees is refused
+    eng.execute(Action.BUY, "ETH/USDT", 100.0, 0.0)
+    assert _refused(eng, Action.BUY, "ETH/USDT", 100.0, 60.0)  # the entry fee: a loss
+    # around the price where it breaks even after fees, foreseen exactly when refused
+    prices = [100.0 + k / 1000.0 for k in range(0, 400)]
+    foreseen = [_refused(eng, Action.BUY, "ETH/USDT", p, 60.0) for p in prices]
+    refused = [not eng.sandbox().execute(Action.BUY, "ETH/USDT", p, 60.0).trades
+               for p in prices]
+    assert foreseen == refused and True in refused and False in refused
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -114,11 +114,14 @@ class Shadow:
         if action is Action.HOLD:
             return False
         if price > 0:
-            self.tally.pending.append(Pending(symbol, price, action is Action.BUY,
-                                              ts + interval, ts + HOUR))
-            self._next_due = min(self._next_due, ts + interval)
+            due = ts + interval
+            self.tally.pending.append(Pending(symbol, price, action is Action.BUY, due,
+                                              ts + HOUR))
+            if due < self._next_due:
+                self._next_due = due
         eng = self.engine
-        if _gated(eng, confidence, self.threshold, stale) or _refused(eng, action, symbol, ts):
+        if _gated(eng, confidence, self.threshold, stale) or _refused(eng, action, symbol, price,
+                                                                      ts):
             return False
         if not eng.execute(action, symbol, price, ts, TradeSource.AUTO, "alone").trades:
             return False  # refused by the engine (it refuses before changing anything)
@@ -199,7 +202,10 @@ class Shadow:
         if hi < lo:
             lo, hi = hi, lo
         lo, hi = lo * (1.0 + _SHRINK), hi * (1.0 - _SHRINK)
-        if not 0.0 < lo <= hi:
+        if lo <= 0.0:  # no price takes the equity to that bound (a short's peak when the
+            lo = _POSITIVE  # room to it exceeds its notional, a long's floor likewise):
+            # the band reaches down to any price (half the bands of a backtest)
+        if not lo <= hi:
             return empty
         # the engine's `equity` at both ends (its sum for one position, inlined)
         if not self._calm_equity(base + pnl_at(side, q, notional, lo),
@@ -333,19 +339,24 @@ def _gated(eng: TradingEngine, confidence: float, threshold: float, stale: bool)
     return confidence + VOTE_EPS < threshold or stale or bool(eng.ledger.halted_reason)
 
 
-def _refused(eng: TradingEngine, action: Action, symbol: str, ts: float) -> bool:
+def _refused(eng: TradingEngine, action: Action, symbol: str, price: float,
+             ts: float) -> bool:
     """Whether `eng.execute` surely refuses the automatic `action` on `symbol` by its
-    two commonest rules for a shadow (a new position in its re-entry cooldown, a full
-    position of the same side), without the refusal's text; False: ask the engine."""
+    three commonest rules for a shadow (a new position in its re-entry cooldown; another
+    entry on a position of the same side that is full, or that is not in profit when only
+    such may be added to), without the refusal's text; False: ask the engine."""
     cfg = eng.config
     pos = eng.positions.get(symbol)
     if pos is None:
         closed = eng.closed_at.get(symbol)
         cooldown = cfg.reentry_cooldown_minutes * 60.0
         return bool(cooldown) and closed is not None and ts - closed < cooldown
+    if (pos.side is Side.LONG) is not (action is Action.BUY):
+        return False  # a reversal
     cap = cfg.max_entries_per_position
-    return (pos.side is Side.LONG) is (action is Action.BUY) and bool(cap) and (
-        len(pos.entries) >= cap)
+    if cap and len(pos.entries) >= cap:
+        return True
+    return cfg.stack_only_in_profit and eng.net_pnl(pos, price) <= 0
 
 
 def _due(p: Pending) -> float:
@@ -399,12 +410,19 @@ class Scorecard:
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
-        moved = False
+        moved = acted = False
         for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
-            if action is not _HOLD and shadow.act(action, confidence, symbol, price, ts,
-                                                  self.interval, stale=stale):
-                moved = True  # (a HOLD does nothing: most answers of a pair are one)
-        self._changed(moved)
+            if action is not _HOLD:  # (a HOLD does nothing: most answers of a pair are one)
+                acted = True
+                if shadow.act(action, confidence, symbol, price, ts, self.interval,
+                              stale=stale):
+                    moved = True
+        if moved:
+            self._changed()
+        elif acted and price > 0:  # no ledger changed: what `_changed` would find is only
+            due = ts + self.interval  # the answers' due time, if it is the nearest
+            if due < self.next_due:
+                self.next_due = due
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
