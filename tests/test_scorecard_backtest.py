@@ -3,16 +3,22 @@ give the same shadows; `backtest --json` carries them under `scorecard`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
 from autotrade_tui.backtest.history import load_file
 from autotrade_tui.backtest.runner import Backtest
 from autotrade_tui.config import defaults
-from tests.test_backtest import SYMBOLS, home, market, run_json, write  # noqa: F401
+from autotrade_tui.core.scorecard import Scorecard
+from tests.test_backtest import SYMBOLS, T0, home, market, run_json, write  # noqa: F401
 from tests.test_backtest_parity import request
 
 KEYS = {"model", "equity", "return_pct", "trades", "win_rate", "max_drawdown", "accuracy_1",
@@ -51,3 +57,74 @@ def test_backtest_json_has_a_scorecard_row_per_model_and_the_ensemble(
     for r in rows[:2]:
         assert r["cost"] == 0.0 and r["pnl_per_dollar"] is None and r["errors"] == 0
     json.dumps(rows)  # JSON-ready
+
+
+def _holey(seed: int, holes: list[tuple[int, int, int]], n: int = 600) -> pd.DataFrame:
+    """Two symbols of `market`; each hole (symbol index, first bar, bars) left out: a symbol
+    stale for a while, a bar step over a hole, one starting late."""
+    df = market(n=n, seed=seed, symbols=SYMBOLS[:2])
+    out = np.ones(len(df), dtype=bool)
+    for which, first, length in holes:
+        out &= ~((df["symbol"] == SYMBOLS[which]) &
+                 df["timestamp"].between(T0 + first * 300, T0 + (first + length - 1) * 300))
+    return df[out]
+
+
+def _judged_in_marks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backtests from now on judge their answers mark by mark, as the live runtime does."""
+    monkeypatch.setattr(Scorecard, "judge_later", lambda self: None)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(1, 50),
+       holes=st.lists(st.tuples(st.integers(0, 1), st.integers(0, 580), st.integers(1, 40)),
+                      max_size=4),
+       interval=st.sampled_from([5.0, 15.0, 60.0]), stale=st.sampled_from([30.0, 600.0]))
+def test_answers_judged_at_the_end_as_mark_by_mark(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, seed: int,
+        holes: list[tuple[int, int, int]], interval: float, stale: float) -> None:
+    """A backtest judges its answers at its end from the prices its marks saw (`_Seen`):
+    the same tallies and the same answers left waiting as judging them mark by mark, with
+    symbols stale for a while, holes and a late start."""
+    path = write(_holey(seed, holes), tmp_path_factory.mktemp("h") / "m.csv")
+    end, marks = _both_ways(path, monkeypatch, interval, stale)
+    assert end.to_dict() == marks.to_dict()
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, interval: float,
+               stale: float) -> tuple[Scorecard, Scorecard]:
+    """The scorecards of the same backtest judged at its end and judged mark by mark."""
+    history = load_file(request(path, symbols=SYMBOLS[:2]))
+    cfg = defaults(symbols=SYMBOLS[:2], trading_interval_minutes=interval,
+                   stale_after_seconds=stale, single_model_threshold=0.5,
+                   offline_rsi_extreme=40.0)  # (answers on many bars: much to judge)
+    cards = []
+    for later in (True, False):
+        with monkeypatch.context() as m:
+            if not later:
+                _judged_in_marks(m)
+            bt = Backtest(cfg, history, (TrendFollower(), MeanReverter()))
+            asyncio.run(bt.run())
+        assert bt.scorecard._judge_later is later
+        cards.append(bt.scorecard)
+    return cards[0], cards[1]
+
+
+def test_answers_around_a_stale_hour_are_judged_at_the_end_as_mark_by_mark(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # BTC has no bars for 2.5 hours mid-run, ETH starts 4 hours late
+    path = write(_holey(1, [(0, 300, 30), (1, 0, 48)]), tmp_path / "m.csv")
+    end, marks = _both_ways(path, monkeypatch, 5.0, 30.0)
+    assert end.to_dict() == marks.to_dict()
+    assert sum(s.tally.judged_h for s in end.shadows.values()) >= 10
+
+
+async def test_an_interval_beyond_the_hour_is_judged_mark_by_mark(tmp_path: Path) -> None:
+    history = load_file(request(write(market(n=200), tmp_path / "m.csv")))
+    bt = Backtest(defaults(symbols=SYMBOLS, trading_interval_minutes=120.0), history,
+                  (TrendFollower(), MeanReverter()))
+    await bt.run()
+    assert not bt.scorecard._judge_later
+    with pytest.raises(ValueError):
+        bt.scorecard.judge_later()

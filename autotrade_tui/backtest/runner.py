@@ -58,7 +58,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.core.scorecard import HOUR, Scorecard
 from autotrade_tui.core.step import (
     DECISION_CANDLES,
     RECENT_CLOSES,
@@ -182,6 +182,46 @@ class _Sym:
                       self.close[j], float(s.volume[j]))
 
 
+class _Seen:
+    """The price of a symbol the first mark at or after a time saw (NaN: none did before the
+    replay ended): `Backtest._monitor`'s rule (the close of the symbol's last bar closed by
+    a candle, at the first candle at which that is fresh) computed after the replay for many
+    times at once. The scorecard judges a backtest's answers at it (`Scorecard.judge_seen`)."""
+
+    def __init__(self, syms: list[_Sym], times: list[float], limit: float) -> None:
+        self.by_name = {s.name: s for s in syms}
+        self.times = np.asarray(times, dtype=np.float64)
+        self.limit = limit
+
+    def __call__(self, symbol: str, due: list[float]) -> list[float]:
+        s, times, n = self.by_name[symbol], self.times, len(self.times)
+        closed = s.series.ts + float(s.bar)  # each bar's close, as `_monitor` adds them
+        close = s.series.close
+        k = np.searchsorted(times, due, side="left")  # the first candle at or after each
+        t = times[np.minimum(k, n - 1)]
+        j = np.searchsorted(closed, t, side="right") - 1  # the last bar closed by then
+        fresh = (k < n) & (j >= 0) & ~(t - closed[np.maximum(j, 0)] > self.limit)
+        out = np.where(fresh, close[np.maximum(j, 0)], np.nan)
+        for m in np.flatnonzero((k < n) & ~fresh):  # stale there: the next fresh candle
+            out[m] = self._later(closed, close, int(k[m]), int(j[m]))
+        prices: list[float] = out.tolist()
+        return prices
+
+    def _later(self, closed: np.ndarray, close: np.ndarray, k: int, j: int) -> float:
+        """From candle k, where the symbol's price (bar j) is stale: a price turns fresh
+        only at a candle where a later bar has closed."""
+        times, n = self.times, len(self.times)
+        while j + 1 < len(closed):
+            k = max(k + 1, int(np.searchsorted(times, closed[j + 1], side="left")))
+            if k >= n:
+                break
+            t = times[k]
+            j = int(np.searchsorted(closed, t, side="right")) - 1
+            if not is_stale(float(closed[j]), float(t), self.limit):
+                return float(close[j])
+        return math.nan
+
+
 class Backtest:
     """One replay of `history` with `models` under `settings`; `run()` once."""
 
@@ -225,9 +265,14 @@ class Backtest:
     async def run(self) -> Outcome:
         started = time.perf_counter()
         syms, times = self._prepare()
+        card = self.scorecard
+        if self.interval <= HOUR:  # known in advance: the prices the marks will see
+            card.judge_later()
         with _quiet_gc(offline=self.fast):
             gc.freeze()  # the series and the per-bar votes: never garbage, never scanned again
             equity = await self._replay(syms, times)
+        if card._judge_later:
+            card.judge_seen(_Seen(syms, times, self.stale_after))
         h = self.history
         return Outcome(self.engine, times, equity, self.trades, self.decided, self.events,
                        self.counts, h.candles(), time.perf_counter() - started,

@@ -14,7 +14,7 @@ JSON-ready dict (`to_dict` / `from_dict`) that restores bit-exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,7 @@ class Shadow:
         self._next_due = min((_due(p) for p in self.tally.pending), default=math.inf)
         self._was_holding = bool(self.engine.positions)
         self._calm: Calm | None = None  # see `_calm_band`
+        self.judge_later = False  # answers are judged all at once (`judge_seen`), not in marks
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
                *, stale: bool = False) -> bool:
@@ -117,7 +118,7 @@ class Shadow:
             due = ts + interval
             self.tally.pending.append(Pending(symbol, price, action is Action.BUY, due,
                                               ts + HOUR))
-            if due < self._next_due:
+            if due < self._next_due and not self.judge_later:
                 self._next_due = due
         eng = self.engine
         if _gated(eng, confidence, self.threshold, stale) or _refused(eng, action, symbol, price,
@@ -333,6 +334,27 @@ class Shadow:
         self._next_due = due
 
 
+    def judge_seen(self, seen1: Sequence[float], seen_h: Sequence[float]) -> None:
+        """Judge the answers waiting (in order) at the prices the marks saw first at or after
+        their due times (`seen1`, `seen_h`; NaN: no mark saw one before the run ended): what
+        judging mark by mark comes to once those marks are past, when the interval is at most
+        the hour (an answer is then judged for its interval first)."""
+        t = self.tally
+        keep = []
+        for p, at1, at_h in zip(t.pending, seen1, seen_h, strict=True):
+            if not p.done1 and at1 == at1:  # (NaN != NaN)
+                p.done1 = True
+                t.judged1 += 1
+                t.right1 += at1 > p.price if p.up else at1 < p.price
+            if at_h == at_h:
+                t.judged_h += 1
+                t.right_h += at_h > p.price if p.up else at_h < p.price
+            else:
+                keep.append(p)
+        t.pending = keep
+        self._next_due = min((_due(p) for p in keep), default=math.inf)
+
+
 def _gated(eng: TradingEngine, confidence: float, threshold: float, stale: bool) -> bool:
     """`decision.gate` of a lone BUY/SELL answer, without its reason's text (nobody reads a
     shadow's, and most answers a backtest gives a shadow are gated or refused)."""
@@ -373,10 +395,11 @@ class Scorecard:
         self.shadows = {name: Shadow(config, threshold) for name in dict.fromkeys(models)}
         self.curves: dict[str, list[float]] = {name: [] for name in self.shadows}
         self.next_due = math.inf  # when the next answer is to be judged
-        self.holding = False  # some shadow holds a position
+        self.holding = False  # some shadow holds a position (or is to be marked once more)
         self._calm_all: CalmAll | None = None  # see `mark`; dropped by a change
         self._calm_one: CalmShadow | None = None  # its one band when it is all (`_set_calm`)
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
+        self._judge_later = False  # see `judge_later`
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
@@ -389,8 +412,8 @@ class Scorecard:
         for s in self.shadows.values():
             if s._next_due < due:
                 due = s._next_due
-            if s.engine.positions:
-                holding = True
+            if s.engine.positions or s._was_holding:
+                holding = True  # (one that went flat by an answer is marked once more)
         self.next_due, self.holding = due, holding
 
     def sample(self, prices: Mapping[str, float]) -> None:
@@ -419,10 +442,40 @@ class Scorecard:
                     moved = True
         if moved:
             self._changed()
-        elif acted and price > 0:  # no ledger changed: what `_changed` would find is only
-            due = ts + self.interval  # the answers' due time, if it is the nearest
+        elif acted and price > 0 and not self._judge_later:  # no ledger changed: what
+            # `_changed` would find is only the answers' due time, if it is the nearest
+            due = ts + self.interval
             if due < self.next_due:
                 self.next_due = due
+
+    def judge_later(self) -> None:
+        """A backtest: the answers are judged all at once at its end (`judge_seen`), from
+        the prices its marks saw, which it knows in advance; none is judged mark by mark
+        (no mark for judging alone, no judging in a calm mark). Only for an interval of at
+        most the hour (as `Shadow.judge_seen` judges)."""
+        if self.interval > HOUR:
+            raise ValueError("judged later only for an interval of at most an hour")
+        self._judge_later = True
+        for shadow in self.shadows.values():
+            shadow.judge_later = True
+        self._changed(False)
+
+    def judge_seen(self, seen: Callable[[str, list[float]], list[float]]) -> None:
+        """Judge every answer waiting, `seen(symbol, times)` giving the price the first mark
+        at or after each time saw (NaN: none did): the end of a backtest (`judge_later`)."""
+        for shadow in self.shadows.values():
+            pending = shadow.tally.pending
+            by_symbol: dict[str, list[int]] = {}
+            for k, p in enumerate(pending):
+                by_symbol.setdefault(p.symbol, []).append(k)
+            seen1, seen_h = [_NAN] * len(pending), [_NAN] * len(pending)
+            for symbol, ks in by_symbol.items():
+                prices = seen(symbol, [pending[k].due1 for k in ks] +
+                              [pending[k].due_h for k in ks])
+                for n, k in enumerate(ks):
+                    seen1[k], seen_h[k] = prices[n], prices[len(ks) + n]
+            shadow.judge_seen(seen1, seen_h)
+        self._changed(False)
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
@@ -466,7 +519,7 @@ class Scorecard:
                 shadow.mark(prices, ts, bars)
             if shadow._next_due < due:
                 due = shadow._next_due
-            if shadow.engine.positions:
+            if shadow.engine.positions or shadow._was_holding:
                 holding = True
         self.next_due, self.holding = due, holding
         self._set_calm(self._calm_shadows() if bars else None)  # (bars: a backtest)
@@ -574,6 +627,7 @@ class Scorecard:
         for name in self.shadows:
             if name in data:
                 self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
+                self.shadows[name].judge_later = self._judge_later
                 self.curves[name] = list(data[name].get("curve", []))
         self._changed()
 
