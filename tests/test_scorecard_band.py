@@ -108,6 +108,7 @@ def test_a_calm_bar_costs_a_mark_price(case: str) -> None:
     prev, ts = worst, 600.0
     for close in closes:
         card.mark({BTC: close}, ts, {BTC: bar(prev, close)})  # in line
+        card.settle_marks()  # (a calm mark's price is written as the mark when read)
         assert a.engine.marks[BTC] == close
         a.mark({BTC: close}, ts + 1.0, {BTC: bar(close, close)})  # by the shadow itself
         assert a.engine.marks[BTC] == close
@@ -153,6 +154,7 @@ def test_answers_that_change_no_ledger_keep_the_bands() -> None:
                                      ModelVote("b", None, error="timeout")])
     assert card.shadows["a"].tally.errors == 1
     card.mark({BTC: 98.5}, 900.0, {BTC: bar(98.0, 98.5)})
+    card.settle_marks()
     assert calls == Counter() and card.shadows["a"].engine.marks[BTC] == 98.5
 
 
@@ -175,12 +177,14 @@ def test_a_restored_scorecard_marks_bars_as_the_original() -> None:
     again = Scorecard(GUARDED, ["a", "b"], 0.55, 300.0)
     again.restore(saved)
     again.mark({BTC: 98.5}, 600.0, {BTC: bar(97.0, 98.5)})  # calm: the restored one too
+    again.settle_marks()
     assert again.shadows["a"].engine.marks[BTC] == 98.5
     again.mark({BTC: 98.0}, 900.0, {BTC: (98.5, 99.0, 95.0, 98.0)})  # reaches the stop
     assert not again.shadows["a"].engine.positions
     # a restore over a scorecard that had its bands: the bands go with the old shadows
     card.restore(saved)
     card.mark({BTC: 98.5}, 600.0, {BTC: bar(97.0, 98.5)})
+    card.settle_marks()
     assert card.shadows["a"].engine.marks[BTC] == 98.5
 
 
@@ -215,6 +219,7 @@ def test_a_peak_out_of_reach_leaves_every_positive_price_calm_above_the_floor() 
         card.mark({BTC: close}, ts, {BTC: b})
         w.mark({BTC: close}, ts, {BTC: b})
         assert figures(card.shadows["a"]) == figures(whole.shadows["a"])
+        card.settle_marks()
         assert a.engine.marks[BTC] == close
         prev, ts = close, ts + 300.0
     assert calls == Counter()

@@ -138,6 +138,8 @@ def test_several_positions_with_room_are_calm_without_their_equity() -> None:
     assert shadow._calm_box() is not None
     figures = (shadow.tally.peak, shadow.tally.max_dd, shadow.engine.ledger.peak_equity)
     card.mark({"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}, 900.0, calm)
+    assert shadow.engine.marks != {"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}  # not yet
+    card.settle_marks()  # written when read
     assert shadow.engine.marks == {"BTC/USDT": 58_400.0, "ETH/USDT": 2_930.0}
     assert (shadow.tally.peak, shadow.tally.max_dd, shadow.engine.ledger.peak_equity) == figures
 

@@ -400,11 +400,16 @@ class Scorecard:
         self._calm_one: CalmShadow | None = None  # its one band when it is all (`_set_calm`)
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
         self._judge_later = False  # see `judge_later`
+        # the prices of the last calm mark, not yet written as the bands' shadows' marks: a
+        # calm mark only remembers them (`settle_marks` writes them before
+        # anything here reads marks)
+        self._unmarked: Mapping[str, float] | None = None
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
         restore: when the next answer is due, whether a shadow holds."""
         # (a plain loop: a backtest calls this every candle a shadow holds)
+        self.settle_marks()
         if moved:
             self._calm_all = self._calm_one = None
             self._calm_stale = True
@@ -416,8 +421,22 @@ class Scorecard:
                 holding = True  # (one that went flat by an answer is marked once more)
         self.next_due, self.holding = due, holding
 
+    def settle_marks(self) -> None:
+        """The marks calm marks left unwritten (`_unmarked`: a backtest's calm bars, most of
+        its candles, only remember their prices), written as they would have been. Every
+        method here that reads the shadows does it first; a caller reading a shadow's engine
+        directly after `mark` calls it."""
+        prices = self._unmarked
+        if prices is not None and self._calm_all is not None:
+            for engines, symbol, *_ in self._calm_all[0]:
+                price = prices[symbol]
+                for marks in engines:
+                    marks[symbol] = price
+        self._unmarked = None
+
     def sample(self, prices: Mapping[str, float]) -> None:
         """One point of each shadow's equity curve (the caller decides how often)."""
+        self.settle_marks()
         for name, s in self.shadows.items():
             curve = self.curves.setdefault(name, [])
             curve.append(s.engine.equity({**s.engine.marks, **prices}))
@@ -426,6 +445,7 @@ class Scorecard:
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
                  stale: bool = False) -> None:
         """Both models' answers on one symbol (in the order of `models`)."""
+        self.settle_marks()  # (an entry is sized on the marks)
         moved = [shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
                  for vote, shadow in zip(votes, self.shadows.values(), strict=False)]
         self._changed(any(moved))
@@ -433,6 +453,7 @@ class Scorecard:
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
+        self.settle_marks()
         moved = acted = False
         for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
             if action is not _HOLD:  # (a HOLD does nothing: most answers of a pair are one)
@@ -486,11 +507,10 @@ class Scorecard:
         if one is not None and bars:
             if ts >= self.next_due:  # judging moves no band: the bar may still be calm
                 self._judge_due(prices, ts)
-            engines, symbol, low, high, price_lo, price_hi = one
+            _, symbol, low, high, price_lo, price_hi = one
             price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
             if low < bar[2] and bar[1] < high and price_lo <= price <= price_hi:
-                for marks in engines:
-                    marks[symbol] = price
+                self._unmarked = prices  # (the marks: written when read, `settle_marks`)
                 return
         elif bars and (self._calm_all is not None or self._calm_stale):
             calm = self._calm_all or self._calm_after_answers()
@@ -498,21 +518,21 @@ class Scorecard:
                 if ts >= self.next_due:
                     self._judge_due(prices, ts)
                 bands, several = calm
-                for engines, symbol, low, high, price_lo, price_hi in bands:
+                for _, symbol, low, high, price_lo, price_hi in bands:
                     price, bar = prices.get(symbol, _NAN), bars.get(symbol, _NO_BAR)
                     if not (low < bar[2] and bar[1] < high and price_lo <= price <= price_hi):
-                        break  # (the shadows already marked are marked again: the same)
-                    for marks in engines:
-                        marks[symbol] = price
+                        break
                 else:  # `Shadow._calm_bars`' last step, for a shadow without a box
                     if not several or all(shadow._calm_equity(shadow.engine.equity(prices))
                                           for shadow in several):
+                        self._unmarked = prices
                         return
         self._mark_whole(prices, ts, bars)
 
     def _mark_whole(self, prices: Mapping[str, float], ts: float,
                     bars: Mapping[str, Bar] | None) -> None:
         """Each shadow marked by itself (`Shadow.mark`), then the bands found again."""
+        self.settle_marks()
         due, holding = math.inf, False  # `_changed`, in the same loop
         for shadow in self.shadows.values():
             if shadow.engine.positions or shadow._was_holding or ts >= shadow._next_due:
@@ -608,6 +628,7 @@ class Scorecard:
     def rows(self, prices: Mapping[str, float], ensemble: TradingEngine | None = None,
              ensemble_curve: Sequence[float] = ()) -> list[dict[str, Any]]:
         """Per model (then the ensemble, the real account): the figures SPEC §16 names."""
+        self.settle_marks()
         out = [_row(name, s.engine, s.tally, {**s.engine.marks, **prices}, s.tally.max_dd)
                for name, s in self.shadows.items()]
         if ensemble is not None:
@@ -619,11 +640,13 @@ class Scorecard:
 
     # ---- persistence
     def to_dict(self) -> dict[str, Any]:
+        self.settle_marks()
         return {name: {**_shadow_dict(s), "curve": list(self.curves.get(name, []))}
                 for name, s in self.shadows.items()}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         """Shadows from `to_dict` (models not in it start fresh; unknown names are kept out)."""
+        self.settle_marks()
         for name in self.shadows:
             if name in data:
                 self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
