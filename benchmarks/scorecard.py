@@ -6,9 +6,12 @@ Two figures, against issue 16's budget:
   same seeded random walk as `benchmarks/backtest.py`, the two alternating (round-robin) so
   load from other processes hits both alike; also the CPU time of each run
   (`time.process_time` around `Backtest.run()`), steadier than wall time on a loaded
-  machine. Budget: shadows add <= 5 % to the replay. `--data FILE` replays a data file instead
-  (as `autotrade-tui backtest --data FILE` reads it: its symbols, default settings), e.g. the
-  real Binance 2024 BTC/ETH/SOL year.
+  machine, and the median of the paired differences (each run with shadows minus the run
+  without them that follows it). The garbage of the previous run is collected before each
+  (a replay runs with the collector off, as `autotrade-tui backtest` runs one replay a
+  process: left to pile up, it slowed later runs by up to 40 %). Budget: shadows add <= 5 %
+  to the replay. `--data FILE` replays a data file instead (as `autotrade-tui backtest --data
+  FILE` reads it: its symbols, default settings), e.g. the real Binance 2024 BTC/ETH/SOL year.
 * event tick: CPU time (`time.thread_time`) of the shadows' part of one live monitor tick,
   `core.step.mark_shadows(card, prices, now)` as `runtime/ticks.py` calls it, with every
   shadow holding a position on each of the three symbols (the costly case: a flat shadow is
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import time
@@ -47,6 +51,7 @@ LIVE_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
 def replay_seconds(history: History, settings: object, shadows: bool) -> tuple[float, float]:
     """(wall seconds of the replay, CPU seconds of the whole run)."""
+    gc.collect()  # the previous run's garbage: not this run's to pay for
     bt = Backtest(settings, history, (TrendFollower(), MeanReverter()))
     if not shadows:  # the same replay with a scorecard of no models
         without_shadows(bt)
@@ -119,9 +124,11 @@ def main() -> None:
               f" {statistics.median(c for _, c in runs):13.3f}")
     for what, k in (("wall", 0), ("CPU", 1)):
         on, off = ([r[k] for r in runs] for runs in pairs)
+        paired = statistics.median(a - b for a, b in zip(on, off, strict=True))
         print(f"shadows add {100 * (statistics.median(on) / statistics.median(off) - 1):+.1f} % "
               f"to the replay's {what} time (medians), {100 * (min(on) / min(off) - 1):+.1f} % "
-              f"(bests); budget <= 5 %")
+              f"(bests), {1e3 * paired:.1f} ms = {100 * paired / statistics.median(off):+.1f} % "
+              f"(paired); budget <= 5 %")
     per_model = tick_ms_per_model(args.ticks)
     print(f"\nevent tick: the shadows' mark, every shadow holding 3 positions, "
           f"{args.ticks:,} ticks: {per_model:.4f} ms a model (budget <= 0.2 ms)")
