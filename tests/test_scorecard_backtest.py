@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ from hypothesis import strategies as st
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
 from autotrade_tui.backtest.history import load_file
-from autotrade_tui.backtest.runner import Backtest
+from autotrade_tui.backtest.runner import Backtest, _Seen
 from autotrade_tui.config import defaults
+from autotrade_tui.core.engine import EngineConfig
+from autotrade_tui.core.models import Action
 from autotrade_tui.core.scorecard import Scorecard
 from tests.test_backtest import SYMBOLS, T0, home, market, run_json, write  # noqa: F401
 from tests.test_backtest_parity import request
@@ -72,7 +75,7 @@ def _holey(seed: int, holes: list[tuple[int, int, int]], n: int = 600) -> pd.Dat
 
 def _judged_in_marks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backtests from now on judge their answers mark by mark, as the live runtime does."""
-    monkeypatch.setattr(Scorecard, "judge_later", lambda self: None)
+    monkeypatch.setattr(Scorecard, "judge_later", lambda self: False)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -106,25 +109,56 @@ def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, interval: float,
                 _judged_in_marks(m)
             bt = Backtest(cfg, history, (TrendFollower(), MeanReverter()))
             asyncio.run(bt.run())
-        assert bt.scorecard._judge_later is later
+        assert bt.scorecard.judges_later is later
         cards.append(bt.scorecard)
     return cards[0], cards[1]
 
 
 def test_answers_around_a_stale_hour_are_judged_at_the_end_as_mark_by_mark(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # BTC has no bars for 2.5 hours mid-run, ETH starts 4 hours late
-    path = write(_holey(1, [(0, 300, 30), (1, 0, 48)]), tmp_path / "m.csv")
+    # BTC has no bars for 2.5 hours from bar 300 (BUY/SELL answers at bars 291-295 fall due
+    # in it), ETH starts 4 hours late; the data end 5 bars after a BTC answer at bar 411
+    df = _holey(1, [(0, 300, 30), (1, 0, 48)])
+    path = write(df[df["timestamp"] < T0 + 416 * 300], tmp_path / "m.csv")
+    walked = []  # the due times that met a stale symbol: the price of a later candle
+    later = _Seen._later
+    monkeypatch.setattr(_Seen, "_later", lambda self, *a: walked.append(a) or later(self, *a))
     end, marks = _both_ways(path, monkeypatch, 5.0, 30.0)
     assert end.to_dict() == marks.to_dict()
-    assert sum(s.tally.judged_h for s in end.shadows.values()) >= 10
+    assert walked  # (`_Seen` walked past the stale hour)
+    tallies = [s.tally for s in end.shadows.values()]
+    assert sum(t.judged_h for t in tallies) >= 10
+    waiting = [p for t in tallies for p in t.pending]  # its hour after the data's end
+    assert waiting and all(p.symbol == "BTC/USDT" and p.done1 for p in waiting)
 
 
 async def test_an_interval_beyond_the_hour_is_judged_mark_by_mark(tmp_path: Path) -> None:
-    history = load_file(request(write(market(n=200), tmp_path / "m.csv")))
-    bt = Backtest(defaults(symbols=SYMBOLS, trading_interval_minutes=120.0), history,
-                  (TrendFollower(), MeanReverter()))
+    history = load_file(request(write(market(n=600), tmp_path / "m.csv")))
+    bt = Backtest(defaults(symbols=SYMBOLS, trading_interval_minutes=120.0,
+                           offline_rsi_extreme=40.0), history, (TrendFollower(), MeanReverter()))
     await bt.run()
-    assert not bt.scorecard._judge_later
-    with pytest.raises(ValueError):
-        bt.scorecard.judge_later()
+    card = bt.scorecard
+    assert not card.judges_later and not card.judge_later()
+    assert sum(s.tally.judged_h for s in card.shadows.values()) > 0  # mark by mark
+
+
+def test_answers_judged_later_are_never_due_in_a_mark_even_restored() -> None:
+    card = Scorecard(EngineConfig(), ["a", "b"], 0.55, 300.0)
+    card.on_answers("BTC/USDT", 100.0, 0.0, [(Action.BUY, 0.9), (Action.SELL, 0.9)])
+    assert card.next_due == 300.0
+    saved = card.to_dict()
+    for restored in (False, True):
+        if restored:
+            card = Scorecard(EngineConfig(), ["a", "b"], 0.55, 300.0)
+            assert card.judge_later()
+            card.restore(saved)
+        else:
+            assert card.judge_later()
+        card.on_answers("BTC/USDT", 101.0, 300.0, [(Action.BUY, 0.9), (Action.SELL, 0.9)])
+        assert card.next_due == math.inf
+        assert all(s._next_due == math.inf for s in card.shadows.values())
+        card.judge_seen(lambda symbol, times: [102.0] * len(times))
+        assert [s.tally.judged_h for s in card.shadows.values()] == [2, 2]
+        assert [s.tally.right_h for s in card.shadows.values()] == [2, 0]
+        assert card.next_due == math.inf
+    assert not Scorecard(EngineConfig(), ["a"], 0.55, 1e-4).judge_later()  # too short

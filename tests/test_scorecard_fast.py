@@ -90,6 +90,9 @@ def test_the_refusals_foreseen() -> None:
     foreseen = [_refused(eng, Action.BUY, "ETH/USDT", p, 60.0) for p in prices]
     refused = [not eng.sandbox().execute(Action.BUY, "ETH/USDT", p, 60.0).trades
                for p in prices]
+    # foreseen only when the engine refuses (where it refuses for another reason, it is
+    # asked), and foreseen for the stacking refusals here
+    assert all(r for f, r in zip(foreseen, refused, strict=True) if f)
     assert foreseen == refused and True in refused and False in refused
 
 

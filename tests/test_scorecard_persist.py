@@ -122,3 +122,24 @@ async def test_report_json_has_the_scorecard_the_engine_left(tmp_path: Path,
     assert rows["B"]["equity"] == 100_000.0  # a model that only HOLDs never trades
     assert rows["A"]["equity"] != 100_000.0
     assert rows["ensemble"]["equity"] == rep["equity"]
+
+
+def test_a_guard_tripped_at_a_mark_alone_is_saved(tmp_path: Path) -> None:
+    """A shadow's drawdown guard that pauses it at a mark (no trade, no judgement: the
+    position stays) makes the live scorecard dirty, so the pause is saved."""
+    from autotrade_tui.core.models import Action
+    from autotrade_tui.runtime.scorecard import ScorecardKeeper
+
+    cfg = EngineConfig(leverage=10.0, position_size_percent=10.0, max_drawdown_percent=5.0,
+                       drawdown_action="pause", stop_loss_percent=0.0)
+    with Store(tmp_path / "k.db", writer=True) as store:
+        keeper = ScorecardKeeper(cfg, ["a"], 0.55, 3600.0, store)
+        keeper.card.on_answers("BTC/USDT", 100.0, 0.0, [(Action.BUY, 0.9)])
+        keeper.mark({"BTC/USDT": 100.0}, 5.0)
+        keeper.dirty = False  # (saved)
+        keeper.mark({"BTC/USDT": 99.0}, 10.0)  # a 1 % drawdown: nothing to save
+        assert not keeper.dirty
+        keeper.mark({"BTC/USDT": 94.0}, 15.0)  # 6 %: paused, the position kept
+        shadow = keeper.card.shadows["a"]
+        assert shadow.engine.ledger.halted_reason and shadow.engine.positions
+        assert keeper.dirty

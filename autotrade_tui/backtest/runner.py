@@ -58,7 +58,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.scorecard import HOUR, Scorecard
+from autotrade_tui.core.scorecard import Scorecard
 from autotrade_tui.core.step import (
     DECISION_CANDLES,
     RECENT_CLOSES,
@@ -188,14 +188,17 @@ class _Seen:
     a candle, at the first candle at which that is fresh) computed after the replay for many
     times at once. The scorecard judges a backtest's answers at it (`Scorecard.judge_seen`)."""
 
-    def __init__(self, syms: list[_Sym], times: list[float], limit: float) -> None:
-        self.by_name = {s.name: s for s in syms}
+    def __init__(self, by_name: dict[str, _Sym], times: list[float], limit: float) -> None:
+        self.by_name = by_name
         self.times = np.asarray(times, dtype=np.float64)
         self.limit = limit
+        self.closed: dict[str, np.ndarray] = {}  # each bar's close, as `_monitor` adds them
 
     def __call__(self, symbol: str, due: list[float]) -> list[float]:
         s, times, n = self.by_name[symbol], self.times, len(self.times)
-        closed = s.series.ts + float(s.bar)  # each bar's close, as `_monitor` adds them
+        closed = self.closed.get(symbol)
+        if closed is None:
+            closed = self.closed[symbol] = s.series.ts + float(s.bar)
         close = s.series.close
         k = np.searchsorted(times, due, side="left")  # the first candle at or after each
         t = times[np.minimum(k, n - 1)]
@@ -266,13 +269,12 @@ class Backtest:
         started = time.perf_counter()
         syms, times = self._prepare()
         card = self.scorecard
-        if self.interval <= HOUR:  # known in advance: the prices the marks will see
-            card.judge_later()
+        later = card.judge_later()  # known in advance: the prices the marks will see
         with _quiet_gc(offline=self.fast):
             gc.freeze()  # the series and the per-bar votes: never garbage, never scanned again
             equity = await self._replay(syms, times)
-        if card._judge_later:
-            card.judge_seen(_Seen(syms, times, self.stale_after))
+        if later:
+            card.judge_seen(_Seen(self._by_name, times, self.stale_after))
         h = self.history
         return Outcome(self.engine, times, equity, self.trades, self.decided, self.events,
                        self.counts, h.candles(), time.perf_counter() - started,

@@ -32,6 +32,8 @@ from autotrade_tui.core.models import (
 from autotrade_tui.core.voting import EPS as VOTE_EPS
 
 HOUR = 3600.0
+_LATER_MIN = 1e-3  # s: the shortest interval `Scorecard.judge_later` takes (`ts + interval`
+# stays above `ts` at any epoch time)
 _HOLD = Action.HOLD
 ENSEMBLE = "ensemble"
 CURVE_POINTS = 240  # each shadow's equity curve keeps this many samples (the Models tab)
@@ -92,7 +94,7 @@ class Shadow:
         self._next_due = min((_due(p) for p in self.tally.pending), default=math.inf)
         self._was_holding = bool(self.engine.positions)
         self._calm: Calm | None = None  # see `_calm_band`
-        self.judge_later = False  # answers are judged all at once (`judge_seen`), not in marks
+        self.judged_later = False  # answers judged all at once (`judge_seen`), not in marks
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
                *, stale: bool = False) -> bool:
@@ -118,7 +120,7 @@ class Shadow:
             due = ts + interval
             self.tally.pending.append(Pending(symbol, price, action is Action.BUY, due,
                                               ts + HOUR))
-            if due < self._next_due and not self.judge_later:
+            if due < self._next_due and not self.judged_later:
                 self._next_due = due
         eng = self.engine
         if _gated(eng, confidence, self.threshold, stale) or _refused(eng, action, symbol, price,
@@ -205,7 +207,7 @@ class Shadow:
         lo, hi = lo * (1.0 + _SHRINK), hi * (1.0 - _SHRINK)
         if lo <= 0.0:  # no price takes the equity to that bound (a short's peak when the
             lo = _POSITIVE  # room to it exceeds its notional, a long's floor likewise):
-            # the band reaches down to any price (half the bands of a backtest)
+            # the band reaches down to any positive price (half the bands of a backtest)
         if not lo <= hi:
             return empty
         # the engine's `equity` at both ends (its sum for one position, inlined)
@@ -307,7 +309,7 @@ class Shadow:
         if not t.pending:
             return
         keep = []
-        due = math.inf  # `_due` of those kept, in the same loop (a backtest judges ~14k times)
+        due = math.inf  # `_due` of those kept, in the same loop (live, every mark that is due)
         for p in t.pending:
             at = p.due_h if p.done1 else p.due1
             if ts < at and ts < p.due_h:  # nothing of it due (most): kept as it is
@@ -352,7 +354,8 @@ class Shadow:
             else:
                 keep.append(p)
         t.pending = keep
-        self._next_due = min((_due(p) for p in keep), default=math.inf)
+        self._next_due = math.inf if self.judged_later else min(
+            (_due(p) for p in keep), default=math.inf)
 
 
 def _gated(eng: TradingEngine, confidence: float, threshold: float, stale: bool) -> bool:
@@ -399,16 +402,16 @@ class Scorecard:
         self._calm_all: CalmAll | None = None  # see `mark`; dropped by a change
         self._calm_one: CalmShadow | None = None  # its one band when it is all (`_set_calm`)
         self._calm_stale = False  # the bands were dropped by answers: found again at a mark
-        self._judge_later = False  # see `judge_later`
+        self.judges_later = False  # see `judge_later`
         # the prices of the last calm mark, not yet written as the bands' shadows' marks: a
         # calm mark only remembers them (`settle_marks` writes them before
         # anything here reads marks)
         self._unmarked: Mapping[str, float] | None = None
 
     def _changed(self, moved: bool = True) -> None:
-        """After answers (`moved`: a ledger may have changed, so the calm bands go) or a
-        restore: when the next answer is due, whether a shadow holds."""
-        # (a plain loop: a backtest calls this every candle a shadow holds)
+        """After answers (`moved`: a ledger may have changed, so the calm bands go), a
+        restore or a change of how answers are judged: when the next answer is due, whether
+        a shadow holds (or is to be marked once more)."""
         self.settle_marks()
         if moved:
             self._calm_all = self._calm_one = None
@@ -427,7 +430,8 @@ class Scorecard:
         method here that reads the shadows does it first; a caller reading a shadow's engine
         directly after `mark` calls it."""
         prices = self._unmarked
-        if prices is not None and self._calm_all is not None:
+        if prices is not None:
+            assert self._calm_all is not None  # (the bands go only after settling)
             for engines, symbol, *_ in self._calm_all[0]:
                 price = prices[symbol]
                 for marks in engines:
@@ -463,23 +467,26 @@ class Scorecard:
                     moved = True
         if moved:
             self._changed()
-        elif acted and price > 0 and not self._judge_later:  # no ledger changed: what
+        elif acted and price > 0 and not self.judges_later:  # no ledger changed: what
             # `_changed` would find is only the answers' due time, if it is the nearest
             due = ts + self.interval
             if due < self.next_due:
                 self.next_due = due
 
-    def judge_later(self) -> None:
-        """A backtest: the answers are judged all at once at its end (`judge_seen`), from
-        the prices its marks saw, which it knows in advance; none is judged mark by mark
-        (no mark for judging alone, no judging in a calm mark). Only for an interval of at
-        most the hour (as `Shadow.judge_seen` judges)."""
-        if self.interval > HOUR:
-            raise ValueError("judged later only for an interval of at most an hour")
-        self._judge_later = True
+    def judge_later(self) -> bool:
+        """A backtest: the answers are to be judged all at once at its end (`judge_seen`),
+        from the prices its marks saw, which it knows in advance; none is judged mark by mark
+        (no mark for judging alone, no judging in a calm mark). Whether it can: an answer is
+        then judged for its interval before its hour (an interval of at most the hour), and
+        its interval's due time comes after it (one of at least a millisecond)."""
+        if not _LATER_MIN <= self.interval <= HOUR:
+            return False
+        self.judges_later = True
         for shadow in self.shadows.values():
-            shadow.judge_later = True
+            shadow.judged_later = True
+            shadow._next_due = math.inf
         self._changed(False)
+        return True
 
     def judge_seen(self, seen: Callable[[str, list[float]], list[float]]) -> None:
         """Judge every answer waiting, `seen(symbol, times)` giving the price the first mark
@@ -500,6 +507,9 @@ class Scorecard:
 
     def mark(self, prices: Mapping[str, float], ts: float,
              bars: Mapping[str, Bar] | None = None) -> None:
+        """Every shadow marked at `prices` (and, in a backtest, on `bars`). A calm bar keeps
+        `prices` to write the shadows' marks from when they are read (`settle_marks`): the
+        caller does not change that mapping afterwards (a backtest makes one each candle)."""
         # first `Shadow.mark`'s calm bars for every shadow marked, in line (a backtest marks
         # every candle a shadow holds, most of them calm): one band (shadows on one symbol,
         # the usual case) with the fewest steps, else band by band
@@ -649,8 +659,10 @@ class Scorecard:
         self.settle_marks()
         for name in self.shadows:
             if name in data:
-                self.shadows[name] = _shadow_from(self.config, self.threshold, data[name])
-                self.shadows[name].judge_later = self._judge_later
+                shadow = self.shadows[name] = _shadow_from(self.config, self.threshold,
+                                                          data[name])
+                if self.judges_later:
+                    shadow.judged_later, shadow._next_due = True, math.inf
                 self.curves[name] = list(data[name].get("curve", []))
         self._changed()
 

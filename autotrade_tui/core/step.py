@@ -77,7 +77,8 @@ def mark(engine: TradingEngine, prices: Mapping[str, float], now: float,
 def mark_shadows(card: Any, prices: Mapping[str, float], now: float,
                  bars: Bars | None = None) -> bool:
     """The mark of the scorecard's shadows (`core.scorecard.Scorecard`) when they need it:
-    one of them holds a position, or an answer is due to be judged; whether they did."""
+    one of them holds a position (or has just gone flat by an answer: marked once more), or
+    an answer is due to be judged; whether they did."""
     if not (card.holding or now >= card.next_due):
         return False
     card.mark(prices, now, bars)

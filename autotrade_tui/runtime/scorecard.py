@@ -46,7 +46,7 @@ class ScorecardKeeper:
         if not mark_shadows(self.card, prices, ts):
             return
         seen = self._fingerprint()
-        if seen != self._seen:  # a shadow traded or an answer was judged
+        if seen != self._seen:  # a shadow traded, an answer was judged, a guard tripped
             self._seen, self.dirty = seen, True
 
     def sample(self, prices: Mapping[str, float]) -> None:
@@ -67,7 +67,9 @@ class ScorecardKeeper:
         rows[-1]["max_drawdown"] = self.max_dd
         return rows
 
-    def _fingerprint(self) -> tuple[int, ...]:
+    def _fingerprint(self) -> tuple[object, ...]:
+        # (a mark that changes nothing else may trip a shadow's drawdown guard: saved too)
         return tuple(n for s in self.card.shadows.values()
                      for n in (s.engine.ledger.total_trades, len(s.engine.positions),
-                               s.tally.judged1, s.tally.judged_h))
+                               s.tally.judged1, s.tally.judged_h,
+                               s.engine.ledger.halted_reason))
