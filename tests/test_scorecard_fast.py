@@ -189,3 +189,37 @@ def test_judging_skips_only_answers_of_which_nothing_is_due(
     kept = [(p.symbol, p.price, p.up, p.due1, p.due_h, p.done1) for p in t.pending]
     want = _judged_as_before([copy.copy(p) for p in pending], prices, ts)
     assert (kept, [t.judged1, t.right1, t.judged_h, t.right_h], shadow._next_due) == want
+
+
+def test_a_box_is_found_again_after_a_trade_inside_it() -> None:
+    """A box is kept while its shadow is as it was found for (and its marks inside); an entry
+    added at a price inside it moves the capital and the quantity, so closes inside the old
+    box may now be a deeper drawdown: the box is found again, and the shadow ends as the
+    whole mark leaves it (`WholeCard`: every mark whole)."""
+    from tests.test_scorecard_calm import WholeCard, state
+
+    cfg = EngineConfig(max_entries_per_position=0, reentry_cooldown_minutes=0, leverage=3.0,
+                       stack_only_in_profit=False, position_size_percent=20)
+    fast, whole = Scorecard(cfg, ["a", "b"], 0.55, 300.0), WholeCard(cfg, 0.55)
+    btc, eth = "BTC/USDT", "ETH/USDT"
+
+    def bars(p: dict[str, float]) -> dict[str, tuple[float, float, float, float]]:
+        return {s: (v, v * 1.00001, v * 0.99999, v) for s, v in p.items()}
+
+    both = [(Action.BUY, 0.9), (Action.HOLD, 0.9)]
+    for card in (fast, whole):
+        card.on_answers(btc, 60_000.0, 0.0, both)
+        card.on_answers(eth, 3_000.0, 0.0, both)
+        card.mark({btc: 57_000.0, eth: 2_850.0}, 300.0, bars({btc: 57_000.0, eth: 2_850.0}))
+        card.mark({btc: 58_500.0, eth: 2_925.0}, 600.0, bars({btc: 58_500.0, eth: 2_925.0}))
+    a = fast.shadows["a"]
+    assert a._box is not None
+    deepest = a.tally.max_dd
+    (btc_lo, _), (eth_lo, _) = a._box[1]
+    edge = {btc: btc_lo * 1.000001, eth: eth_lo * 1.000001}  # inside the old box
+    for card in (fast, whole):
+        card.on_answers(btc, 58_500.0, 600.0, both)  # a second BTC entry
+        card.mark(dict(edge), 900.0, bars(edge))
+    assert len(a.engine.positions[btc].entries) == 2
+    assert state(fast) == state(whole)
+    assert a.tally.max_dd > deepest  # (the old box would have called that bar calm)

@@ -94,6 +94,8 @@ class Shadow:
         self._next_due = min((_due(p) for p in self.tally.pending), default=math.inf)
         self._was_holding = bool(self.engine.positions)
         self._calm: Calm | None = None  # see `_calm_band`
+        self._box: tuple[tuple[Any, ...], list[tuple[float, float]]] | None = None  # (what
+        # it was found for, the box): see `_calm_box`
         self.judged_later = False  # answers judged all at once (`judge_seen`), not in marks
 
     def answer(self, vote: ModelVote, symbol: str, price: float, ts: float, interval: float,
@@ -128,7 +130,7 @@ class Shadow:
             return False
         if not eng.execute(action, symbol, price, ts, TradeSource.AUTO, "alone").trades:
             return False  # refused by the engine (it refuses before changing anything)
-        self._calm = None
+        self._calm = self._box = None
         return True
 
     def mark(self, prices: Mapping[str, float], ts: float,
@@ -165,7 +167,8 @@ class Shadow:
         else:  # just flat: once more, so the guard's peak follows the equity as live
             eng.mark(prices, ts)
         self._was_holding = bool(positions)
-        self._calm = None  # the peaks, the halt or the deepest drawdown may have moved
+        self._calm = self._box = None  # the peaks, the halt or the deepest drawdown may
+        # have moved
         equity = eng.last_equity  # what the engine's mark measured for its drawdown guard
         t = self.tally
         t.peak, t.max_dd = deepen(t.peak, t.max_dd, equity)
@@ -248,6 +251,14 @@ class Shadow:
         bound on both sides or past one: the equity is checked each bar)."""
         eng, marks = self.engine, self.engine.marks
         positions = eng.positions
+        lg, t = eng.ledger, self.tally
+        key = (lg.capital, lg.peak_equity, lg.halted_reason, eng._flatten_left, t.peak,
+               t.max_dd, len(positions))  # (a trade moves the capital)
+        kept = self._box  # dropped by a trade or a whole mark too
+        if kept is not None and kept[0] == key and all(
+                lo <= marks.get(symbol, 0.0) <= hi
+                for symbol, (lo, hi) in zip(positions, kept[1], strict=True)):
+            return kept[1]  # (the marks still inside: every corner of it is calm as before)
         bounds = self._equity_bounds()
         if bounds is None or not all(marks.get(symbol, 0.0) > 0 for symbol in positions):
             return None
@@ -270,6 +281,7 @@ class Shadow:
             worst[symbol], best[symbol] = ((lo, hi) if pos.side is Side.LONG else (hi, lo))
         if not self._calm_equity(eng.equity(worst), eng.equity(best)):
             return None
+        self._box = (key, box)
         return box
 
     def _equity_bounds(self) -> tuple[float, float] | None:
