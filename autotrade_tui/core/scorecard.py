@@ -347,7 +347,6 @@ class Shadow:
         t.pending = keep
         self._next_due = due
 
-
     def judge_seen(self, seen1: Sequence[float], seen_h: Sequence[float]) -> None:
         """Judge the answers waiting (in order) at the prices the marks saw first at or after
         their due times (`seen1`, `seen_h`; NaN: no mark saw one before the run ended): what
