@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autotrade_tui.ai.offline import MeanReverter, TrendFollower
+from autotrade_tui.backtest import runner
 from autotrade_tui.backtest.history import load_file
 from autotrade_tui.backtest.runner import Backtest, _Seen
 from autotrade_tui.config import defaults
@@ -162,3 +163,55 @@ def test_answers_judged_later_are_never_due_in_a_mark_even_restored() -> None:
         assert [s.tally.right_h for s in card.shadows.values()] == [2, 0]
         assert card.next_due == math.inf
     assert not Scorecard(EngineConfig(), ["a"], 0.55, 1e-4).judge_later()  # too short
+
+
+REPLAY_CASES = [
+    {"offline_rsi_extreme": 40.0, "single_model_threshold": 0.5},
+    {"offline_rsi_extreme": 40.0, "single_model_threshold": 0.5, "leverage": 20.0,
+     "max_drawdown_percent": 3.0, "drawdown_action": "flatten", "stop_loss_percent": 20.0,
+     "take_profit_percent": 30.0},
+    {"offline_rsi_extreme": 45.0, "single_model_threshold": 0.5, "reentry_cooldown_minutes": 0.0,
+     "stack_only_in_profit": False, "max_entries_per_position": 5,
+     "max_exposure_percent": 0.0, "position_size_percent": 10.0},
+]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(1, 60), symbols=st.integers(1, 3), case=st.integers(0, 2))
+def test_shadows_replayed_after_the_candles_end_as_marked_candle_by_candle(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, seed: int,
+        symbols: int, case: int) -> None:
+    """Bars at every candle: the shadows are replayed after the candle loop
+    (`Scorecard.record` / `replay`: calm runs in a loop over the bars); they end with the
+    same ledgers, tallies, marks and rows as marked candle by candle."""
+    names = SYMBOLS[:symbols]
+    path = write(market(n=500, seed=seed, symbols=names), tmp_path_factory.mktemp("r") / "m.csv")
+    history = load_file(request(path, symbols=names))
+    cfg = defaults(symbols=names, **REPLAY_CASES[case])
+    cards, replayed = [], []
+    for after in (True, False):
+        with monkeypatch.context() as m:
+            if after:
+                m.setattr(Scorecard, "replay", lambda self, *a, _replay=Scorecard.replay:
+                          replayed.append(1) or _replay(self, *a))
+            else:
+                m.setattr(runner, "_bar_columns", lambda syms, times: None)
+            bt = Backtest(cfg, history, (TrendFollower(), MeanReverter()))
+            out = asyncio.run(bt.run())
+        cards.append((bt.scorecard.to_dict(),
+                      bt.scorecard.rows(out.prices, out.engine, out.equity)))
+    assert replayed == [1]
+    assert cards[0] == cards[1]
+    shadows = cards[0][0].values()
+    assert sum(s["ledger"][4] for s in shadows) > 0  # (the shadows traded)
+
+
+async def test_a_hole_marks_the_shadows_candle_by_candle(tmp_path: Path) -> None:
+    history = load_file(request(write(_holey(1, [(0, 100, 3)]), tmp_path / "m.csv"),
+                                symbols=SYMBOLS[:2]))
+    bt = Backtest(defaults(symbols=SYMBOLS[:2]), history, (TrendFollower(), MeanReverter()))
+    assert runner._bar_columns(*bt._prepare()) is None
+    complete = load_file(request(write(_holey(1, []), tmp_path / "c.csv"), symbols=SYMBOLS[:2]))
+    bt = Backtest(defaults(symbols=SYMBOLS[:2]), complete, (TrendFollower(), MeanReverter()))
+    assert runner._bar_columns(*bt._prepare()) is not None

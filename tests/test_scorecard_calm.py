@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,3 +161,96 @@ def test_several_positions_have_calm_bars() -> None:
     card.mark(prices, 900.0, low_bar)
     assert list(shadow.engine.positions) == ["BTC/USDT"]
     assert shadow.engine.ledger.total_trades == 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=both, config=st.sampled_from(CONFIGS), one=st.booleans())
+def test_replayed_after_the_candles_as_marked_candle_by_candle(
+        steps: list, config: EngineConfig, one: bool) -> None:
+    """`Scorecard.replay` (a backtest's shadows after its candle loop: calm runs in a loop
+    over the bars) leaves the shadows as a mark each candle a shadow holds does, then the
+    candle's answers (the runner's order; no bar at the first candle)."""
+    syms = SYMS[:1] if one else SYMS
+    prices = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+    columns: dict[str, tuple[list[float], list[float], list[float], list[float], int]] = {
+        s: ([], [], [], [], 0) for s in syms}
+    times, answered = [], []
+    for i, (_, a, b, move_btc, move_eth, wick, answer) in enumerate(steps):
+        times.append(300.0 * i)
+        for s, move in zip(SYMS, (move_btc, move_eth), strict=True):
+            if s in columns:
+                old = prices[s]
+                new = prices[s] = old * move
+                for col, v in zip(columns[s][:4], (old, max(old, new) * (1 + wick),
+                                                   min(old, new) * (1 - wick), new),
+                                  strict=True):
+                    col.append(v)
+        answered.append([(a, 0.9), (b, 0.9)] if answer else None)
+    marked, replayed = (Scorecard(config, ["a", "b"], 0.55, 300.0) for _ in range(2))
+    for card in (marked, replayed):
+        assert card.judge_later()
+    replayed.record()
+    for i, t in enumerate(times):
+        if i and marked.holding:
+            marked.mark({s: c[3][i] for s, c in columns.items()}, t,
+                        {s: (c[0][i], c[1][i], c[2][i], c[3][i]) for s, c in columns.items()})
+        if answered[i]:
+            sym = syms[i % len(syms)]
+            for card in (marked, replayed):
+                card.on_answers(sym, columns[sym][3][i], t, answered[i])
+    replayed.replay(times, columns)
+    assert state(replayed) == state(marked)
+
+
+@pytest.mark.parametrize("bands", [1, 2])
+def test_replayed_bars_at_the_band_edges_as_marked(bands: int) -> None:
+    """`Scorecard.replay`'s loop over the bars calls a bar calm exactly where `mark` does: a
+    close at the band's top or floor (calm) or beyond (a new peak, a deeper drawdown); a
+    low or high at the quiet range's edge (a level reached) or a step inside. With two bands
+    (shadow "b" holds ETH, whose bars stay calm), the loop over several bands."""
+    cfg = CONFIGS[0]
+    btc, eth = "BTC/USDT", "ETH/USDT"
+
+    def eth_bar(i: int) -> tuple[float, float, float, float]:
+        """ETH: bought at 3,000, down to 2,990 at candle 1, then calm at 2,995."""
+        c = 3_000.0 if i == 0 else 2_990.0 if i == 1 else 2_995.0
+        return (c, c, c, c)
+
+    def run(card: Scorecard, bars: list[tuple[float, float, float, float]],
+            replay: bool) -> Scorecard:
+        assert card.judge_later()
+        if replay:
+            card.record()
+        for i, b in enumerate(bars):
+            if i and card.holding and not replay:
+                given = {btc: b, eth: eth_bar(i)} if bands == 2 else {btc: b}
+                card.mark({s: v[3] for s, v in given.items()}, 300.0 * i, given)
+            if i == 0:
+                card.on_answers(btc, b[3], 0.0, [(Action.BUY, 0.9), (Action.HOLD, 0.9)])
+                if bands == 2:
+                    card.on_answers(eth, 3_000.0, 0.0, [(Action.HOLD, 0.9), (Action.BUY, 0.9)])
+        if replay:
+            cols: dict[str, Any] = {btc: (*([b[n] for b in bars] for n in range(4)), 0)}
+            if bands == 2:
+                cols[eth] = (*([eth_bar(i)[n] for i in range(len(bars))] for n in range(4)), 0)
+            card.replay([300.0 * i for i in range(len(bars))], cols)
+        return card
+
+    start = [(60_000.0, 60_000.0, 60_000.0, 60_000.0), (60_000.0, 60_100.0, 59_500.0, 59_600.0)]
+    probe = run(Scorecard(cfg, ["a", "b"], 0.55, 300.0), start, replay=False)
+    assert probe._calm_all is not None and len(probe._calm_all[0]) == bands
+    _, _, low, high, lo, hi = next(b for b in probe._calm_all[0] if b[1] == btc)
+    up, down = math.inf, -math.inf
+    mid = (lo + hi) / 2
+    edges = [(mid, mid, mid, hi), (mid, mid, mid, math.nextafter(hi, up)),
+             (mid, mid, mid, hi * (1 + 1e-5)),  # past the band's margin: a new peak
+             (mid, mid, mid, lo), (mid, mid, mid, math.nextafter(lo, down)),
+             (mid, mid, mid, lo * (1 - 1e-5)),  # a deeper drawdown
+             (mid, mid, math.nextafter(low, up), mid), (mid, mid, low, mid),
+             (mid, math.nextafter(high, down), mid, mid), (mid, high, mid, mid)]
+    for o, h, lw, c in edges:
+        bar = (o, max(o, h, c), min(o, lw, c), c)
+        bars = [*start, bar, (c, c, c, c)]
+        marked = run(Scorecard(cfg, ["a", "b"], 0.55, 300.0), bars, replay=False)
+        replayed = run(Scorecard(cfg, ["a", "b"], 0.55, 300.0), bars, replay=True)
+        assert state(replayed) == state(marked), bar

@@ -58,7 +58,7 @@ from autotrade_tui.core.models import (
     TradeSource,
     VoteResult,
 )
-from autotrade_tui.core.scorecard import Scorecard
+from autotrade_tui.core.scorecard import Columns, Scorecard
 from autotrade_tui.core.step import (
     DECISION_CANDLES,
     RECENT_CLOSES,
@@ -182,6 +182,24 @@ class _Sym:
                       self.close[j], float(s.volume[j]))
 
 
+def _bar_columns(syms: list[_Sym], times: list[float]) -> dict[str, Columns] | None:
+    """Each symbol's bars for `Scorecard.replay` (opens, highs, lows, closes and the index
+    of its bar closing at the first candle) when every candle after the first gives every
+    symbol exactly one new bar, closing at it (fresh: `_monitor` marks the shadows on all
+    of them); None otherwise (a hole, a late start, another step: marked candle by candle)."""
+    if not times:
+        return None
+    at = np.asarray(times, dtype=np.float64)
+    out: dict[str, Columns] = {}
+    for s in syms:
+        closed = s.series.ts + float(s.bar)
+        first = int(np.searchsorted(closed, at[0], side="left"))
+        if not np.array_equal(closed[first:first + len(at)], at):
+            return None
+        out[s.name] = (s.open, s.high, s.low, s.close, first)
+    return out
+
+
 class _Seen:
     """The price of a symbol the first mark at or after a time saw (NaN: none did before the
     replay ended): `Backtest._monitor`'s rule (the close of the symbol's last bar closed by
@@ -270,9 +288,14 @@ class Backtest:
         syms, times = self._prepare()
         card = self.scorecard
         later = card.judge_later()  # known in advance: the prices the marks will see
+        columns = _bar_columns(syms, times) if later else None
+        if columns is not None:  # every symbol a bar each candle: the shadows afterwards
+            card.record()
         with _quiet_gc(offline=self.fast):
             gc.freeze()  # the series and the per-bar votes: never garbage, never scanned again
             equity = await self._replay(syms, times)
+            if columns is not None:
+                card.replay(times, columns)
         if later:
             card.judge_seen(_Seen(self._by_name, times, self.stale_after))
         h = self.history

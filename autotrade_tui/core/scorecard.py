@@ -14,6 +14,7 @@ JSON-ready dict (`to_dict` / `from_dict`) that restores bit-exactly.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,10 @@ CalmShadow = tuple[list[dict[str, float]], str, float, float, float, float]
 # its band there), and those of several positions without a box, whose equity at the closes
 # is checked once every band held (`Shadow._calm_equity`)
 CalmAll = tuple[list[CalmShadow], list["Shadow"]]
+# a recorded answer (`Scorecard.record`): time, symbol, price, the answers, stale, votes
+Recorded = tuple[float, str, float, tuple[Any, ...], bool, bool]
+# a symbol's bars in a replay (`Scorecard.replay`): opens, highs, lows, closes, first
+Columns = tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float], int]
 _SHARE = 1e-6  # what each position's share of the equity's room gives up, for rounding
 _POSITIVE = 5e-324  # the smallest float above 0: `price_lo <= price` is `price > 0`
 
@@ -418,6 +423,7 @@ class Scorecard:
         # calm mark only remembers them (`settle_marks` writes them before
         # anything here reads marks)
         self._unmarked: Mapping[str, float] | None = None
+        self._log: list[Recorded] | None = None  # answers recorded to act on later (`record`)
 
     def _changed(self, moved: bool = True) -> None:
         """After answers (`moved`: a ledger may have changed, so the calm bands go), a
@@ -460,6 +466,9 @@ class Scorecard:
     def on_votes(self, symbol: str, price: float, ts: float, votes: Sequence[ModelVote], *,
                  stale: bool = False) -> None:
         """Both models' answers on one symbol (in the order of `models`)."""
+        if self._log is not None:
+            self._log.append((ts, symbol, price, tuple(votes), stale, True))
+            return
         self.settle_marks()  # (an entry is sized on the marks)
         moved = [shadow.answer(vote, symbol, price, ts, self.interval, stale=stale)
                  for vote, shadow in zip(votes, self.shadows.values(), strict=False)]
@@ -468,6 +477,9 @@ class Scorecard:
     def on_answers(self, symbol: str, price: float, ts: float,
                    answers: Sequence[tuple[Action, float]], *, stale: bool = False) -> None:
         """The offline models' answers (no tokens, cost or errors): (action, confidence)."""
+        if self._log is not None:
+            self._log.append((ts, symbol, price, tuple(answers), stale, False))
+            return
         self.settle_marks()
         moved = acted = False
         for (action, confidence), shadow in zip(answers, self.shadows.values(), strict=False):
@@ -584,6 +596,81 @@ class Scorecard:
         self._calm_all = calm
         self._calm_one = calm[0][0] if calm is not None and len(calm[0]) == 1 and not calm[1] \
             else None
+
+    # ---- a backtest's shadows, after its candles (`record`, `replay`)
+    def record(self) -> None:
+        """From now on the answers are recorded, not acted on, until `replay`: a backtest
+        whose symbols all have a new bar at every candle replays its shadows after its own
+        candle loop, a run of calm candles in one tight loop over the bars instead of a
+        `mark` each. With the answers judged later only (`judge_later`): no mark is due."""
+        assert self.judges_later
+        self._log = []
+
+    def replay(self, times: Sequence[float], columns: Mapping[str, Columns]) -> None:
+        """The recorded answers acted on and the shadows marked, candle by candle, as the
+        backtest would have: each candle after the first gives every symbol one new bar
+        closing at it (`columns`: each symbol's opens, highs, lows, closes, and the index of
+        its bar closing at the first candle; its close is the symbol's price), marked when a
+        shadow holds (`mark`), then that candle's answers (they come at candle times)."""
+        log, self._log = self._log or [], None
+        n, names = len(times), list(columns)
+        at = [bisect_left(times, entry[0]) for entry in log]  # each answer's candle
+        li, k = 0, 0
+        while k < n:
+            if k and self.holding:
+                end = self._calm_run(columns, k, at[li] + 1 if li < len(log) else n)
+                if end > k:
+                    k = end - 1  # calm up to here; its answers next
+                else:
+                    prices: dict[str, float] = {}
+                    bars: dict[str, Bar] = {}
+                    for name in names:
+                        opens, highs, lows, closes, first = columns[name]
+                        j = first + k
+                        prices[name] = closes[j]
+                        bars[name] = (opens[j], highs[j], lows[j], closes[j])
+                    self.mark(prices, times[k], bars)
+            while li < len(log) and at[li] == k:
+                ts, symbol, price, given, stale, votes = log[li]
+                li += 1
+                if votes:
+                    self.on_votes(symbol, price, ts, given, stale=stale)
+                else:
+                    self.on_answers(symbol, price, ts, given, stale=stale)
+            k += 1
+
+    def _calm_run(self, columns: Mapping[str, Columns], k: int, stop: int) -> int:
+        """The first candle from k (before `stop`) whose bars are not calm in the bands
+        (`mark`'s calm check, over the columns); the calm ones are marked as `mark` marks
+        them (their last prices kept for `settle_marks`)."""
+        calm = self._calm_all
+        if calm is None or calm[1] or not calm[0]:
+            return k  # (bands found at a mark; a shadow whose equity is checked each bar)
+        bands = [(columns[symbol], low, high, lo, hi) for _, symbol, low, high, lo, hi
+                 in calm[0]]
+        end = k
+        if len(bands) == 1:  # (the usual case: a loop of its own)
+            (_, highs, lows, closes, first), low, high, lo, hi = bands[0]
+            j, last = first + k, first + stop
+            while j < last and low < lows[j] and highs[j] < high and lo <= closes[j] <= hi:
+                j += 1
+            end = j - first
+        else:
+            checks = [(lows, highs, closes, first, low, high, lo, hi)
+                      for (_, highs, lows, closes, first), low, high, lo, hi in bands]
+            while end < stop:
+                for lows, highs, closes, first, low, high, lo, hi in checks:
+                    j = first + end
+                    if not (low < lows[j] and highs[j] < high and lo <= closes[j] <= hi):
+                        break
+                else:
+                    end += 1
+                    continue
+                break
+        if end > k:
+            self._unmarked = {symbol: columns[symbol][3][columns[symbol][4] + end - 1]
+                              for _, symbol, *_ in calm[0]}
+        return end
 
     def _judge_due(self, prices: Mapping[str, float], ts: float) -> None:
         """`Shadow.mark`'s first step for each shadow an answer of which is due (judging
