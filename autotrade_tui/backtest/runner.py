@@ -156,6 +156,14 @@ class _Sym:
         # the window's readings after each of those; None: irregular bars, the window
         # itself is fed (`_feed_window`)
         self.window: WindowSeries | None = None
+        self._closed: np.ndarray | None = None
+
+    @property
+    def closed(self) -> np.ndarray:
+        """Each bar's close time, as `Backtest._monitor` adds them (`ts[j] + bar`)."""
+        if self._closed is None:
+            self._closed = self.series.ts + float(self.bar)
+        return self._closed
 
     def frame(self, keys: tuple[str, ...] = ta.INDICATOR_KEYS) -> pd.DataFrame:
         """The indicators `keys` over the whole series (row i: on the candles up to i)."""
@@ -192,7 +200,7 @@ def _bar_columns(syms: list[_Sym], times: list[float]) -> dict[str, Columns] | N
     at = np.asarray(times, dtype=np.float64)
     out: dict[str, Columns] = {}
     for s in syms:
-        closed = s.series.ts + float(s.bar)
+        closed = s.closed
         first = int(np.searchsorted(closed, at[0], side="left"))
         if not np.array_equal(closed[first:first + len(at)], at):
             return None
@@ -210,14 +218,10 @@ class _Seen:
         self.by_name = by_name
         self.times = np.asarray(times, dtype=np.float64)
         self.limit = limit
-        self.closed: dict[str, np.ndarray] = {}  # each bar's close, as `_monitor` adds them
 
     def __call__(self, symbol: str, due: list[float]) -> list[float]:
         s, times, n = self.by_name[symbol], self.times, len(self.times)
-        closed = self.closed.get(symbol)
-        if closed is None:
-            closed = self.closed[symbol] = s.series.ts + float(s.bar)
-        close = s.series.close
+        closed, close = s.closed, s.series.close
         k = np.searchsorted(times, due, side="left")  # the first candle at or after each
         t = times[np.minimum(k, n - 1)]
         j = np.searchsorted(closed, t, side="right") - 1  # the last bar closed by then

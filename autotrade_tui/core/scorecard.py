@@ -71,6 +71,10 @@ class Pending:
     due_h: float
     done1: bool = False
 
+    def right(self, price: float) -> bool:
+        """Whether `price` bears the answer out (higher after a BUY, lower after a SELL)."""
+        return price > self.price if self.up else price < self.price
+
 
 @dataclass(slots=True)
 class Tally:
@@ -336,7 +340,7 @@ class Shadow:
                 continue
             price = prices.get(p.symbol)
             if price is not None:
-                moved = price > p.price if p.up else price < p.price
+                moved = p.right(price)
                 if not p.done1 and ts >= p.due1:
                     p.done1 = True
                     t.judged1 += 1
@@ -363,10 +367,10 @@ class Shadow:
             if not p.done1 and at1 == at1:  # (NaN != NaN)
                 p.done1 = True
                 t.judged1 += 1
-                t.right1 += at1 > p.price if p.up else at1 < p.price
+                t.right1 += p.right(at1)
             if at_h == at_h:
                 t.judged_h += 1
-                t.right_h += at_h > p.price if p.up else at_h < p.price
+                t.right_h += p.right(at_h)
             else:
                 keep.append(p)
         t.pending = keep

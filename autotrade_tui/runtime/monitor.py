@@ -121,9 +121,14 @@ class EventMonitor:
     def detect(self, symbol: str, now: float, price: float,
                positions: Mapping[str, Position]) -> list[MarketEvent]:
         """The symbol's events now (`price_news`: those the price alone can show)."""
-        pos = positions.get(symbol)
         snap = snapshot(self.windows[symbol], symbol, now, price, self.flash_windows)
-        events = self.detector.detect(snap, [pos] if pos else [], self.mmr)
+        return self._detected(snap, positions.get(symbol), liquidation=True)
+
+    def _detected(self, snap: SymbolSnapshot, pos: Position | None, *,
+                  liquidation: bool) -> list[MarketEvent]:
+        """The detector's events on `snap` (`pos`: the symbol's position), counted."""
+        events = self.detector.detect(snap, [pos] if pos else [], self.mmr,
+                                      liquidation=liquidation)
         for e in events:
             self._count(e.event_type)
         return events
@@ -135,9 +140,7 @@ class EventMonitor:
         (`price_news`): a lasting sighting of it is counted without being worded (a backtest's
         screened bar while it holds a leveraged position)."""
         pos = positions.get(snap.symbol)
-        events = self.detector.detect(snap, [pos] if pos else [], self.mmr, liquidation=False)
-        for e in events:
-            self._count(e.event_type)
+        events = self._detected(snap, pos, liquidation=False)
         raised = self.lasting.sift(events)[0] if events else []
         found = self.price_news(snap.symbol, snap.ts, snap.price, pos)
         if found is not None:
